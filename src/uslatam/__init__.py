@@ -1,0 +1,27 @@
+"""us-latam-security-facts: the facts of news analysis of US–Latin America security policy.
+
+``uslatam.validate(path)`` returns a :class:`~uslatam.report.Report`; nothing here prints.
+Heavy imports (pandas, pandera, frictionless) wait until a function needs them.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["validate", "locate", "Report", "Finding"]
+
+
+def __getattr__(name: str):
+    if name == "validate":
+        from .validate import validate
+
+        return validate
+    if name == "locate":
+        from .spans import locate
+
+        return locate
+    if name in ("Report", "Finding"):
+        from . import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module 'uslatam' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The ``uslatam`` command: parses arguments and renders results; the library decides."""

@@ -1,0 +1,162 @@
+"""The catalogue of finding codes: the one place a code, its title and its fix are written.
+
+Codes are stable kebab-case names; where frictionless has a code for the same
+problem (``type-error``, ``foreign-key`` ...) we use its name. ``docs/error-codes.md``
+is generated from this catalogue (``uslatam codes --format markdown``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    layer: str
+    title: str
+    hint: str
+    severity: str = ERROR
+
+
+_CODES = [
+    # --- descriptor and schema lint -------------------------------------------------
+    Code("package-error", "descriptor", "The descriptor cannot be read or is not a valid Data Package",
+         "Make datapackage.json valid JSON (UTF-8, at most the documented size and depth) with the Data Package properties the message names."),
+    Code("duplicate-json-key", "descriptor", "A JSON object repeats a key",
+         "Remove one of the two entries: JSON readers silently keep only the last."),
+    Code("unsafe-path", "descriptor", "A path points outside the package or into a hidden folder",
+         "Use a relative path inside the package folder, with forward slashes, no '..', no hidden folder and no symlink leading out."),
+    Code("remote-path", "descriptor", "A path is a URL",
+         "Store the file in the package and give its relative path: URLs are never fetched."),
+    Code("resource-error", "descriptor", "A resource entry is incomplete or not a CSV table",
+         "Give the resource a name, a path to data/<name>.csv, a schema path to schemas/<name>.json, format csv and encoding utf-8."),
+    Code("schema-error", "schema", "A Table Schema cannot be read or is not valid",
+         "Make the schema valid JSON following the Table Schema profile; the message names the property."),
+    Code("missing-file", "descriptor", "A file the descriptor names does not exist",
+         "Create the file or correct the path in datapackage.json."),
+    Code("misplaced-constraint", "schema", "A constraint sits where no validator reads it",
+         "Move it into the field's \"constraints\" object (e.g. \"constraints\": {\"pattern\": ...})."),
+    Code("field-primary-key", "schema", "A field declares primaryKey itself",
+         "Remove it from the field and list the field in the schema's top-level \"primaryKey\"."),
+    Code("key-field-missing", "schema", "A primary or foreign key names a field or resource that does not exist",
+         "Correct the key so that every field it names is a field of the schema and every resource exists."),
+    Code("missing-description", "schema", "A field, resource or package has no description",
+         "Add a \"description\" saying what the field holds, in the text's terms."),
+    Code("missing-example", "schema", "A field has no example",
+         "Add an \"example\" value that the field's constraints accept."),
+    Code("non-snake-case-name", "schema", "A name is not snake_case",
+         "Rename it to lower case words joined by underscores (e.g. date_start), in the schema and the CSV header."),
+    Code("file-too-large", "descriptor", "A file is larger than the documented limit",
+         "Split the table, or raise the limit with --max-file-bytes if the file is trusted."),
+    Code("too-many-columns", "structure", "A table has more columns than the documented limit",
+         "Check the header: the limit is far above any real table of this package."),
+    # --- structure of the CSV files -------------------------------------------------
+    Code("encoding-error", "structure", "The file is not valid UTF-8",
+         "Save the file as UTF-8 (without BOM); the message gives the line and byte offset of the first bad byte."),
+    Code("byte-order-mark", "structure", "The file starts with a byte order mark",
+         "Save the file as UTF-8 without BOM."),
+    Code("line-ending-error", "structure", "The file has CR LF (Windows) or lone CR line ends",
+         "Convert line ends to LF; .gitattributes keeps *.csv eol=lf, so check your editor or git's autocrlf setting."),
+    Code("csv-syntax-error", "structure", "The CSV cannot be parsed at this line",
+         "Close the quoted field, or double a quotation mark inside a quoted field (\"\")."),
+    Code("missing-final-newline", "structure", "The file does not end with a line end",
+         "End the last line with LF, so that appending a row does not join it to the last one.", WARNING),
+    Code("blank-label", "structure", "A header cell is empty",
+         "Give the column the name of its schema field."),
+    Code("duplicate-label", "structure", "Two header cells have the same name",
+         "Rename the column to its schema field's name; each name appears once."),
+    Code("incorrect-label", "structure", "A header cell does not match the schema's field at that position",
+         "Write the header exactly as the schema's field names, in the schema's order."),
+    Code("missing-label", "structure", "The header has fewer columns than the schema",
+         "Add the missing columns, named as in the schema."),
+    Code("extra-label", "structure", "The header has more columns than the schema",
+         "Remove the column or add the field to the schema."),
+    Code("extra-cell", "structure", "A row has more cells than the header",
+         "Remove the extra cells, or quote the cell that contains a comma."),
+    Code("missing-cell", "structure", "A row has fewer cells than the header",
+         "Add the missing cells (an empty cell is written as nothing between two commas)."),
+    Code("blank-row", "structure", "A row is empty",
+         "Delete the empty line."),
+    Code("byte-count", "structure", "The file's size differs from the descriptor's bytes",
+         "If the edit was intended, run `uslatam rehash`; otherwise restore the file (a truncated file still parses)."),
+    Code("hash-count", "structure", "The file's SHA-256 differs from the descriptor's hash",
+         "If the edit was intended, run `uslatam rehash`; otherwise restore the file."),
+    Code("cell-too-large", "structure", "A cell is longer than the documented limit",
+         "Shorten the cell; evidence spans should quote a passage, not a whole text."),
+    # --- types, constraints and keys ------------------------------------------------
+    Code("type-error", "table", "A cell does not have the field's type",
+         "Write the value in the field's type (integer, number, date YYYY-MM-DD, ...) as the schema says."),
+    Code("constraint-error", "table", "A cell breaks a constraint of its field",
+         "Use a value the constraint allows (required, enum, pattern, minimum, maximum) as the schema says."),
+    Code("unique-error", "table", "A value of a unique field repeats",
+         "Give the row a value not used by another row; IDs are never reused."),
+    Code("primary-key", "table", "A primary key value repeats",
+         "Give the row an unused ID; if it duplicates another row, delete one of them."),
+    Code("foreign-key", "table", "A reference names a row that does not exist",
+         "Use an ID that exists in the referenced table, or add that row first."),
+    # --- evidence --------------------------------------------------------------------
+    Code("source-text-missing", "evidence", "A source's stored text file is missing or unreadable",
+         "Store the text at the source's text_path (sources/<source_id>.txt)."),
+    Code("source-hash-mismatch", "evidence", "A stored text's SHA-256 differs from its sources row",
+         "Restore the stored text byte-for-byte: every span's offsets depend on it."),
+    Code("source-size-mismatch", "evidence", "A stored text's size differs from its sources row",
+         "Restore the stored text, or correct bytes and code_points if the row is wrong."),
+    Code("span-out-of-range", "evidence", "A span's offsets are not inside its source text",
+         "Give 0 <= start < end <= the text's length in code points; `uslatam locate` computes them."),
+    Code("span-mismatch", "evidence", "A span's exact words differ from the source text at its offsets",
+         "Recompute the offsets from the words with `uslatam locate SOURCE_ID \"words\"`."),
+    Code("span-context-mismatch", "evidence", "A span's prefix or suffix differs from the text around it",
+         "Copy prefix and suffix from `uslatam locate`: up to 32 code points either side."),
+    Code("span-source-mismatch", "evidence", "A row's source differs from the source of the span it cites",
+         "Cite a span of the row's own source, or correct the row's source_id."),
+    Code("quote-outside-quotation-marks", "evidence", "A quote's span is not enclosed in quotation marks",
+         "Make the span exactly the words between the quotation marks (quote_type pull_quote is exempt)."),
+    Code("value-text-not-in-span", "evidence", "A statistic's value_text does not occur in its span",
+         "Copy value_text exactly from the span's words."),
+    Code("value-text-unparsed", "evidence", "A statistic's value_text cannot be read as a number",
+         "Write value_text as the text does (\"2.8 million\", \"222,000\"), or extend the documented number words."),
+    Code("value-outside-rounding", "evidence", "A statistic's value does not match its value_text within the rounding the words imply",
+         "Set value to the number the words give (\"2.8 million\" is 2800000)."),
+    # --- cross-table consistency ----------------------------------------------------
+    Code("entity-type-mismatch", "consistency", "A reference names an entity of the wrong type",
+         "Reference an entity of the type the column needs (a quote's speaker is a person)."),
+    Code("speaker-occupancy-mismatch", "consistency", "A quote's speaker_occupancy_id belongs to another person",
+         "Use an occupancy of the quote's speaker."),
+    Code("part-exceeds-whole", "consistency", "A part is larger than its whole",
+         "Check both values: a subset cannot exceed its parent statistic."),
+    Code("part-unit-mismatch", "consistency", "A part has another unit than its whole",
+         "Give the part the unit of its parent statistic."),
+    Code("parent-relation-mismatch", "consistency", "A parent statistic is given without its relation, or a relation without parent",
+         "Fill both parent_statistic_id and relation_to_parent, or neither."),
+    Code("invalid-date", "consistency", "A date is not a real calendar date",
+         "Write a real date as YYYY, YYYY-MM or YYYY-MM-DD."),
+    Code("date-precision-mismatch", "consistency", "A date's form disagrees with its precision",
+         "Write the date to the stated precision (day: YYYY-MM-DD, month: YYYY-MM, year: YYYY, unknown: empty)."),
+    Code("date-end-before-start", "consistency", "An end date is before its start date",
+         "Swap or correct the dates."),
+    Code("date-after-publication", "consistency", "A fact is dated after its source was published",
+         "Check the date: a source cannot report what happened after it was published."),
+    Code("unknown-country-code", "consistency", "A country code is not an ISO 3166-1 alpha-3 code",
+         "Use the ISO 3166-1 alpha-3 code (USA, MEX, COL ...)."),
+    Code("vocabulary-mismatch", "consistency", "A field's enum disagrees with its controlled vocabulary",
+         "Give every code of the field's enum a row in vocabularies.csv, in the same order, and no other."),
+    Code("version-mismatch", "consistency", "The versions in datapackage.json, CITATION.cff and CHANGELOG.md disagree",
+         "Set the same version in all three (the release command keeps them in step)."),
+    # --- text hygiene -----------------------------------------------------------------
+    Code("text-not-nfc", "text", "A cell is not in Unicode NFC",
+         "Normalise the cell to NFC: the same name in NFD would pass as a different value."),
+    Code("invisible-character", "text", "A cell holds a control, zero-width or bidirectional-override character",
+         "Remove the character: it hides changes from readers and diffs."),
+]
+
+CATALOGUE: dict[str, Code] = {code.code: code for code in _CODES}
+
+LAYERS = ("descriptor", "schema", "structure", "table", "evidence", "consistency", "text")
+
+
+def lookup(code: str) -> Code:
+    return CATALOGUE[code]

@@ -1,0 +1,110 @@
+"""Validation results as data: findings and the report that holds them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .codes import ERROR, lookup
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: what (code), where (table, file, physical line, column), and how to fix it."""
+
+    code: str
+    message: str
+    table: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: str | None = None
+    value: str | None = None
+    expected: str | None = None
+    found_by: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return lookup(self.code).severity
+
+    @property
+    def hint(self) -> str:
+        return lookup(self.code).hint
+
+    @property
+    def location(self) -> tuple[str, str | None, int | None, str | None]:
+        return (self.code, self.table, self.line, self.column)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["found_by"] = list(self.found_by)
+        data["severity"] = self.severity
+        data["hint"] = self.hint
+        return data
+
+
+def _sort_key(finding: Finding) -> tuple:
+    return (
+        finding.file or "",
+        finding.line if finding.line is not None else 0,
+        finding.column or "",
+        finding.code,
+        finding.message,
+    )
+
+
+@dataclass
+class Report:
+    """Everything one validation found. ``valid`` is true when no finding is an error."""
+
+    package: str
+    findings: list[Finding] = field(default_factory=list)
+    tables: dict[str, int] = field(default_factory=dict)
+    fatal: bool = False
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def valid(self) -> bool:
+        return not self.fatal and not self.errors
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.code] = counts.get(finding.code, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def to_dict(self) -> dict:
+        return {
+            "package": self.package,
+            "valid": self.valid,
+            "fatal": self.fatal,
+            "tables": dict(self.tables),
+            "counts": self.counts(),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+    def merge(self, findings: list[Finding]) -> None:
+        """Add findings; one problem found by several layers is kept once, naming every layer."""
+        index = {f.location + (f.message if f.line is None and f.column is None else "",): i
+                 for i, f in enumerate(self.findings)}
+        for finding in findings:
+            key = finding.location + (
+                finding.message if finding.line is None and finding.column is None else "",
+            )
+            if key in index:
+                kept = self.findings[index[key]]
+                layers = tuple(dict.fromkeys(kept.found_by + finding.found_by))
+                self.findings[index[key]] = _replace_found_by(kept, layers)
+            else:
+                index[key] = len(self.findings)
+                self.findings.append(finding)
+
+    def sort(self) -> None:
+        self.findings.sort(key=_sort_key)
+
+
+def _replace_found_by(finding: Finding, layers: tuple[str, ...]) -> Finding:
+    data = asdict(finding)
+    data["found_by"] = layers
+    return Finding(**data)

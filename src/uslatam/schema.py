@@ -1,0 +1,248 @@
+"""The field model read from ``schemas/``: everything else about columns derives from it.
+
+One adapter turns a Table Schema into a vectorised parser, pandas dtypes and a
+pandera schema. Nothing here restates a column: it all comes from the JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+SUPPORTED_TYPES = ("string", "integer", "number", "boolean", "date")
+PANDAS_DTYPES = {
+    "string": "string",
+    "integer": "Int64",
+    "number": "Float64",
+    "boolean": "boolean",
+    "date": "datetime64[s]",
+}
+DEFAULT_TRUE = ("true", "True", "TRUE", "1")
+DEFAULT_FALSE = ("false", "False", "FALSE", "0")
+_INTEGER = r"[+-]?[0-9]+"
+_NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|INF|-INF"
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_URI = r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+"
+
+
+class SchemaError(ValueError):
+    """A Table Schema uses something this project's validator does not enforce."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    type: str
+    format: str = "default"
+    description: str = ""
+    example: object = None
+    vocabulary: str | None = None
+    required: bool = False
+    unique: bool = False
+    enum: tuple | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    true_values: tuple[str, ...] = DEFAULT_TRUE
+    false_values: tuple[str, ...] = DEFAULT_FALSE
+    # Project properties (ignored by frictionless, enforced by uslatam.validate.rules):
+    precision_field: str | None = None  # "precisionField": the field giving this date's precision
+    not_before: str | None = None  # "notBefore": a date field this one may not precede
+    codelist: str | None = None  # "codelist": an external code list, e.g. "ISO 3166-1 alpha-3"
+    entity_types: tuple[str, ...] | None = None  # "entityTypes": allowed types of the referenced entity
+    multiline: bool = False  # "multiline": line ends allowed in the text
+
+    @classmethod
+    def from_descriptor(cls, descriptor: dict) -> FieldSpec:
+        type_ = descriptor.get("type", "string")
+        if type_ not in SUPPORTED_TYPES:
+            raise SchemaError(f"field {descriptor.get('name')!r} has type {type_!r}; supported: {', '.join(SUPPORTED_TYPES)}")
+        constraints = descriptor.get("constraints") or {}
+        enum = constraints.get("enum")
+        return cls(
+            name=descriptor["name"],
+            type=type_,
+            format=descriptor.get("format", "default"),
+            description=descriptor.get("description", ""),
+            example=descriptor.get("example"),
+            vocabulary=descriptor.get("vocabulary"),
+            required=bool(constraints.get("required", False)),
+            unique=bool(constraints.get("unique", False)),
+            enum=tuple(enum) if enum is not None else None,
+            pattern=constraints.get("pattern"),
+            minimum=constraints.get("minimum"),
+            maximum=constraints.get("maximum"),
+            min_length=constraints.get("minLength"),
+            max_length=constraints.get("maxLength"),
+            true_values=tuple(descriptor.get("trueValues", DEFAULT_TRUE)),
+            false_values=tuple(descriptor.get("falseValues", DEFAULT_FALSE)),
+            precision_field=descriptor.get("precisionField"),
+            not_before=descriptor.get("notBefore"),
+            codelist=descriptor.get("codelist"),
+            entity_types=tuple(descriptor["entityTypes"]) if "entityTypes" in descriptor else None,
+            multiline=bool(descriptor.get("multiline", False)),
+        )
+
+    @property
+    def pandas_dtype(self) -> str:
+        return PANDAS_DTYPES[self.type]
+
+    @property
+    def lexical_pattern(self) -> str | None:
+        """The form a cell's text must have to be of this field's type."""
+        if self.type == "integer":
+            return _INTEGER
+        if self.type == "number":
+            return _NUMBER
+        if self.type == "date":
+            return _DATE
+        if self.type == "string" and self.format == "uri":
+            return _URI
+        return None
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    fields: tuple[str, ...]
+    resource: str
+    reference_fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    fields: tuple[FieldSpec, ...]
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    missing_values: tuple[str, ...] = ("",)
+
+    @classmethod
+    def from_schema(cls, name: str, schema: dict) -> TableSpec:
+        fields = tuple(FieldSpec.from_descriptor(f) for f in schema.get("fields", []))
+        primary_key = schema.get("primaryKey") or ()
+        if isinstance(primary_key, str):
+            primary_key = (primary_key,)
+        foreign_keys = []
+        for key in schema.get("foreignKeys") or ():
+            own = key["fields"]
+            reference = key["reference"]
+            theirs = reference["fields"]
+            foreign_keys.append(ForeignKey(
+                fields=(own,) if isinstance(own, str) else tuple(own),
+                resource=reference.get("resource") or name,
+                reference_fields=(theirs,) if isinstance(theirs, str) else tuple(theirs),
+            ))
+        return cls(
+            name=name,
+            fields=fields,
+            primary_key=tuple(primary_key),
+            foreign_keys=tuple(foreign_keys),
+            missing_values=tuple(schema.get("missingValues", [""])),
+        )
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> FieldSpec:
+        return next(f for f in self.fields if f.name == name)
+
+    def pandas_dtypes(self) -> dict[str, str]:
+        return {f.name: f.pandas_dtype for f in self.fields}
+
+
+@dataclass
+class ParsedColumn:
+    values: object  # pandas Series of the field's dtype, NA where missing or unparsable
+    bad: object  # boolean Series: the cell has text that is not of the field's type
+
+
+def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> ParsedColumn:
+    """Parse a column of cell texts to the field's dtype, all cells at once.
+
+    Cells whose text is not of the type become NA and are flagged in ``bad``, so
+    pandera never sees a mixed column (its row-by-row fallback is very slow).
+    """
+    import pandas as pd
+
+    text = text.astype("string")
+    missing = text.isna() | text.isin(list(missing_values))
+    present = text.mask(missing)
+    lexical = spec.lexical_pattern
+    bad = pd.Series(False, index=text.index)
+    if lexical is not None:
+        bad = ~missing & ~present.str.fullmatch(lexical).fillna(False).astype(bool)
+    usable = present.mask(bad)
+    if spec.type == "string":
+        values = usable.astype("string")
+    elif spec.type == "integer":
+        values = pd.to_numeric(usable, errors="coerce").astype("Int64")
+    elif spec.type == "number":
+        replaced = usable.replace({"INF": "inf", "-INF": "-inf"})
+        values = pd.to_numeric(replaced, errors="coerce").astype("Float64")
+    elif spec.type == "boolean":
+        truthy = usable.isin(list(spec.true_values))
+        falsy = usable.isin(list(spec.false_values))
+        bad = bad | (~missing & ~truthy & ~falsy)
+        values = pd.Series(pd.NA, index=text.index, dtype="boolean")
+        values[truthy.fillna(False).astype(bool)] = True
+        values[falsy.fillna(False).astype(bool)] = False
+    elif spec.type == "date":
+        parsed = pd.to_datetime(usable, format="%Y-%m-%d", errors="coerce")
+        bad = bad | (~missing & ~bad & parsed.isna())
+        values = parsed.astype("datetime64[s]")
+    else:  # pragma: no cover - from_descriptor refuses other types
+        raise SchemaError(spec.type)
+    return ParsedColumn(values=values, bad=bad.astype(bool))
+
+
+def pandera_schema(table: TableSpec):
+    """The pandera DataFrameSchema of a table: types, nullability, constraints, keys."""
+    import pandera.pandas as pa
+
+    columns = {}
+    for spec in table.fields:
+        checks = []
+        if spec.enum is not None:
+            checks.append(pa.Check.isin(list(spec.enum), name="enum"))
+        if spec.pattern is not None:
+            compiled = re.compile(spec.pattern)
+            checks.append(pa.Check(
+                lambda s, rx=compiled: s.str.fullmatch(rx).astype("boolean").fillna(True),
+                element_wise=False, name="pattern", error=f"pattern {spec.pattern}",
+            ))
+        if spec.minimum is not None:
+            checks.append(pa.Check.ge(spec.minimum, name="minimum"))
+        if spec.maximum is not None:
+            checks.append(pa.Check.le(spec.maximum, name="maximum"))
+        if spec.min_length is not None or spec.max_length is not None:
+            checks.append(pa.Check.str_length(spec.min_length, spec.max_length, name="length"))
+        columns[spec.name] = pa.Column(
+            spec.pandas_dtype,
+            checks=checks,
+            nullable=not spec.required,
+            unique=spec.unique,
+            report_duplicates="exclude_first",
+            required=True,
+        )
+    return pa.DataFrameSchema(
+        columns,
+        name=table.name,
+        unique=list(table.primary_key) or None,
+        report_duplicates="exclude_first",
+        coerce=False,
+        strict=False,
+    )
+
+
+@dataclass
+class TypedTable:
+    """A table parsed to its schema's dtypes, indexed by the physical line of each record."""
+
+    spec: TableSpec
+    relpath: str
+    frame: object  # pandas DataFrame
+    text: object = None  # the cells as read, a DataFrame of strings with the same index
+    bad_cells: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""Layer: frictionless validates the package through its descriptor (types, constraints, keys)."""
+
+from __future__ import annotations
+
+import copy
+
+from ..codes import CATALOGUE
+from ..package import Package
+from ..report import Finding
+from ..schema import TypedTable
+
+ENGINE = "frictionless"
+
+
+def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
+    """Run frictionless on the readable tables only, with schemas already loaded.
+
+    Tables that could not be parsed are left out, and so are foreign keys into
+    them, so that one broken file does not hide the findings of the others.
+    """
+    from frictionless import FrictionlessException, Package as FrictionlessPackage, system
+
+    descriptor = copy.deepcopy(package.descriptor)
+    readable = {name for name in tables}
+    resources = []
+    for entry in descriptor.get("resources", []):
+        name = entry.get("name")
+        if name not in readable:
+            continue
+        resource = package.resource(name)
+        schema = copy.deepcopy(resource.schema)
+        schema["foreignKeys"] = [
+            key for key in schema.get("foreignKeys", [])
+            if (key.get("reference", {}).get("resource") or name) in readable
+        ]
+        entry["schema"] = schema
+        resources.append(entry)
+    if not resources:
+        return []
+    descriptor["resources"] = resources
+    findings: list[Finding] = []
+    try:
+        with system.use_context(trusted=False):
+            frictionless_package = FrictionlessPackage(descriptor, basepath=str(package.root))
+            report = frictionless_package.validate(limit_errors=10**9)
+    except FrictionlessException as error:
+        return [Finding("package-error", f"frictionless could not validate the package: {error.error.message}",
+                        file="datapackage.json", found_by=(ENGINE,))]
+    for task in report.tasks:
+        table = tables.get(task.name)
+        for error in task.errors:
+            findings.append(_finding(error, task.name, table))
+    for error in report.errors:
+        findings.append(Finding(_code(error.type), error.message, file="datapackage.json", found_by=(ENGINE,)))
+    return findings
+
+
+def _code(error_type: str) -> str:
+    return error_type if error_type in CATALOGUE else "package-error"
+
+
+def _finding(error, table_name: str, table: TypedTable | None) -> Finding:
+    code = _code(error.type)
+    relpath = table.relpath if table else None
+    line = None
+    row_number = getattr(error, "row_number", None)
+    if row_number is not None and table is not None:
+        record = row_number - 2
+        lines = table.frame.index
+        line = int(lines[record]) if 0 <= record < len(lines) else None
+    elif code in ("blank-label", "duplicate-label", "incorrect-label", "missing-label", "extra-label"):
+        line = 1
+    column = getattr(error, "field_name", None) or None
+    if code == "foreign-key":
+        column = error.field_names[0] if error.field_names else None
+    if code in ("hash-count", "byte-count", "extra-cell", "blank-row"):
+        column = None
+    value = getattr(error, "cell", None)
+    if code == "foreign-key" and error.field_cells:
+        value = error.field_cells[0]
+    return Finding(code, error.message, table=table_name, file=relpath, line=line, column=column,
+                   value=value if value not in (None, "") else None, found_by=(ENGINE,))

@@ -1,0 +1,156 @@
+"""Layer: the descriptor and every schema, against the profiles and the project's conventions."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ..package import DESCRIPTOR, Package
+from ..report import Finding
+from ..schema import SUPPORTED_TYPES
+
+ENGINE = "lint"
+SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+SEMVER = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
+CONSTRAINT_KEYS = ("required", "unique", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength")
+# Data Package v2 constructs that frictionless 5 does not enforce: a schema using them
+# would promise checks that never run.
+UNENFORCED_SCHEMA_KEYS = ("uniqueKeys",)
+UNENFORCED_FIELD_KEYS = ("categories", "categoriesOrdered")
+
+
+def check(package: Package) -> list[Finding]:
+    findings = _descriptor(package)
+    resources = {r.name for r in package.resources}
+    for resource in package.resources:
+        findings.extend(_schema(resource, resources, package))
+    return findings
+
+
+def _descriptor(package: Package) -> list[Finding]:
+    from frictionless import FrictionlessException, Package as FrictionlessPackage
+
+    findings = []
+    descriptor = package.descriptor
+    version = descriptor.get("version")
+    if not isinstance(version, str) or not SEMVER.fullmatch(version):
+        findings.append(Finding("package-error", f"version {version!r} is not a semantic version (MAJOR.MINOR.PATCH)",
+                                file=DESCRIPTOR, column="version", value=str(version), expected="MAJOR.MINOR.PATCH",
+                                found_by=(ENGINE,)))
+    for key in ("name", "title", "description", "licenses"):
+        if not descriptor.get(key):
+            code = "missing-description" if key == "description" else "package-error"
+            findings.append(Finding(code, f"the descriptor has no {key}", file=DESCRIPTOR, column=key,
+                                    found_by=(ENGINE,)))
+    safe = copy.deepcopy(descriptor)
+    by_name = {r.name: r for r in package.resources}
+    safe["resources"] = []
+    for entry in descriptor.get("resources") or []:
+        if isinstance(entry, dict) and entry.get("name") in by_name:
+            safe_entry = copy.deepcopy(entry)
+            safe_entry["schema"] = copy.deepcopy(by_name[entry["name"]].schema)
+            safe["resources"].append(safe_entry)
+            if not entry.get("description"):
+                findings.append(Finding("missing-description", f"resource {entry['name']!r} has no description",
+                                        table=entry["name"], file=DESCRIPTOR, found_by=(ENGINE,)))
+            if not SNAKE_CASE.fullmatch(entry["name"]):
+                findings.append(Finding("non-snake-case-name", f"resource name {entry['name']!r} is not snake_case",
+                                        table=entry["name"], file=DESCRIPTOR, value=entry["name"], found_by=(ENGINE,)))
+    try:
+        errors = FrictionlessPackage.metadata_validate(safe) if safe["resources"] else []
+    except FrictionlessException as error:
+        errors = [error.error]
+    for error in errors or []:
+        code = error.type if error.type in ("package-error", "resource-error", "schema-error") else "package-error"
+        findings.append(Finding(code, error.message, file=DESCRIPTOR, found_by=(ENGINE,)))
+    return findings
+
+
+def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
+    from frictionless import FrictionlessException, Schema
+
+    schema = resource.schema
+    file = resource.schema_path or DESCRIPTOR
+    text = (package.root / resource.schema_path).read_text(encoding="utf-8") if resource.schema_path else ""
+    findings: list[Finding] = []
+
+    def add(code: str, message: str, column: str | None = None, value=None, expected=None) -> None:
+        findings.append(Finding(code, message, table=resource.name, file=file,
+                                line=_line_of_field(text, column), column=column,
+                                value=None if value is None else str(value), expected=expected,
+                                found_by=(ENGINE,)))
+
+    fields = schema.get("fields")
+    if not isinstance(fields, list) or not fields:
+        add("schema-error", "the schema has no list of fields")
+        return findings
+    try:
+        errors = Schema.metadata_validate(schema)
+    except FrictionlessException as error:
+        errors = [error.error]
+    for error in errors or []:
+        add("schema-error", error.message)
+    names = []
+    for position, field in enumerate(fields, 1):
+        if not isinstance(field, dict) or not isinstance(field.get("name"), str):
+            add("schema-error", f"field {position} has no name")
+            continue
+        name = field["name"]
+        names.append(name)
+        if field.get("type", "string") not in SUPPORTED_TYPES:
+            add("schema-error", f"field {name!r} has type {field.get('type')!r}; supported: {', '.join(SUPPORTED_TYPES)}",
+                name, field.get("type"), ", ".join(SUPPORTED_TYPES))
+        if not SNAKE_CASE.fullmatch(name):
+            add("non-snake-case-name", f"field name {name!r} is not snake_case", name, name)
+        if not field.get("description"):
+            add("missing-description", f"field {name!r} has no description", name)
+        if "example" not in field:
+            add("missing-example", f"field {name!r} has no example", name)
+        for key in CONSTRAINT_KEYS:
+            if key in field:
+                add("misplaced-constraint", f"field {name!r} has {key!r} outside its constraints", name, key,
+                    f"constraints.{key}")
+        for key in UNENFORCED_FIELD_KEYS:
+            if key in field:
+                add("misplaced-constraint", f"field {name!r} uses {key!r}, which the validators ignore", name, key,
+                    "constraints.enum")
+        if "primaryKey" in field:
+            add("field-primary-key", f"field {name!r} declares primaryKey", name)
+    for key in UNENFORCED_SCHEMA_KEYS:
+        if key in schema:
+            add("misplaced-constraint", f"the schema uses {key!r}, which the validators ignore", None, key)
+    primary_key = schema.get("primaryKey")
+    if not primary_key:
+        add("key-field-missing", "the schema has no primaryKey")
+    for key_field in [primary_key] if isinstance(primary_key, str) else primary_key or []:
+        if key_field not in names:
+            add("key-field-missing", f"primaryKey names {key_field!r}, which is not a field", None, key_field)
+    for key in schema.get("foreignKeys") or []:
+        own = key.get("fields")
+        own = [own] if isinstance(own, str) else own or []
+        reference = key.get("reference") or {}
+        target = reference.get("resource") or resource.name
+        theirs = reference.get("fields")
+        theirs = [theirs] if isinstance(theirs, str) else theirs or []
+        for key_field in own:
+            if key_field not in names:
+                add("key-field-missing", f"a foreign key names {key_field!r}, which is not a field", None, key_field)
+        if target not in resources:
+            add("key-field-missing", f"a foreign key references resource {target!r}, which does not exist",
+                own[0] if own else None, target)
+            continue
+        target_names = [f.get("name") for f in package.resource(target).schema.get("fields", [])
+                        if isinstance(f, dict)]
+        for key_field in theirs:
+            if key_field not in target_names:
+                add("key-field-missing", f"a foreign key references {target}.{key_field}, which is not a field",
+                    own[0] if own else None, key_field)
+    return findings
+
+
+def _line_of_field(text: str, name: str | None) -> int | None:
+    if not name or not text:
+        return None
+    needle = f'"name": "{name}"'
+    at = text.find(needle)
+    return text.count("\n", 0, at) + 1 if at != -1 else None
