@@ -245,4 +245,7 @@ class TypedTable:
     relpath: str
     frame: object  # pandas DataFrame
     text: object = None  # the cells as read, a DataFrame of strings with the same index
+    record_lines: list[int] = field(default_factory=list)  # start line of every record, blank ones too
+    blank_lines: set[int] = field(default_factory=set)
+    padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
     bad_cells: dict[str, object] = field(default_factory=dict)

@@ -35,9 +35,10 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
     report.merge(lint.check(package))
 
     tables: dict[str, TypedTable] = {}
+    specs: dict[str, TableSpec] = {}
     for resource in package.resources:
         try:
-            spec = TableSpec.from_schema(resource.name, resource.schema)
+            spec = specs[resource.name] = TableSpec.from_schema(resource.name, resource.schema)
         except (SchemaError, KeyError, TypeError) as error:
             report.merge([Finding("schema-error", f"the schema cannot be used: {error}", table=resource.name,
                                   file=resource.schema_path)])
@@ -57,9 +58,19 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
         for typed in tables.values():
             report.merge(pandera_check.check(typed))
             report.merge(_foreign_keys(typed, tables))
-    report.merge(rules.run(package, tables))
+    report.merge(rules.run(package, tables, specs))
+    _drop_consequences(report, tables)
     report.sort()
     return report
+
+
+def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
+    """A cell absent from the file (missing cell or column) is reported once, by the structure layer."""
+    absent = {(name, line, column) for name, typed in tables.items() for line, column in typed.padded_cells}
+    report.findings = [
+        f for f in report.findings
+        if not (f.code in ("constraint-error", "type-error") and (f.table, f.line, f.column) in absent)
+    ]
 
 
 def _foreign_keys(typed: TypedTable, tables: dict[str, TypedTable]) -> list[Finding]:

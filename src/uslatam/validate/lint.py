@@ -21,9 +21,9 @@ UNENFORCED_FIELD_KEYS = ("categories", "categoriesOrdered")
 
 def check(package: Package) -> list[Finding]:
     findings = _descriptor(package)
-    resources = {r.name for r in package.resources}
+    declared = {entry.get("name") for entry in package.descriptor.get("resources") or [] if isinstance(entry, dict)}
     for resource in package.resources:
-        findings.extend(_schema(resource, resources, package))
+        findings.extend(_schema(resource, declared, package))
     return findings
 
 
@@ -139,6 +139,8 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
             add("key-field-missing", f"a foreign key references resource {target!r}, which does not exist",
                 own[0] if own else None, target)
             continue
+        if package.resource(target) is None:
+            continue  # declared but unreadable: its own finding says why
         target_names = [f.get("name") for f in package.resource(target).schema.get("fields", [])
                         if isinstance(f, dict)]
         for key_field in theirs:

@@ -19,15 +19,22 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str) -> tuple[TypedTabl
 
     names = spec.field_names
     width = len(names)
-    rows = [(record + [None] * width)[:width] for record in raw.rows
-            if any(cell.strip() for cell in record)]
-    lines = [line for record, line in zip(raw.rows, raw.lines) if any(cell.strip() for cell in record)]
+    rows, lines, padded = [], [], set()
+    header_width = len(raw.header)
+    for record, line in zip(raw.rows, raw.lines):
+        if not any(cell.strip() for cell in record):
+            continue
+        rows.append((record + [None] * width)[:width])
+        lines.append(line)
+        short = min(len(record), header_width)
+        padded.update((line, name) for name in names[short:])
     index = pd.Index(lines, dtype="int64", name="line")
     text = pd.DataFrame(rows, columns=names, index=index, dtype="string") if rows else \
         pd.DataFrame({name: pd.Series([], dtype="string") for name in names}, index=index)
     findings: list[Finding] = []
     columns = {}
-    table = TypedTable(spec=spec, relpath=relpath, frame=None)
+    table = TypedTable(spec=spec, relpath=relpath, frame=None, record_lines=list(raw.lines),
+                       blank_lines=set(raw.lines) - set(lines), padded_cells=padded)
     for field in spec.fields:
         parsed = parse_column(text[field.name], field, spec.missing_values)
         columns[field.name] = parsed.values

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..package import Package, check_path
 from ..report import Finding
-from ..schema import TypedTable
+from ..schema import TableSpec, TypedTable
 from ..spans import CONTEXT_WIDTH, context
 
 ENGINE = "rules"
@@ -30,7 +30,9 @@ QUOTE_CLOSERS = '"”'
 class Context:
     package: Package
     tables: dict[str, TypedTable]
+    specs: dict[str, TableSpec] = field(default_factory=dict)  # every usable schema, readable table or not
     texts: dict[str, str] = field(default_factory=dict)  # source_id -> stored text, when intact
+    broken_spans: set[str] = field(default_factory=set)  # spans whose offsets do not hold: skip, do not re-report
 
     def rows(self, table: str):
         typed = self.tables.get(table)
@@ -130,12 +132,14 @@ def span_words(ctx: Context) -> Iterator[Finding]:
             continue
         start, end = int(start), int(end)
         if not 0 <= start < end <= len(text):
+            ctx.broken_spans.add(row.get("span_id"))
             yield ctx.finding("span-out-of-range", f"offsets {start}..{end} are not inside the text of "
                               f"{len(text)} code points", "spans", line, "end" if end > len(text) else "start",
                               f"{start}..{end}", f"0 <= start < end <= {len(text)}")
             continue
         exact = row.get("exact") or ""
         if text[start:end] != exact:
+            ctx.broken_spans.add(row.get("span_id"))
             yield ctx.finding("span-mismatch", f"the text at {start}..{end} reads {text[start:end]!r}",
                               "spans", line, "exact", exact, text[start:end])
             continue
@@ -181,7 +185,7 @@ def quotes_in_quotation_marks(ctx: Context) -> Iterator[Finding]:
     by_id = {row["span_id"]: row for _, row in _records(spans)}
     for line, row in _records(quotes):
         span = by_id.get(row.get("span_id"))
-        if row.get("quote_type") == "pull_quote" or span is None:
+        if row.get("quote_type") == "pull_quote" or span is None or row.get("span_id") in ctx.broken_spans:
             continue
         text = ctx.texts.get(span["source_id"])
         if text is None or span["start"] is None or span["end"] is None:
@@ -390,8 +394,8 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
         codes.setdefault(row["vocabulary"], []).append(row["code"])
         first_line.setdefault(row["vocabulary"], line)
     used = set()
-    for name, typed in ctx.tables.items():
-        for spec in typed.spec.fields:
+    for name, table_spec in ctx.specs.items():
+        for spec in table_spec.fields:
             if spec.vocabulary is None:
                 continue
             used.add(spec.vocabulary)
@@ -479,8 +483,9 @@ def text_hygiene(ctx: Context) -> Iterator[Finding]:
                                       value, unicodedata.normalize("NFC", value))
 
 
-def run(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
-    ctx = Context(package=package, tables=tables)
+def run(package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None) -> list[Finding]:
+    ctx = Context(package=package, tables=tables, specs=specs if specs is not None else
+                  {name: typed.spec for name, typed in tables.items()})
     findings: list[Finding] = []
     for _, _, function in RULES:
         findings.extend(function(ctx))

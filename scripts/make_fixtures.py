@@ -1,0 +1,671 @@
+"""Write tests/fixtures/: a tiny clean package, and one package per defect.
+
+The clean package is a consistent subset of the real one. Each case copies it,
+breaks exactly one thing, and declares the findings that defect must produce as
+(code, table, physical line, column) in expected.json. Lines are computed here
+from the serialised CSV, independently of the validator.
+
+Run ``python scripts/make_fixtures.py`` after changing the data model; the test
+suite fails (naming this command) when the committed fixtures are stale.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+# The clean fixture keeps these rows (by primary key) and every row they reference.
+KEEP = {
+    "quotes": ["tillerson-we-are-the-market", "tillerson-we-must-own-this-problem"],
+    "statistics": ["us-substance-use-disorder-government-assistance",
+                   "us-substance-use-disorder-government-assistance-opioid"],
+    "trend_claims": ["colombia-coca-cultivation-record-high-2016", "mexico-heroin-production-rising"],
+    "events": ["2016-11-colombia-farc-peace-deal"],
+    "event_participants": [("2017-05-18-us-mexico-security-meeting", "rex-tillerson", "participant")],
+}
+SPAN_WIDTH = 32
+
+
+def canonical(header: list[str], rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+class Files:
+    """A package held in memory: relative path -> bytes, with CSV helpers."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = dict(files)
+        self.schemas = {p[len("schemas/"):-5]: json.loads(b) for p, b in files.items() if p.startswith("schemas/")}
+
+    # tables ---------------------------------------------------------------
+    def table(self, name: str) -> tuple[list[str], list[list[str]]]:
+        rows = list(csv.reader(io.StringIO(self.files[f"data/{name}.csv"].decode("utf-8"), newline="")))
+        return rows[0], rows[1:]
+
+    def put_table(self, name: str, header: list[str], rows: list[list[str]]) -> None:
+        self.files[f"data/{name}.csv"] = canonical(header, rows).encode("utf-8")
+
+    def key_of(self, name: str) -> list[str]:
+        return self.schemas[name]["primaryKey"]
+
+    def row_index(self, name: str, key) -> int:
+        header, rows = self.table(name)
+        key = (key,) if isinstance(key, str) else tuple(key)
+        positions = [header.index(k) for k in self.key_of(name)]
+        for i, row in enumerate(rows):
+            if tuple(row[p] for p in positions) == key:
+                return i
+        raise KeyError(f"{name}: no row {key}")
+
+    def line(self, name: str, key) -> int:
+        """Physical line of a row in the canonical file (a cell may hold line ends)."""
+        header, rows = self.table(name)
+        index = self.row_index(name, key)
+        before = canonical(header, rows[:index])
+        return before.count("\n") + 1
+
+    def set_cell(self, name: str, key, column: str, value: str) -> int:
+        header, rows = self.table(name)
+        rows[self.row_index(name, key)][header.index(column)] = value
+        self.put_table(name, header, rows)
+        return self.line(name, key)
+
+    def cell(self, name: str, key, column: str) -> str:
+        header, rows = self.table(name)
+        return rows[self.row_index(name, key)][header.index(column)]
+
+    # descriptor -------------------------------------------------------------
+    def descriptor(self) -> dict:
+        return json.loads(self.files["datapackage.json"])
+
+    def put_descriptor(self, descriptor: dict) -> None:
+        self.files["datapackage.json"] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode()
+
+    def resource(self, descriptor: dict, name: str) -> dict:
+        return next(r for r in descriptor["resources"] if r["name"] == name)
+
+    def put_schema(self, name: str, schema: dict) -> None:
+        self.schemas[name] = schema
+        self.files[f"schemas/{name}.json"] = (json.dumps(schema, indent=2, ensure_ascii=False) + "\n").encode()
+
+    def schema_line(self, name: str, field: str) -> int:
+        text = self.files[f"schemas/{name}.json"].decode()
+        return text[: text.index(f'"name": "{field}"')].count("\n") + 1
+
+    def rehash(self) -> None:
+        descriptor = self.descriptor()
+        for resource in descriptor["resources"]:
+            data = self.files.get(resource["path"])
+            if data is not None:
+                resource["bytes"] = len(data)
+                resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.put_descriptor(descriptor)
+
+
+def clean_package() -> Files:
+    """A consistent subset of the real package: the rows in KEEP and all they reference."""
+    real = {}
+    for path in ["datapackage.json", "CITATION.cff", "CHANGELOG.md"]:
+        real[path] = (ROOT / path).read_bytes()
+    for folder in ["data", "schemas", "sources"]:
+        for file in sorted((ROOT / folder).iterdir()):
+            real[f"{folder}/{file.name}"] = file.read_bytes()
+    package = Files(real)
+    keep: dict[str, set] = {name: set() for name in package.schemas}
+    queue = [(name, (k,) if isinstance(k, str) else tuple(k)) for name, keys in KEEP.items() for k in keys]
+    for name in ("sources", "source_authors", "vocabularies"):  # kept whole
+        header, rows = package.table(name)
+        positions = [header.index(k) for k in package.key_of(name)]
+        queue += [(name, tuple(r[p] for p in positions)) for r in rows]
+    while queue:
+        name, key = queue.pop()
+        if key in keep[name]:
+            continue
+        keep[name].add(key)
+        header, rows = package.table(name)
+        row = dict(zip(header, package.table(name)[1][package.row_index(name, key)]))
+        schema = package.schemas[name]
+        for fk in schema.get("foreignKeys", []):
+            target = fk["reference"]["resource"] or name
+            value = row[fk["fields"][0]]
+            if value:
+                queue.append((target, (value,)))
+    for name in package.schemas:
+        header, rows = package.table(name)
+        positions = [header.index(k) for k in package.key_of(name)]
+        package.put_table(name, header, [r for r in rows if tuple(r[p] for p in positions) in keep[name]])
+    package.rehash()
+    return package
+
+
+# --- the cases -------------------------------------------------------------------------
+# Each takes the clean package, breaks one thing, and returns the expected findings
+# as (code, table, line, column); a case may also return validate() options.
+
+Case = Callable[[Files], list]
+CASES: dict[str, Case] = {}
+
+
+def case(function: Case) -> Case:
+    CASES[function.__name__.replace("_", "-")] = function
+    return function
+
+
+def _edit_text(p: Files, path: str, old: str, new: str) -> None:
+    text = p.files[path].decode("utf-8")
+    assert old in text, (path, old)
+    p.files[path] = text.replace(old, new, 1).encode("utf-8")
+
+
+# descriptor and schema lint
+@case
+def package_error(p):
+    p.files["datapackage.json"] = b'{"name": "broken",\n'
+    return [("package-error", None, 2, None)]
+
+
+@case
+def package_error_version(p):
+    d = p.descriptor()
+    d["version"] = "1.0"
+    p.put_descriptor(d)
+    text = p.files["CITATION.cff"].decode()
+    p.files["CITATION.cff"] = re.sub(r"(?m)^version: .*$", "version: 1.0", text).encode()
+    return [("package-error", None, None, "version")]
+
+
+@case
+def duplicate_json_key(p):
+    _edit_text(p, "datapackage.json", '"name": "us-latam-security-facts",',
+               '"name": "us-latam-security-facts",\n  "name": "another-name",')
+    return [("duplicate-json-key", None, None, None)]
+
+
+@case
+def unsafe_path(p):
+    d = p.descriptor()
+    p.resource(d, "source_authors")["path"] = "data/../../source_authors.csv"
+    p.put_descriptor(d)
+    return [("unsafe-path", "source_authors", None, None)]
+
+
+@case
+def remote_path(p):
+    d = p.descriptor()
+    p.resource(d, "source_authors")["path"] = "http://169.254.169.254/latest/meta-data/source_authors.csv"
+    p.put_descriptor(d)
+    return [("remote-path", "source_authors", None, None)]
+
+
+@case
+def resource_error(p):
+    d = p.descriptor()
+    p.resource(d, "source_authors")["format"] = "xlsx"
+    p.put_descriptor(d)
+    return [("resource-error", "source_authors", None, None)]
+
+
+@case
+def schema_error(p):
+    p.files["schemas/source_authors.json"] = b"[]\n"
+    return [("schema-error", "source_authors", None, None)]
+
+
+@case
+def missing_file(p):
+    del p.files["data/source_authors.csv"]
+    return [("missing-file", "source_authors", None, None)]
+
+
+@case
+def misplaced_constraint(p):
+    schema = p.schemas["source_authors"]
+    field = next(f for f in schema["fields"] if f["name"] == "name")
+    field["pattern"] = "[A-Z].*"
+    p.put_schema("source_authors", schema)
+    return [("misplaced-constraint", "source_authors", p.schema_line("source_authors", "name"), "name")]
+
+
+@case
+def field_primary_key(p):
+    schema = p.schemas["source_authors"]
+    next(f for f in schema["fields"] if f["name"] == "author_order")["primaryKey"] = True
+    p.put_schema("source_authors", schema)
+    return [("field-primary-key", "source_authors", p.schema_line("source_authors", "author_order"), "author_order")]
+
+
+@case
+def key_field_missing(p):
+    schema = p.schemas["source_authors"]
+    schema["foreignKeys"][0]["reference"]["fields"] = ["source_key"]
+    p.put_schema("source_authors", schema)
+    return [("key-field-missing", "source_authors", p.schema_line("source_authors", "source_id"), "source_id")]
+
+
+@case
+def missing_description(p):
+    schema = p.schemas["source_authors"]
+    del next(f for f in schema["fields"] if f["name"] == "name")["description"]
+    p.put_schema("source_authors", schema)
+    return [("missing-description", "source_authors", p.schema_line("source_authors", "name"), "name")]
+
+
+@case
+def missing_example(p):
+    schema = p.schemas["source_authors"]
+    del next(f for f in schema["fields"] if f["name"] == "name")["example"]
+    p.put_schema("source_authors", schema)
+    return [("missing-example", "source_authors", p.schema_line("source_authors", "name"), "name")]
+
+
+@case
+def non_snake_case_name(p):
+    schema = p.schemas["source_authors"]
+    next(f for f in schema["fields"] if f["name"] == "author_order")["name"] = "authorOrder"
+    schema["primaryKey"] = ["source_id", "authorOrder"]
+    p.put_schema("source_authors", schema)
+    header, rows = p.table("source_authors")
+    header[header.index("author_order")] = "authorOrder"
+    p.put_table("source_authors", header, rows)
+    return [("non-snake-case-name", "source_authors", p.schema_line("source_authors", "authorOrder"), "authorOrder")]
+
+
+@case
+def file_too_large(p):
+    sizes = sorted(len(data) for path, data in p.files.items() if path.startswith("data/"))
+    assert len(p.files["data/vocabularies.csv"]) == sizes[-1] > sizes[-2]
+    return [("file-too-large", "vocabularies", None, None)], {"max_file_bytes": sizes[-1] - 1}
+
+
+# structure
+@case
+def encoding_error(p):
+    line = p.line("entities", "mexico")
+    data = p.files["data/entities.csv"]
+    p.files["data/entities.csv"] = data.replace(b"mexico,country,Mexico", b"mexico,country,Mexic\xff", 1)
+    return [("encoding-error", "entities", line, None)]
+
+
+@case
+def byte_order_mark(p):
+    p.files["data/source_authors.csv"] = b"\xef\xbb\xbf" + p.files["data/source_authors.csv"]
+    return [("byte-order-mark", "source_authors", 1, None)]
+
+
+@case
+def line_ending_error(p):
+    p.files["data/source_authors.csv"] = p.files["data/source_authors.csv"].replace(b"\n", b"\r\n")
+    return [("line-ending-error", "source_authors", 1, None)]
+
+
+@case
+def csv_syntax_error(p):
+    line = p.line("source_authors", ("insightcrime-2017-05-19-mexico-colombia-meetings", "2"))
+    _edit_text(p, "data/source_authors.csv", ",Tristan Clavel,", ',"Tristan Clavel,')
+    return [("csv-syntax-error", "source_authors", line, None)]
+
+
+@case
+def missing_final_newline(p):
+    p.files["data/source_authors.csv"] = p.files["data/source_authors.csv"].rstrip(b"\n")
+    return [("missing-final-newline", "source_authors", 3, None)]
+
+
+@case
+def blank_label(p):
+    _edit_text(p, "data/source_authors.csv", "source_id,author_order,", "source_id,,")
+    return [("blank-label", "source_authors", 1, "author_order")]
+
+
+@case
+def duplicate_label(p):
+    _edit_text(p, "data/source_authors.csv", "source_id,author_order,", "source_id,source_id,")
+    return [("duplicate-label", "source_authors", 1, "author_order")]
+
+
+@case
+def incorrect_label(p):
+    _edit_text(p, "data/source_authors.csv", "source_id,author_order,", "source_id,order,")
+    return [("incorrect-label", "source_authors", 1, "author_order")]
+
+
+@case
+def missing_label(p):
+    header, rows = p.table("source_authors")
+    p.put_table("source_authors", header[:-1], [r[:-1] for r in rows])
+    return [("missing-label", "source_authors", 1, "basis")]
+
+
+@case
+def extra_label(p):
+    header, rows = p.table("source_authors")
+    p.put_table("source_authors", header + ["note"], [r + [""] for r in rows])
+    return [("extra-label", "source_authors", 1, "note")]
+
+
+@case
+def extra_cell(p):
+    header, rows = p.table("source_authors")
+    rows[0].append("surplus")
+    p.put_table("source_authors", header, rows)
+    return [("extra-cell", "source_authors", 2, None)]
+
+
+@case
+def missing_cell(p):
+    header, rows = p.table("source_authors")
+    rows[1] = rows[1][:-1]
+    p.put_table("source_authors", header, rows)
+    return [("missing-cell", "source_authors", 3, "basis")]
+
+
+@case
+def blank_row(p):
+    header, rows = p.table("source_authors")
+    p.put_table("source_authors", header, [rows[0], ["", "", "", ""], rows[1]])
+    return [("blank-row", "source_authors", 3, None)]
+
+
+@case
+def byte_count(p):
+    d = p.descriptor()
+    p.resource(d, "positions")["bytes"] += 1
+    p.put_descriptor(d)
+    return [("byte-count", "positions", None, None)]
+
+
+@case
+def hash_count(p):
+    d = p.descriptor()
+    p.resource(d, "positions")["hash"] = "sha256:" + "0" * 64
+    p.put_descriptor(d)
+    return [("hash-count", "positions", None, None)]
+
+
+@case
+def truncated_at_row_boundary(p):
+    # A whole row cut off still parses: only the descriptor's bytes and hash catch it.
+    data = p.files["data/source_authors.csv"]
+    p.rehash()
+    p.files["data/source_authors.csv"] = data[: data.rstrip(b"\n").rfind(b"\n") + 1]
+    return [("byte-count", "source_authors", None, None), ("hash-count", "source_authors", None, None)]
+
+
+@case
+def cell_too_large(p):
+    line = p.set_cell("source_authors", ("insightcrime-2017-05-19-mexico-colombia-meetings", "1"), "name", "M" * 100_001)
+    return [("cell-too-large", "source_authors", line, "name")]
+
+
+@case
+def too_many_columns(p):
+    header, rows = p.table("source_authors")
+    extra = [f"c{i}" for i in range(1001)]
+    p.put_table("source_authors", header + extra, [r + [""] * len(extra) for r in rows])
+    return [("too-many-columns", "source_authors", 1, None)]
+
+
+# types, constraints, keys
+STAT = "us-substance-use-disorder-government-assistance"
+PART = "us-substance-use-disorder-government-assistance-opioid"
+QUOTE = "tillerson-we-are-the-market"
+DEAL = "2016-11-colombia-farc-peace-deal"
+
+
+@case
+def type_error(p):
+    return [("type-error", "statistics", p.set_cell("statistics", STAT, "value", "2.8 million"), "value")]
+
+
+@case
+def constraint_error(p):
+    return [("constraint-error", "quotes", p.set_cell("quotes", QUOTE, "quote_type", "fullx"), "quote_type")]
+
+
+@case
+def constraint_error_required(p):
+    return [("constraint-error", "quotes", p.set_cell("quotes", QUOTE, "attribution_span_id", ""), "attribution_span_id")]
+
+
+@case
+def unique_error(p):
+    header, rows = p.table("sources")
+    twin = list(rows[0])
+    twin[header.index("source_id")] = "another-source"
+    twin[header.index("title_span_id")] = twin[header.index("reuse_terms_span_id")] = ""
+    p.put_table("sources", header, rows + [twin])
+    line = p.line("sources", "another-source")
+    return [("unique-error", "sources", line, "text_path"), ("unique-error", "sources", line, "sha256")]
+
+
+@case
+def primary_key(p):
+    header, rows = p.table("source_authors")
+    p.put_table("source_authors", header, rows + [list(rows[0])])
+    return [("primary-key", "source_authors", 4, None)]
+
+
+@case
+def foreign_key(p):
+    return [("foreign-key", "quotes", p.set_cell("quotes", QUOTE, "event_id", "no-such-event"), "event_id")]
+
+
+# evidence
+@case
+def source_text_missing(p):
+    del p.files["sources/insightcrime-2017-05-19-mexico-colombia-meetings.txt"]
+    return [("source-text-missing", "sources", 2, "text_path")]
+
+
+@case
+def source_hash_mismatch(p):
+    path = "sources/insightcrime-2017-05-19-mexico-colombia-meetings.txt"
+    p.files[path] = p.files[path].replace(b"Tillerson said", b"Tillerson says", 1)
+    return [("source-hash-mismatch", "sources", 2, "sha256")]
+
+
+@case
+def source_size_mismatch(p):
+    size = p.cell("sources", "insightcrime-2017-05-19-mexico-colombia-meetings", "bytes")
+    line = p.set_cell("sources", "insightcrime-2017-05-19-mexico-colombia-meetings", "bytes", str(int(size) + 1))
+    return [("source-size-mismatch", "sources", line, "bytes")]
+
+
+@case
+def span_out_of_range(p):
+    return [("span-out-of-range", "spans", p.set_cell("spans", "ic-q-we-are-the-market", "end", "99999"), "end")]
+
+
+@case
+def span_mismatch(p):
+    start = int(p.cell("spans", "ic-q-we-are-the-market", "start"))
+    end = int(p.cell("spans", "ic-q-we-are-the-market", "end"))
+    p.set_cell("spans", "ic-q-we-are-the-market", "start", str(start + 1))
+    line = p.set_cell("spans", "ic-q-we-are-the-market", "end", str(end + 1))
+    return [("span-mismatch", "spans", line, "exact")]
+
+
+@case
+def span_context_mismatch(p):
+    prefix = p.cell("spans", "ic-q-we-are-the-market", "prefix")
+    line = p.set_cell("spans", "ic-q-we-are-the-market", "prefix", prefix.replace("The United States", "The US"))
+    return [("span-context-mismatch", "spans", line, "prefix")]
+
+
+@case
+def span_source_mismatch(p):
+    text = "Second source. \"We are the market,\" he said.\n"
+    p.files["sources/second-source.txt"] = text.encode()
+    header, rows = p.table("sources")
+    twin = dict(zip(header, rows[0]))
+    twin.update(source_id="second-source", text_path="sources/second-source.txt",
+                sha256=hashlib.sha256(text.encode()).hexdigest(), bytes=str(len(text.encode())),
+                code_points=str(len(text)), title_span_id="", reuse_terms_span_id="")
+    p.put_table("sources", header, rows + [[twin[h] for h in header]])
+    header, rows = p.table("spans")
+    start = text.index("We are")
+    end = start + len("We are the market,")
+    rows.append(["second-we-are-the-market", "second-source", str(start), str(end), text[start:end],
+                 text[max(0, start - SPAN_WIDTH):start], text[end:end + SPAN_WIDTH]])
+    p.put_table("spans", header, rows)
+    return [("span-source-mismatch", "quotes", p.set_cell("quotes", QUOTE, "span_id", "second-we-are-the-market"), "span_id")]
+
+
+@case
+def quote_outside_quotation_marks(p):
+    return [("quote-outside-quotation-marks", "quotes", p.set_cell("quotes", QUOTE, "span_id", "ic-a-tillerson-said"), "span_id")]
+
+
+@case
+def value_text_not_in_span(p):
+    p.set_cell("statistics", STAT, "value", "2900000")
+    return [("value-text-not-in-span", "statistics", p.set_cell("statistics", STAT, "value_text", "2.9 million"), "value_text")]
+
+
+@case
+def value_text_unparsed(p):
+    return [("value-text-unparsed", "statistics", p.set_cell("statistics", STAT, "value_text", "estimated"), "value_text")]
+
+
+@case
+def value_outside_rounding(p):
+    return [("value-outside-rounding", "statistics", p.set_cell("statistics", STAT, "value", "2900000"), "value")]
+
+
+@case
+def part_exceeds_whole(p):
+    p.set_cell("statistics", PART, "parent_statistic_id", "")
+    p.set_cell("statistics", PART, "relation_to_parent", "")
+    p.set_cell("statistics", STAT, "parent_statistic_id", PART)
+    return [("part-exceeds-whole", "statistics", p.set_cell("statistics", STAT, "relation_to_parent", "subset_of"), "value")]
+
+
+@case
+def part_unit_mismatch(p):
+    return [("part-unit-mismatch", "statistics", p.set_cell("statistics", PART, "unit", "usd"), "unit")]
+
+
+@case
+def parent_relation_mismatch(p):
+    return [("parent-relation-mismatch", "statistics", p.set_cell("statistics", PART, "relation_to_parent", ""), "relation_to_parent")]
+
+
+# consistency
+@case
+def entity_type_mismatch(p):
+    return [("entity-type-mismatch", "positions", p.set_cell("positions", "us-secretary-of-state", "jurisdiction_entity_id", "rex-tillerson"), "jurisdiction_entity_id")]
+
+
+@case
+def speaker_occupancy_mismatch(p):
+    return [("speaker-occupancy-mismatch", "quotes", p.set_cell("quotes", QUOTE, "speaker_entity_id", "donald-trump"), "speaker_occupancy_id")]
+
+
+@case
+def invalid_date(p):
+    return [("invalid-date", "events", p.set_cell("events", DEAL, "date_start", "2016-13"), "date_start")]
+
+
+@case
+def date_precision_mismatch(p):
+    return [("date-precision-mismatch", "events", p.set_cell("events", DEAL, "date_precision", "day"), "date_start")]
+
+
+@case
+def date_end_before_start(p):
+    return [("date-end-before-start", "events", p.set_cell("events", DEAL, "date_end", "2016-10"), "date_end")]
+
+
+@case
+def date_after_publication(p):
+    return [("date-after-publication", "events", p.set_cell("events", DEAL, "date_start", "2017-06"), "date_start")]
+
+
+@case
+def unknown_country_code(p):
+    return [("unknown-country-code", "entities", p.set_cell("entities", "mexico", "country_code", "MXX"), "country_code")]
+
+
+@case
+def vocabulary_mismatch(p):
+    header, rows = p.table("vocabularies")
+    p.put_table("vocabularies", header, [r for r in rows if (r[0], r[1]) != ("quote_type", "term")])
+    return [("vocabulary-mismatch", "quotes", None, "quote_type")]
+
+
+@case
+def version_mismatch(p):
+    text = p.files["CITATION.cff"].decode()
+    at = text.index("\nversion: ") + 1
+    end = text.index("\n", at)
+    p.files["CITATION.cff"] = (text[:at] + "version: 9.9.9" + text[end:]).encode()
+    line = text[:at].count("\n") + 1
+    return [("version-mismatch", None, line, "version")]
+
+
+# text hygiene
+@case
+def text_not_nfc(p):
+    return [("text-not-nfc", "entities", p.set_cell("entities", "colombia", "name", "Colombia\u0301"), "name")]
+
+
+@case
+def invisible_character(p):
+    return [("invisible-character", "entities", p.set_cell("entities", "mexico", "name", "Mex\u200bico"), "name")]
+
+
+@case
+def invisible_character_bidi(p):
+    return [("invisible-character", "quotes", p.set_cell("quotes", QUOTE, "quote_type", "partial\u202e"), "quote_type"),
+            ("constraint-error", "quotes", p.line("quotes", QUOTE), "quote_type")]
+
+
+def write(package: Files, folder: Path, expected: list, options: dict | None = None) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    for path, data in package.files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    meta = {"expected": sorted([list(e) for e in expected], key=str)}
+    if options:
+        meta["options"] = options
+    (folder / "expected.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+
+def build(target: Path) -> None:
+    clean = clean_package()
+    write(clean, target / "clean", [])
+    for name, make in CASES.items():
+        package = Files(clean.files)
+        result = make(package)
+        expected, options = result if isinstance(result, tuple) else (result, None)
+        integrity_case = name in ("byte-count", "hash-count", "truncated-at-row-boundary")
+        if not integrity_case and "datapackage.json" in package.files and name not in (
+            "package-error", "duplicate-json-key"
+        ):
+            try:
+                package.rehash()
+            except (json.JSONDecodeError, KeyError):
+                pass
+        write(package, target / name, expected, options)
+
+
+if __name__ == "__main__":
+    destination = Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES
+    build(destination)
+    print(f"wrote {len(CASES) + 1} fixture packages to {destination}")
