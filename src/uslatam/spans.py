@@ -46,20 +46,14 @@ def context(text: str, start: int, end: int, width: int = CONTEXT_WIDTH) -> tupl
 
 def closest_passage(text: str, exact: str) -> str:
     """The passage of ``text`` most like ``exact``, to show when it is not found."""
-    size = len(exact)
-    if size == 0 or not text:
+    if not exact or not text:
         return ""
-    step = max(1, size // 4)
-    best, best_ratio = "", -1.0
-    matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(exact)
-    for begin in range(0, max(1, len(text) - size + 1), step):
-        window = text[begin : begin + size]
-        matcher.set_seq1(window)
-        ratio = matcher.quick_ratio()
-        if ratio > best_ratio and matcher.ratio() > best_ratio:
-            best, best_ratio = window, matcher.ratio()
-    return best
+    # Anchor on the longest run the two share, and show the text's words around it.
+    match = difflib.SequenceMatcher(None, text, exact, autojunk=False).find_longest_match(
+        0, len(text), 0, len(exact)
+    )
+    start = max(0, match.a - match.b)
+    return text[start : start + len(exact)]
 
 
 def locate(

@@ -143,6 +143,33 @@ def codes(
         typer.echo(f"{code.code:32} {code.severity:8} {code.title}")
 
 
+@app.command()
+def docs(
+    path: PackagePath = Path("."),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")] = False,
+) -> None:
+    """Regenerate the documents derived from the package: docs/error-codes.md and the README's table of tables."""
+    from ..docs import codes_markdown, with_tables
+    from ..files import write_atomic
+    from ..package import find_root
+
+    root = find_root(path)
+    targets = {
+        root / "docs" / "error-codes.md": codes_markdown(),
+        root / "README.md": with_tables((root / "README.md").read_text(encoding="utf-8"), root),
+    }
+    stale = [file for file, text in targets.items()
+             if not file.is_file() or file.read_text(encoding="utf-8") != text]
+    if check:
+        for file in stale:
+            typer.echo(f"stale: {file}; regenerate with: uslatam docs", err=True)
+        raise typer.Exit(EXIT_INVALID if stale else EXIT_VALID)
+    for file in stale:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(file, targets[file].encode("utf-8"))
+        typer.echo(f"wrote {file}")
+
+
 def main() -> None:
     app()
 

@@ -52,12 +52,12 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
         tables[resource.name] = typed
         report.tables[resource.name] = len(typed.frame)
 
-    if "frictionless" in engines:
-        report.merge(frictionless_check.check(package, tables))
     if "pandera" in engines:
         for typed in tables.values():
             report.merge(pandera_check.check(typed))
             report.merge(_foreign_keys(typed, tables))
+    if "frictionless" in engines:
+        report.merge(frictionless_check.check(package, tables))
     report.merge(rules.run(package, tables, specs))
     _drop_consequences(report, tables)
     report.sort()

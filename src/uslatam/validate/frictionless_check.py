@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from ..codes import CATALOGUE
 from ..package import Package
@@ -71,6 +72,18 @@ def _usable(key: dict, name: str, schema: dict, tables: dict[str, TypedTable]) -
     return set(own) <= own_names and set(theirs) <= set(target.spec.field_names)
 
 
+_ROW_POSITION = re.compile(r'(row at position) "?([0-9]+)"?', re.IGNORECASE)
+
+
+def _as_line(match: re.Match, table: TypedTable | None) -> str:
+    """frictionless counts records; people and editors count physical lines."""
+    record = int(match.group(2)) - 2
+    if table is None or not 0 <= record < len(table.record_lines):
+        return match.group(0)
+    word = "Row" if match.group(1)[0] == "R" else "row"
+    return f"{word} at line {table.record_lines[record]}"
+
+
 def _code(error_type: str) -> str:
     return error_type if error_type in CATALOGUE else "package-error"
 
@@ -96,5 +109,6 @@ def _finding(error, table_name: str, table: TypedTable | None) -> Finding:
     value = getattr(error, "cell", None)
     if code == "foreign-key" and error.field_cells:
         value = error.field_cells[0]
-    return Finding(code, error.message, table=table_name, file=relpath, line=line, column=column,
+    message = _ROW_POSITION.sub(lambda m: _as_line(m, table), error.message)
+    return Finding(code, message, table=table_name, file=relpath, line=line, column=column,
                    value=value if value not in (None, "") else None, found_by=(ENGINE,))

@@ -95,7 +95,7 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
 def _constraint(check: str, field) -> str:
     if check.startswith("isin"):
         return f"enum {list(field.enum)}"
-    if check == "pattern":
+    if check.startswith("pattern"):
         return f"pattern {field.pattern}"
     if check.startswith("greater_than_or_equal_to"):
         return f"minimum {field.minimum}"

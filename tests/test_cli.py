@@ -1,0 +1,150 @@
+"""The uslatam command: exit codes, output formats, and the helper commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from uslatam.docs import codes_markdown
+from uslatam.validate import validate
+
+from .conftest import FIXTURES, ROOT
+
+UTF8 = {"PYTHONIOENCODING": "utf-8"}
+
+
+def uslatam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8")
+
+
+def test_help_lists_the_commands() -> None:
+    result = uslatam("--help")
+    assert result.returncode == 0
+    for command in ("validate", "locate", "rehash", "codes"):
+        assert command in result.stdout
+
+
+def test_validate_exit_codes() -> None:
+    assert uslatam("validate").returncode == 0
+    assert uslatam("validate", str(FIXTURES / "foreign-key")).returncode == 1
+    assert uslatam("validate", str(FIXTURES / "package-error")).returncode == 2
+    assert uslatam("validate", "/nonexistent/package").returncode == 2
+    assert uslatam("validate", "--format", "yaml").returncode == 2
+
+
+def test_warnings_alone_leave_the_package_valid() -> None:
+    result = uslatam("validate", str(FIXTURES / "missing-final-newline"))
+    assert result.returncode == 0 and "missing-final-newline" in result.stdout
+
+
+def test_text_report_names_file_line_column_value_and_fix() -> None:
+    result = uslatam("validate", str(FIXTURES / "foreign-key"))
+    (code, table, line, column), = json.loads((FIXTURES / "foreign-key" / "expected.json").read_text())["expected"]
+    assert f"data/{table}.csv:{line} [{column}] {code}" in result.stdout
+    assert "value:    'no-such-event'" in result.stdout
+    assert "fix:" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_json_output_equals_the_library_result() -> None:
+    path = FIXTURES / "span-mismatch"
+    result = uslatam("validate", "--format", "json", str(path))
+    assert json.loads(result.stdout) == validate(path).to_dict()
+
+
+def test_github_annotations_escape_cells_so_none_can_forge_a_command(tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(FIXTURES / "clean", package)
+    entities = package / "data" / "entities.csv"
+    forged = '"Mexico\n::error file=README.md,line=1::forged 100%"'
+    entities.write_text(entities.read_text(encoding="utf-8").replace("country,Mexico,", f"country,{forged},"),
+                        encoding="utf-8")
+    uslatam("rehash", str(package))
+    result = uslatam("validate", "--format", "github", str(package))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert not any("forged" in line and line.startswith("::error file=README.md") for line in lines)
+    annotation = next(line for line in lines if "invisible-character" in line)
+    assert annotation.startswith("::error file=data/entities.csv,line=")
+    assert "100%25" in annotation
+
+
+def test_github_escaping_of_data_and_properties() -> None:
+    from uslatam.cli.render import _escape_data, _escape_property
+
+    assert _escape_data("a\r\n::error::x 5%") == "a%0D%0A::error::x 5%25"
+    assert _escape_property("data/a,b:c.csv") == "data/a%2Cb%3Ac.csv"
+
+
+def test_github_annotations_are_capped_per_code(tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(FIXTURES / "clean", package)
+    vocabularies = package / "data" / "vocabularies.csv"
+    text = vocabularies.read_text(encoding="utf-8")
+    vocabularies.write_text(text.replace(".\n", ".\u200b\n"), encoding="utf-8")
+    uslatam("rehash", str(package))
+    result = uslatam("validate", "--format", "github", str(package))
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 10
+    assert any(line.startswith("::notice title=invisible-character::") for line in result.stdout.splitlines())
+    assert result.stdout.count("invisible-character") >= 11
+
+
+def test_locate_prints_the_spans_row() -> None:
+    result = uslatam("locate", "insightcrime-2017-05-19-mexico-colombia-meetings", "Heroin production is rising",
+                     "--id", "ic-heroin")
+    assert result.returncode == 0
+    line = result.stdout
+    assert line.startswith("ic-heroin,insightcrime-2017-05-19-mexico-colombia-meetings,")
+    text = (ROOT / "sources" / "insightcrime-2017-05-19-mexico-colombia-meetings.txt").read_text(encoding="utf-8")
+    start = text.index("Heroin production is rising")
+    assert f",{start},{start + len('Heroin production is rising')}," in line
+
+
+def test_locate_refuses_ambiguous_words_listing_occurrences() -> None:
+    result = uslatam("locate", "insightcrime-2017-05-19-mexico-colombia-meetings", "On May 18")
+    assert result.returncode == 1
+    assert "occurs 2 times" in result.stderr and "#1" in result.stderr and "#2" in result.stderr
+
+
+def test_locate_shows_the_closest_passage_when_words_are_missing() -> None:
+    result = uslatam("locate", "insightcrime-2017-05-19-mexico-colombia-meetings", "Heroin production is falling")
+    assert result.returncode == 1
+    assert "closest passage" in result.stderr and "Heroin production is" in result.stderr
+
+
+def test_rehash_after_a_hand_edit_makes_the_package_valid_again(package_copy: Path) -> None:
+    path = package_copy / "data" / "positions.csv"
+    path.write_text(path.read_text(encoding="utf-8").replace("US Secretary of State", "U.S. Secretary of State"),
+                    encoding="utf-8")
+    assert uslatam("validate", str(package_copy)).returncode == 1
+    result = uslatam("rehash", str(package_copy))
+    assert result.returncode == 0 and "positions" in result.stdout
+    assert uslatam("validate", str(package_copy)).returncode == 0
+
+
+def test_error_code_documentation_is_current() -> None:
+    committed = (ROOT / "docs" / "error-codes.md").read_text(encoding="utf-8")
+    assert committed == codes_markdown(), "docs/error-codes.md is stale; regenerate with: " \
+        "uslatam codes --format markdown > docs/error-codes.md"
+
+
+def test_readme_table_of_tables_is_current() -> None:
+    from uslatam.docs import with_tables
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == with_tables(readme, ROOT), "the README's table of tables is stale; regenerate with: uslatam docs"
+
+
+def test_readme_example_report_is_what_validate_prints(package_copy: Path) -> None:
+    spans = package_copy / "data" / "spans.csv"
+    spans.write_text(spans.read_text(encoding="utf-8").replace(
+        ",Heroin production is rising in Mexico,", ",Heroin production is rising in Mexic0,"), encoding="utf-8")
+    assert uslatam("rehash", str(package_copy)).returncode == 0
+    printed = uslatam("validate", cwd=package_copy).stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert printed.strip() in readme

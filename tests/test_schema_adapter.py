@@ -1,0 +1,85 @@
+"""The field model derived from schemas/: pandas dtypes, vectorised parsing, the pandera schema."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from uslatam.schema import FieldSpec, TableSpec, pandera_schema, parse_column
+
+from .conftest import ROOT
+
+SCHEMA = {
+    "fields": [
+        {"name": "id", "type": "string", "constraints": {"required": True, "pattern": "[a-z]+"}},
+        {"name": "count", "type": "integer", "constraints": {"minimum": 0}},
+        {"name": "share", "type": "number"},
+        {"name": "flag", "type": "boolean"},
+        {"name": "day", "type": "date"},
+        {"name": "kind", "type": "string", "constraints": {"enum": ["a", "b"]}},
+    ],
+    "primaryKey": ["id"],
+    "missingValues": ["", "NA"],
+}
+
+
+def test_every_real_schema_derives_a_pandera_schema_with_every_column() -> None:
+    descriptor = json.loads((ROOT / "datapackage.json").read_text())
+    for resource in descriptor["resources"]:
+        schema = json.loads((ROOT / resource["schema"]).read_text())
+        spec = TableSpec.from_schema(resource["name"], schema)
+        derived = pandera_schema(spec)
+        assert list(derived.columns) == [f["name"] for f in schema["fields"]]
+        for field in schema["fields"]:
+            column = derived.columns[field["name"]]
+            assert column.nullable == (not field.get("constraints", {}).get("required", False))
+
+
+def test_parsing_is_typed_and_marks_bad_cells() -> None:
+    spec = TableSpec.from_schema("t", SCHEMA)
+    text = pd.Series(["1", "x", "", "NA", "-3"], dtype="string")
+    parsed = parse_column(text, spec.field("count"), spec.missing_values)
+    assert str(parsed.values.dtype) == "Int64"
+    assert parsed.values.tolist()[0] == 1 and parsed.values.isna().tolist() == [False, True, True, True, False]
+    assert parsed.bad.tolist() == [False, True, False, False, False]
+
+
+def test_boolean_text_false_is_false_not_true() -> None:
+    spec = FieldSpec.from_descriptor({"name": "flag", "type": "boolean"})
+    parsed = parse_column(pd.Series(["false", "true", "0", "yes"], dtype="string"), spec, ("",))
+    assert parsed.values.tolist()[:3] == [False, True, False]
+    assert parsed.bad.tolist() == [False, False, False, True]
+
+
+def test_dates_are_validated_not_passed_through() -> None:
+    spec = FieldSpec.from_descriptor({"name": "day", "type": "date"})
+    parsed = parse_column(pd.Series(["2017-05-18", "2017-02-30", "18 May 2017"], dtype="string"), spec, ("",))
+    assert parsed.bad.tolist() == [False, True, True]
+    assert str(parsed.values.dtype).startswith("datetime64")
+
+
+def test_the_derived_schema_reports_every_failure_lazily() -> None:
+    spec = TableSpec.from_schema("t", SCHEMA)
+    frame = pd.DataFrame({
+        "id": pd.array(["a", "a", "B"], dtype="string"),
+        "count": pd.array([1, -1, 2], dtype="Int64"),
+        "share": pd.array([0.5, None, 1.0], dtype="Float64"),
+        "flag": pd.array([True, None, False], dtype="boolean"),
+        "day": pd.to_datetime(["2017-05-18", None, "2017-05-19"]).astype("datetime64[s]"),
+        "kind": pd.array(["a", "c", "b"], dtype="string"),
+    })
+    with pytest.raises(pa.errors.SchemaErrors) as caught:
+        pandera_schema(spec).validate(frame, lazy=True)
+    checks = set(caught.value.failure_cases["check"].astype(str))
+    assert "multiple_fields_uniqueness" in checks
+    assert any(c.startswith("pattern") for c in checks)
+    assert any(c.startswith("greater_than_or_equal_to") for c in checks)
+    assert any(c.startswith("isin") for c in checks)
+
+
+def test_unsupported_types_are_refused() -> None:
+    with pytest.raises(ValueError, match="year"):
+        FieldSpec.from_descriptor({"name": "y", "type": "year"})
