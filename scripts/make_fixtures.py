@@ -119,8 +119,10 @@ class Files:
 def clean_package() -> Files:
     """A consistent subset of the real package: the rows in KEEP and all they reference."""
     real = {}
-    for path in ["datapackage.json", "CITATION.cff", "CHANGELOG.md"]:
+    for path in ["datapackage.json", "CITATION.cff"]:
         real[path] = (ROOT / path).read_bytes()
+    # a changelog of its own, so that editing the real one does not make every fixture stale
+    real["CHANGELOG.md"] = b"# Changelog\n\n## [Unreleased]\n"
     for folder in ["data", "schemas", "sources"]:
         for file in sorted((ROOT / folder).iterdir()):
             real[f"{folder}/{file.name}"] = file.read_bytes()
@@ -615,6 +617,12 @@ def version_mismatch(p):
     p.files["CITATION.cff"] = (text[:at] + "version: 9.9.9" + text[end:]).encode()
     line = text[:at].count("\n") + 1
     return [("version-mismatch", None, line, "version")]
+
+
+@case
+def interrupted_change(p):
+    p.files[".uslatam/journal.json"] = json.dumps({"token": "0", "moves": []}).encode()
+    return [("interrupted-change", None, None, None)]
 
 
 # text hygiene

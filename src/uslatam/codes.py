@@ -50,6 +50,8 @@ _CODES = [
          "Add an \"example\" value that the field's constraints accept."),
     Code("non-snake-case-name", "schema", "A name is not snake_case",
          "Rename it to lower case words joined by underscores (e.g. date_start), in the schema and the CSV header."),
+    Code("interrupted-change", "descriptor", "A change to the package was interrupted (a journal or temporary files remain)",
+         "Run `uslatam recover` (or any writing command): it finishes a committed change or undoes an uncommitted one."),
     Code("file-too-large", "descriptor", "A file is larger than the documented limit",
          "Split the table, or raise the limit with --max-file-bytes if the file is trusted."),
     Code("too-many-columns", "structure", "A table has more columns than the documented limit",
@@ -147,6 +149,13 @@ _CODES = [
     Code("version-mismatch", "consistency", "The versions in datapackage.json, CITATION.cff and CHANGELOG.md disagree",
          "Set the same version in all three (the release command keeps them in step)."),
     # --- text hygiene -----------------------------------------------------------------
+    # --- input of uslatam add / add-source (not findings of validate) ------------------
+    Code("input-error", "input", "The input file cannot be added as it is",
+         "Correct the input at the line given: table and column names as in schemas/, one mapping per row."),
+    Code("evidence-not-found", "input", "The evidence words are not found once in the source text",
+         "Copy the words exactly from the stored text; where they occur more than once add prefix: or occurrence:."),
+    Code("duplicate-source", "input", "The source text is already registered",
+         "Add rows to the existing source instead (its source_id is in the message)."),
     Code("text-not-nfc", "text", "A cell is not in Unicode NFC",
          "Normalise the cell to NFC: the same name in NFD would pass as a different value."),
     Code("invisible-character", "text", "A cell holds a control, zero-width or bidirectional-override character",
@@ -155,7 +164,7 @@ _CODES = [
 
 CATALOGUE: dict[str, Code] = {code.code: code for code in _CODES}
 
-LAYERS = ("descriptor", "schema", "structure", "table", "evidence", "consistency", "text")
+LAYERS = ("descriptor", "schema", "structure", "table", "evidence", "consistency", "text", "input")
 
 
 def lookup(code: str) -> Code:

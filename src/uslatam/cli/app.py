@@ -116,6 +116,152 @@ def locate(
     typer.echo(dumps(header, [row]).split("\n", 1)[1], nl=False)
 
 
+def _print_problems(problems, output_format: str) -> None:
+    from ..report import Report
+    from .render import as_json, as_text, colour_enabled
+
+    report = Report(package="input (nothing was changed)", findings=list(problems))
+    if output_format == "json":
+        typer.echo(as_json(report), err=True)
+    else:
+        typer.echo(as_text(report, colour=colour_enabled(sys.stderr)), err=True)
+
+
+def _print_plan(plan, dry_run: bool, output_format: str) -> None:
+    import json
+
+    summary = plan.summary()
+    if output_format == "json":
+        typer.echo(json.dumps({"dry_run": dry_run, **summary}, indent=2, ensure_ascii=False))
+        return
+    verb = "would add" if dry_run else "added"
+    rows = ", ".join(f"{count} to {table}" for table, count in summary["rows"].items()) or "nothing"
+    typer.echo(f"{verb}: {rows}")
+    for span in summary["spans_created"]:
+        typer.echo(f"  new span {span['span_id']} at {span['start']}..{span['end']}: {span['exact'][:70]!r}")
+    for span_id in summary["spans_reused"]:
+        typer.echo(f"  reused span {span_id}")
+    if not dry_run:
+        typer.echo("wrote: " + ", ".join(plan.written))
+
+
+InputFormat = Annotated[str | None, typer.Option("--input-format", help="csv, json or yaml (default: from the file name; needed for -).")]
+LockTimeout = Annotated[float, typer.Option(help="Seconds to wait for another command's lock.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print what would be added; write nothing.")]
+OutputFormat = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
+
+
+def _read_text(file: str, debug: bool) -> tuple[str, str]:
+    if file == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(file).read_bytes().decode("utf-8"), file
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(f"cannot read {file}: {error}", debug, error)
+    raise AssertionError("unreachable")
+
+
+@app.command()
+def add(
+    table_or_file: Annotated[str, typer.Argument(metavar="[TABLE] FILE", help="The table, then the input file; or only a file naming its tables.")],
+    file: Annotated[str | None, typer.Argument(show_default=False, metavar="")] = None,
+    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    input_format: InputFormat = None,
+    dry_run: DryRun = False,
+    lock_timeout: LockTimeout = 10.0,
+    output_format: OutputFormat = "text",
+    debug: Debug = False,
+) -> None:
+    """Add rows from a CSV, JSON or YAML file (or - for standard input), evidence given by its words.
+
+    The whole package is validated with the new rows before anything is written; then
+    every changed file is replaced as one atomic change. Invalid input changes nothing.
+    """
+    from ..rows import AddError, add_rows, read_input
+    from ..transaction import TransactionError
+
+    table, path = (table_or_file, file) if file is not None else (None, table_or_file)
+    fmt = input_format or {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(Path(path).suffix.lower())
+    if fmt is None:
+        _fail(f"cannot tell the format of {path}; give --input-format csv|json|yaml", debug)
+    text, name = _read_text(path, debug)
+    try:
+        rows = read_input(text, name=name, fmt=fmt, table=table)
+        plan = add_rows(package, rows, dry_run=dry_run, lock_timeout=lock_timeout)
+    except AddError as error:
+        _print_problems(error.problems, output_format)
+        raise typer.Exit(EXIT_INVALID) from None
+    except TransactionError as error:
+        _fail(str(error), debug, error)
+    _print_plan(plan, dry_run, output_format)
+
+
+@app.command("add-source")
+def add_source(
+    file: Annotated[Path, typer.Argument(help="The source text (UTF-8), stored byte-for-byte.")],
+    source_id: Annotated[str | None, typer.Option("--id", help="The new source_id (a slug).")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="YAML or JSON file of the sources row's values (and authors:).")] = None,
+    title: Annotated[str | None, typer.Option()] = None,
+    publisher: Annotated[str | None, typer.Option()] = None,
+    url: Annotated[str | None, typer.Option()] = None,
+    published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD.")] = None,
+    language: Annotated[str | None, typer.Option()] = None,
+    reuse_terms: Annotated[str | None, typer.Option()] = None,
+    author: Annotated[list[str] | None, typer.Option(help="An author, in byline order (repeat).")] = None,
+    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    dry_run: DryRun = False,
+    lock_timeout: LockTimeout = 10.0,
+    output_format: OutputFormat = "text",
+    debug: Debug = False,
+) -> None:
+    """Register a new source text: store it in sources/ and add its sources row (and authors)."""
+    import yaml
+
+    from ..rows import AddError
+    from ..rows import add_source as register
+    from ..transaction import TransactionError
+
+    values: dict = {}
+    if metadata is not None:
+        try:
+            loaded = yaml.safe_load(metadata.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            _fail(f"cannot read the metadata {metadata}: {error}", debug, error)
+        if not isinstance(loaded, dict):
+            _fail(f"the metadata {metadata} must be a mapping of column to value", debug)
+        values.update(loaded)
+    options = {"source_id": source_id, "title": title, "publisher": publisher, "url": url,
+               "published": published, "language": language, "reuse_terms": reuse_terms,
+               "authors": author or None}
+    values.update({k: v for k, v in options.items() if v is not None})
+    if not file.is_file():
+        _fail(f"no such file: {file}", debug)
+    try:
+        plan = register(package, file, values, source_name=str(file), dry_run=dry_run, lock_timeout=lock_timeout)
+    except AddError as error:
+        _print_problems(error.problems, output_format)
+        raise typer.Exit(EXIT_INVALID) from None
+    except TransactionError as error:
+        _fail(str(error), debug, error)
+    _print_plan(plan, dry_run, output_format)
+
+
+@app.command()
+def recover(path: PackagePath = Path("."), lock_timeout: LockTimeout = 10.0, debug: Debug = False) -> None:
+    """Finish or undo a change that was interrupted (a crash or kill during a write)."""
+    from ..package import find_root
+    from ..transaction import PackageLock, TransactionError
+    from ..transaction import recover as run
+
+    root = find_root(path)
+    try:
+        with PackageLock(root, lock_timeout):
+            done = run(root)
+    except TransactionError as error:
+        _fail(str(error), debug, error)
+    typer.echo(done or "nothing to recover")
+
+
 @app.command()
 def rehash(path: PackagePath = Path("."), debug: Debug = False) -> None:
     """Recompute every resource's bytes and sha256 hash in datapackage.json after a hand edit."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..package import DEFAULT_LIMITS, Limits, PackageError, load
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
+from ..transaction import interrupted
 from . import frictionless_check, lint, pandera_check, rules, structure
 
 ENGINES = ("frictionless", "pandera")
@@ -32,6 +33,9 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
         report.merge(error.findings)
         return report
     report.merge(findings)
+    if interrupted(package.root):
+        report.merge([Finding("interrupted-change", "a change to this package was cut off before it finished",
+                              file=".uslatam/journal.json")])
     report.merge(lint.check(package))
 
     tables: dict[str, TypedTable] = {}

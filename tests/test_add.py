@@ -1,0 +1,281 @@
+"""uslatam add / add-source: evidence found by its words, all or nothing, nothing lost."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uslatam.package import refresh_integrity
+from uslatam.rows import AddError, add_rows, add_source, read_input
+from uslatam.transaction import PackageLock, TransactionError
+from uslatam.validate import validate
+
+from .conftest import ROOT
+
+SOURCE = "insightcrime-2017-05-19-mexico-colombia-meetings"
+TACKLE_JOINTLY = f"""
+source_id: {SOURCE}
+quotes:
+  - quote_id: videgaray-tackle-jointly
+    speaker_entity_id: luis-videgaray-caso
+    speaker_occupancy_id: luis-videgaray-caso-mex-secretary-of-foreign-relations-2017-05-18
+    event_id: 2017-05-18-us-mexico-security-meeting
+    quote_type: partial
+    span:
+      id: ic-q-tackle-jointly
+      words: "an understanding that we need to tackle jointly all of the elements"
+    attribution_span:
+      id: ic-a-videgaray-noted
+      words: Videgaray noted
+"""
+
+
+def uslatam(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", input=stdin, env={**os.environ, **(env or {})})
+
+
+def snapshot(package: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(package)): p.read_bytes() for p in sorted(package.rglob("*"))
+            if p.is_file() and ".uslatam" not in p.parts}
+
+
+def _drop_rows(package: Path, table: str, column: str, values: set[str]) -> None:
+    path = package / "data" / f"{table}.csv"
+    records = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+    index = records[0].index(column)
+    kept = [records[0]] + [r for r in records[1:] if r[index] not in values]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(kept)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+@pytest.fixture
+def without_tackle_jointly(package_copy: Path) -> Path:
+    """The real package without one real quote and its two spans."""
+    _drop_rows(package_copy, "quotes", "quote_id", {"videgaray-tackle-jointly"})
+    _drop_rows(package_copy, "spans", "span_id", {"ic-q-tackle-jointly", "ic-a-videgaray-noted"})
+    refresh_integrity(package_copy)
+    assert validate(package_copy).valid
+    return package_copy
+
+
+def test_adding_a_real_quote_gives_exactly_the_rows_written_by_hand(without_tackle_jointly: Path) -> None:
+    (without_tackle_jointly / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
+    result = uslatam("add", "quote.yaml", cwd=without_tackle_jointly)
+    assert result.returncode == 0, result.stderr
+    for relpath in ("data/quotes.csv", "data/spans.csv", "datapackage.json"):
+        assert (without_tackle_jointly / relpath).read_bytes() == (ROOT / relpath).read_bytes(), relpath
+
+
+def test_dry_run_reports_and_writes_nothing(without_tackle_jointly: Path) -> None:
+    before = snapshot(without_tackle_jointly)
+    (without_tackle_jointly / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
+    result = uslatam("add", "quote.yaml", "--dry-run", "--format", "json", cwd=without_tackle_jointly)
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == {"quotes": 1, "spans": 2}
+    assert {s["span_id"] for s in summary["spans_created"]} == {"ic-q-tackle-jointly", "ic-a-videgaray-noted"}
+    before.pop("quote.yaml", None)
+    after = snapshot(without_tackle_jointly)
+    after.pop("quote.yaml")
+    assert after == before
+
+
+def test_csv_input_from_standard_input_reuses_an_existing_span(package_copy: Path) -> None:
+    text = ("claim_id,source_id,subject,area_entity_id,direction,period_precision,period_basis,modality,"
+            "asserted_by_entity_id,span_words\n"
+            f"mexico-heroin-production-rising-again,{SOURCE},heroin production,mexico,increase,unknown,"
+            "as_of_publication,asserted,insight-crime,Heroin production is rising in Mexico\n")
+    result = uslatam("add", "trend_claims", "-", "--input-format", "csv", cwd=package_copy, stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert "reused span ic-heroin-rising" in result.stdout
+    assert validate(package_copy).valid
+
+
+BAD_INPUTS = {
+    "words not found": ("quotes", "speaker_entity_id: donald-trump\n    quote_type: term\n    span: {words: cocoaa}\n"
+                        "    attribution_span: {words: Trump said}", "evidence-not-found", 3),
+    "ambiguous words": ("quotes", "speaker_entity_id: donald-trump\n    quote_type: term\n    span: {words: cocoa}\n"
+                        "    attribution_span: {words: On May 18}", "evidence-not-found", 3),
+    "duplicate id": ("quotes", "quote_id: trump-cocoa\n    speaker_entity_id: donald-trump\n    quote_type: term\n"
+                     "    span: {words: cocoa}\n    attribution_span: {words: Trump said}", "primary-key", 3),
+    "unknown foreign key": ("quotes", "speaker_entity_id: donald-trum\n    quote_type: term\n    span: {words: cocoa}\n"
+                            "    attribution_span: {words: Trump said}", "foreign-key", 3),
+    "wrong type": ("statistics", "measure: m\n    value: lots\n    value_text: 2.8 million\n    unit: persons\n"
+                   "    qualifier: estimated\n    span: {words: the estimated 2.8 million}", "type-error", 3),
+    "unknown table": ("quotess", "quote_type: term", "input-error", 3),
+    "unknown column": ("quotes", "quote_kind: term", "input-error", 3),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_changes_nothing_and_points_at_the_input_line(package_copy: Path, case: str) -> None:
+    table, row, code, line = BAD_INPUTS[case]
+    (package_copy / "in.yaml").write_text(f"source_id: {SOURCE}\n{table}:\n  - {row}\n", encoding="utf-8")
+    before = snapshot(package_copy)
+    result = uslatam("add", "in.yaml", "--format", "json", cwd=package_copy)
+    assert result.returncode == 1, result.stdout
+    problems = json.loads(result.stderr)["findings"]
+    assert (code, "in.yaml", line) in {(p["code"], p["file"], p["line"]) for p in problems}, problems
+    assert snapshot(package_copy) == before
+
+
+def test_malformed_input_is_refused_with_its_line() -> None:
+    with pytest.raises(AddError) as caught:
+        read_input("quotes:\n  - quote_id: [unclosed\n", name="x.yaml", fmt="yaml", table=None)
+    assert caught.value.problems[0].line == 3
+    with pytest.raises(AddError, match="anchors and aliases"):
+        read_input("a: &x [1]\nquotes:\n  - *x\n", name="x.yaml", fmt="yaml", table=None)
+    with pytest.raises(AddError, match="CSV syntax error"):
+        read_input('quote_id\n"unterminated\n', name="x.csv", fmt="csv", table="quotes")
+
+
+def test_json_input_is_read_with_line_numbers() -> None:
+    rows = read_input('{"quotes": [\n {"quote_id": "a"},\n {"quote_id": "b"}\n]}', name="x.json", fmt="json",
+                      table=None)
+    assert [(r.table, r.values["quote_id"], r.line) for r in rows] == [("quotes", "a", 2), ("quotes", "b", 3)]
+
+
+# --- add-source -------------------------------------------------------------------------
+
+def test_add_source_stores_the_text_and_its_row(package_copy: Path, tmp_path: Path) -> None:
+    text = "A Second Article\n\nOfficials met on Monday. \"We agreed,\" the minister said.\n"
+    article = tmp_path / "article.txt"
+    article.write_bytes(text.encode("utf-8"))
+    result = uslatam("add-source", str(article), "--id", "example-2017-06-01-second-article", "--title",
+                     "A Second Article", "--publisher", "Example News", "--url", "https://example.org/a",
+                     "--published", "2017-06-01", "--language", "en", "--reuse-terms", "All rights reserved.",
+                     "--author", "A. Writer", cwd=package_copy)
+    assert result.returncode == 0, result.stderr
+    stored = package_copy / "sources" / "example-2017-06-01-second-article.txt"
+    assert stored.read_bytes() == article.read_bytes()
+    assert validate(package_copy).valid
+    sources = {r["source_id"]: r for r in csv.DictReader(open(package_copy / "data" / "sources.csv", encoding="utf-8"))}
+    row = sources["example-2017-06-01-second-article"]
+    assert row["title_basis"] == "text" and row["title_span_id"] == "example-a-second-article"
+    assert row["url_basis"] == "publisher_page"
+    again = uslatam("add-source", str(article), "--id", "another-id", "--title", "x", "--publisher", "x",
+                    "--url", "https://example.org/b", "--published", "2017-06-01", "--language", "en",
+                    "--reuse-terms", "x", cwd=package_copy)
+    assert again.returncode == 1 and "already registered as source 'example-2017-06-01-second-article'" in again.stderr
+
+
+def test_add_source_refuses_text_that_is_not_utf8(package_copy: Path, tmp_path: Path) -> None:
+    article = tmp_path / "latin1.txt"
+    article.write_bytes("Se\xf1or".encode("latin-1"))
+    before = snapshot(package_copy)
+    with pytest.raises(AddError, match="not UTF-8"):
+        add_source(package_copy, article, {"source_id": "x"}, source_name=str(article))
+    assert snapshot(package_copy) == before
+
+
+# --- crash and concurrency ----------------------------------------------------------------
+
+STEPS = ("staged", "journaled", "moved-first", "moved-all", "done")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_kill_at_every_step_leaves_before_or_after(without_tackle_jointly: Path, step: str) -> None:
+    package = without_tackle_jointly
+    (package / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
+    before = snapshot(package)
+    killed = uslatam("add", "quote.yaml", cwd=package, env={"USLATAM_CRASH_AT": step})
+    assert killed.returncode == 137
+    recovered = uslatam("recover", cwd=package)
+    assert recovered.returncode == 0
+    state = snapshot(package)
+    after = dict(before, **{p: (ROOT / p).read_bytes() for p in ("data/quotes.csv", "data/spans.csv", "datapackage.json")})
+    assert state == (before if step == "staged" else after)
+    assert validate(package).valid
+    assert not list(package.rglob(".*uslatam-tmp-*"))
+
+
+def test_kills_at_random_times_leave_before_or_after(without_tackle_jointly: Path) -> None:
+    import random
+    import time
+
+    package = without_tackle_jointly
+    (package / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
+    before = snapshot(package)
+    after = dict(before, **{p: (ROOT / p).read_bytes() for p in ("data/quotes.csv", "data/spans.csv", "datapackage.json")})
+    runs = int(os.environ.get("USLATAM_KILL_RUNS", "6"))
+    generator = random.Random(20170518)
+    outcomes = []
+    for _ in range(runs):
+        for relpath, data in before.items():
+            (package / relpath).write_bytes(data)
+        process = subprocess.Popen([sys.executable, "-m", "uslatam.cli.app", "add", "quote.yaml"], cwd=package,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(generator.uniform(1.0, 3.0))
+        process.kill()
+        process.wait()
+        assert uslatam("recover", cwd=package).returncode == 0
+        state = snapshot(package)
+        assert state in (before, after)
+        outcomes.append("after" if state == after else "before")
+    assert len(outcomes) == runs
+
+
+def test_two_concurrent_adds_both_land(package_copy: Path) -> None:
+    claims = []
+    for number, words in enumerate(["Heroin production is rising in Mexico",
+                                    "Colombia is producing more cocaine than ever"]):
+        (package_copy / f"c{number}.yaml").write_text(
+            f"source_id: {SOURCE}\ntrend_claims:\n  - claim_id: concurrent-{number}\n    subject: s\n"
+            f"    direction: increase\n    period_precision: unknown\n    period_basis: none\n"
+            f"    modality: asserted\n    span: {{words: {words}}}\n", encoding="utf-8")
+        claims.append(f"concurrent-{number}")
+    processes = [subprocess.Popen([sys.executable, "-m", "uslatam.cli.app", "add", f"c{n}.yaml"], cwd=package_copy,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(2)]
+    assert [p.wait() for p in processes] == [0, 0]
+    ids = {r["claim_id"] for r in csv.DictReader(open(package_copy / "data" / "trend_claims.csv", encoding="utf-8"))}
+    assert set(claims) <= ids
+    assert validate(package_copy).valid
+
+
+def test_a_held_lock_times_out_naming_its_holder(package_copy: Path) -> None:
+    (package_copy / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
+    with PackageLock(package_copy, timeout=1):
+        result = uslatam("add", "quote.yaml", "--lock-timeout", "0.5", cwd=package_copy)
+    assert result.returncode == 2
+    assert f"process {os.getpid()}" in result.stderr
+
+
+def test_a_full_disk_leaves_nothing_behind_and_names_the_file(without_tackle_jointly: Path, monkeypatch) -> None:
+    package = without_tackle_jointly
+    before = snapshot(package)
+    real_fsync = os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(descriptor):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second file written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    rows = read_input(TACKLE_JOINTLY, name="quote.yaml", fmt="yaml", table=None)
+    with pytest.raises(TransactionError, match=r"cannot write (data/|datapackage).*No space left"):
+        add_rows(package, rows)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert snapshot(package) == before
+    assert not list(package.rglob(".*uslatam-tmp-*"))
+    assert not (package / ".uslatam" / "journal.json").exists()
+
+
+def test_the_state_folder_does_not_affect_validation(package_copy: Path) -> None:
+    # the lock and journal live in .uslatam/, which validation ignores and git ignores
+    with PackageLock(package_copy, timeout=1):
+        pass
+    assert (package_copy / ".uslatam").is_dir()
+    assert validate(package_copy).valid
+    shutil.rmtree(package_copy / ".uslatam")
