@@ -129,7 +129,7 @@ def clean_package() -> Files:
     package = Files(real)
     keep: dict[str, set] = {name: set() for name in package.schemas}
     queue = [(name, (k,) if isinstance(k, str) else tuple(k)) for name, keys in KEEP.items() for k in keys]
-    for name in ("sources", "source_authors", "vocabularies"):  # kept whole
+    for name in ("sources", "source_authors", "vocabularies", "retractions"):  # kept whole
         header, rows = package.table(name)
         positions = [header.index(k) for k in package.key_of(name)]
         queue += [(name, tuple(r[p] for p in positions)) for r in rows]
@@ -623,6 +623,27 @@ def version_mismatch(p):
 def interrupted_change(p):
     p.files[".uslatam/journal.json"] = json.dumps({"token": "0", "moves": []}).encode()
     return [("interrupted-change", None, None, None)]
+
+
+@case
+def removed_without_retraction(p):
+    header, rows = p.table("source_authors")
+    p.put_table("source_authors", header, rows[:1])
+    return [("removed-without-retraction", "source_authors", None, None)], {"against": "clean"}
+
+
+@case
+def retracted_id_reused(p):
+    header, rows = p.table("retractions")
+    p.put_table("retractions", header, [["positions", "us-secretary-of-state", "2026-12-01", "test", ""]])
+    return [("retracted-id-reused", "retractions", 2, "row_id")]
+
+
+@case
+def retraction_error(p):
+    header, rows = p.table("retractions")
+    p.put_table("retractions", header, [["positionz", "us-secretary-of-stat", "2026-12-01", "test", ""]])
+    return [("retraction-error", "retractions", 2, "table_name")]
 
 
 # text hygiene

@@ -58,7 +58,8 @@ def test_every_table_loads_with_plain_pandas(table: str) -> None:
     frame = pd.read_csv(ROOT / "data" / f"{table}.csv")
     schema = json.loads((ROOT / "schemas" / f"{table}.json").read_text(encoding="utf-8"))
     assert list(frame.columns) == [f["name"] for f in schema["fields"]]
-    assert len(frame) == len(rows(table)) > 0
+    assert len(frame) == len(rows(table))
+    assert len(frame) > 0 or table == "retractions"
 
 
 def test_every_span_is_the_stored_text_at_its_offsets() -> None:
@@ -158,7 +159,7 @@ def test_schema_says_everything_it_can(table: str) -> None:
     assert schema["primaryKey"] and schema["missingValues"] == [""]
     for field in schema["fields"]:
         assert field.get("description") and "example" in field and field.get("type"), field["name"]
-    if table not in ("vocabularies",):
+    if table not in ("vocabularies", "retractions"):  # retractions point into any table: checked by a rule
         referenced = {k["fields"][0] for k in schema.get("foreignKeys", [])}
         id_like = {f["name"] for f in schema["fields"] if f["name"].endswith("_id")} - set(schema["primaryKey"])
         assert id_like <= referenced, f"{table}: reference columns without a foreign key: {id_like - referenced}"

@@ -26,7 +26,9 @@ def _expected(case: str) -> tuple[set, dict]:
 @pytest.mark.parametrize("case", CASES)
 def test_fixture_findings_are_exact(case: str) -> None:
     expected, options = _expected(case)
-    report = validate(FIXTURES / case, limits=Limits(**options))
+    against = options.pop("against", False)
+    report = validate(FIXTURES / case, limits=Limits(**options),
+                      against=FIXTURES / against if against else False)
     found = {f.location for f in report.findings}
     assert found == expected, "\n".join(f"{f.location} {f.message}" for f in report.findings)
 

@@ -148,6 +148,12 @@ _CODES = [
          "Give every code of the field's enum a row in vocabularies.csv, in the same order, and no other."),
     Code("version-mismatch", "consistency", "The versions in datapackage.json, CITATION.cff and CHANGELOG.md disagree",
          "Set the same version in all three (the release command keeps them in step)."),
+    Code("removed-without-retraction", "consistency", "A released row is gone without a retraction record",
+         "Restore the row, or add a row to data/retractions.csv (table, ID, date, reason, replacement)."),
+    Code("retracted-id-reused", "consistency", "A retracted row's ID is in use again",
+         "Give the new row a new ID: a retracted ID is never reused."),
+    Code("retraction-error", "consistency", "A retraction names a table or replacement that does not exist",
+         "Name a table of datapackage.json, and a replacement_id that exists in that table (or none)."),
     # --- text hygiene -----------------------------------------------------------------
     # --- input of uslatam add / add-source (not findings of validate) ------------------
     Code("input-error", "input", "The input file cannot be added as it is",

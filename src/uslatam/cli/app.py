@@ -262,6 +262,89 @@ def recover(path: PackagePath = Path("."), lock_timeout: LockTimeout = 10.0, deb
     typer.echo(done or "nothing to recover")
 
 
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[str, typer.Argument(help="The old version: a folder or a git revision.")],
+    new: Annotated[str, typer.Argument(help="The new version: a folder or a git revision.")] = ".",
+    package: Annotated[Path, typer.Option(help="The package folder (for git revisions).")] = Path("."),
+    output_format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
+    exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the versions differ.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Rows added, removed and changed (aligned by primary key), and schema changes, between two versions."""
+    import json
+
+    from ..diff import VersionError, diff
+    from .render import diff_markdown, diff_text
+
+    try:
+        result = diff(old, new, root=package)
+    except VersionError as error:
+        _fail(str(error), debug, error)
+    if output_format is DiffFormat.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif output_format is DiffFormat.markdown:
+        typer.echo(diff_markdown(result), nl=False)
+    else:
+        typer.echo(diff_text(result), nl=False)
+    raise typer.Exit(EXIT_INVALID if exit_code and not result.empty else EXIT_VALID)
+
+
+class Level(str, Enum):
+    major = "major"
+    minor = "minor"
+    patch = "patch"
+
+
+@app.command("release")
+def release_command(
+    level: Annotated[Level | None, typer.Argument(help="major, minor or patch; default: the smallest the changes need.")] = None,
+    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    dry_run: DryRun = False,
+    lock_timeout: LockTimeout = 10.0,
+    debug: Debug = False,
+) -> None:
+    """Release a new version: descriptor, CITATION.cff and CHANGELOG in one atomic change."""
+    from ..release import ReleaseError, release
+    from ..transaction import TransactionError
+
+    try:
+        plan = release(package, level.value if level else None, dry_run=dry_run, lock_timeout=lock_timeout)
+    except ReleaseError as error:
+        typer.echo(f"uslatam: release refused: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except TransactionError as error:
+        _fail(str(error), debug, error)
+    verb = "would release" if dry_run else "released"
+    typer.echo(f"{verb} {plan.new_version} ({plan.level}; was {plan.old_version})")
+    for line in plan.summary:
+        typer.echo(f"  {line}")
+    if not dry_run:
+        typer.echo(f"commit, then tag it:\n  git commit -am \"Release {plan.new_version}\" && {plan.tag_command}")
+
+
+@app.command()
+def cite(
+    output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, apa, ris or cff.")] = "bibtex",
+    version: Annotated[str | None, typer.Option(help="A released version (default: the current one).")] = None,
+    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    debug: Debug = False,
+) -> None:
+    """Print the citation of the data (this or a released version), with the analysed article."""
+    from ..cite import CiteError, citation_text, render
+
+    try:
+        typer.echo(render(citation_text(package, version), output_format))
+    except CiteError as error:
+        _fail(str(error), debug, error)
+
+
 @app.command()
 def rehash(path: PackagePath = Path("."), debug: Debug = False) -> None:
     """Recompute every resource's bytes and sha256 hash in datapackage.json after a hand edit."""

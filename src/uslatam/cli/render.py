@@ -123,3 +123,56 @@ def _column(finding, root: Path, cache: dict, cell_column) -> int | None:
 
 def colour_enabled(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _cells(cells: dict) -> str:
+    return "; ".join(f"{column}: {old!r} -> {new!r}" for column, (old, new) in cells.items())
+
+
+def diff_text(diff) -> str:
+    """A diff for a terminal: it reads like a changelog entry."""
+    if diff.empty:
+        return f"no differences between {diff.old} and {diff.new}\n"
+    lines = [f"{diff.old} -> {diff.new}: requires a {diff.bump()} release", ""]
+    if diff.schema:
+        lines.append("Schema")
+        lines += [f"  {c.table}: {c.detail} ({c.bump})" for c in diff.schema]
+        lines.append("")
+    if diff.metadata:
+        lines.append("Metadata")
+        lines += [f"  {m}" for m in diff.metadata]
+        lines.append("")
+    for table in diff.tables.values():
+        if table.empty:
+            continue
+        lines.append(f"{table.name}: {len(table.added)} added, {len(table.removed)} removed"
+                     f" ({len(table.retracted)} retracted), {len(table.changed)} changed")
+        key = table.key_columns
+        lines += [f"  + {'|'.join(r.get(k, '') for k in key)}" for r in table.added]
+        lines += [f"  - {'|'.join(r.get(k, '') for k in key)}" for r in table.removed]
+        lines += [f"  ~ {c.key}: {_cells(c.cells)}" for c in table.changed]
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(diff) -> str:
+    """A diff as a pull-request comment."""
+    if diff.empty:
+        return f"No differences between `{diff.old}` and `{diff.new}`.\n"
+    lines = [f"### Data changes `{diff.old}` → `{diff.new}`", "", f"Requires a **{diff.bump()}** release.", ""]
+    if diff.schema or diff.metadata:
+        lines += ["| table | schema or metadata change | bump |", "|---|---|---|"]
+        lines += [f"| `{c.table}` | {c.detail} | {c.bump} |" for c in diff.schema]
+        lines += [f"| | {m} | patch |" for m in diff.metadata]
+        lines.append("")
+    rows = [t for t in diff.tables.values() if not t.empty]
+    if rows:
+        lines += ["| table | added | removed | retracted | changed |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| `{t.name}` | {len(t.added)} | {len(t.removed)} | {len(t.retracted)} | {len(t.changed)} |"
+                  for t in rows]
+        lines.append("")
+        for table in rows:
+            if table.changed:
+                lines += [f"<details><summary>{table.name}: changed cells</summary>", ""]
+                lines += [f"- `{c.key}`: {_cells(c.cells)}" for c in table.changed]
+                lines += ["", "</details>", ""]
+    return "\n".join(lines)

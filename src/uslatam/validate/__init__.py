@@ -20,9 +20,11 @@ ENGINES = ("frictionless", "pandera")
 
 
 def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
-             engines: tuple[str, ...] = ENGINES) -> Report:
+             engines: tuple[str, ...] = ENGINES, against: str | Path | bool | None = None) -> Report:
     """Validate the data package at ``path`` (a folder or its ``datapackage.json``).
 
+    ``against`` is the release that no row may vanish from without a retraction: a
+    folder or git revision; None finds the last release in git (if any); False skips it.
     Never prints and never raises for bad data: problems are findings in the report.
     """
     report = Report(package=str(path))
@@ -62,10 +64,34 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
             report.merge(_foreign_keys(typed, tables))
     if "frictionless" in engines:
         report.merge(frictionless_check.check(package, tables))
-    report.merge(rules.run(package, tables, specs))
+    report.merge(rules.run(package, tables, specs, baseline=_baseline(package.root, against, report)))
     _drop_consequences(report, tables)
     report.sort()
     return report
+
+
+def _baseline(root: Path, against, report: Report):
+    """The snapshot of the release to compare with, or None."""
+    from ..diff import VersionError, read_version
+
+    if against is False:
+        return None
+    try:
+        if against is None:
+            from ..release import last_release
+
+            found = last_release(root)
+            if found is None:
+                return None
+            snapshot = read_version(found[1], root=root)
+            snapshot.label = found[0]
+            return snapshot
+        return read_version(against, root=root)
+    except (VersionError, OSError, ValueError) as error:
+        if against is not None:
+            report.merge([Finding("package-error", f"cannot read the release to compare with: {error}",
+                                  file=str(against))])
+        return None
 
 
 def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:

@@ -33,6 +33,7 @@ class Context:
     specs: dict[str, TableSpec] = field(default_factory=dict)  # every usable schema, readable table or not
     texts: dict[str, str] = field(default_factory=dict)  # source_id -> stored text, when intact
     broken_spans: set[str] = field(default_factory=set)  # spans whose offsets do not hold: skip, do not re-report
+    baseline: object = None  # the last release (uslatam.diff.Snapshot), to check nothing vanished silently
 
     def rows(self, table: str):
         typed = self.tables.get(table)
@@ -411,6 +412,46 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
                           "vocabularies", first_line[vocabulary], "vocabulary", vocabulary)
 
 
+@rule("retraction-error", "retracted-id-reused", "removed-without-retraction")
+def retractions(ctx: Context) -> Iterator[Finding]:
+    """Retractions name real tables and replacements; a retracted ID stays unused; no released row vanishes silently."""
+    table = ctx.rows("retractions")
+    if table is None:
+        return
+    keys = {name: {"|".join(str(v) for v in key) for key in
+                   typed.frame[list(typed.spec.primary_key)].astype("string").itertuples(index=False, name=None)}
+            for name, typed in ctx.tables.items() if typed.spec.primary_key}
+    retracted = set()
+    for line, row in _records(table):
+        name, row_id = row.get("table_name"), row.get("row_id")
+        retracted.add((name, row_id))
+        if name not in ctx.specs:
+            yield ctx.finding("retraction-error", f"{name!r} is not a table of the package", "retractions", line,
+                              "table_name", name)
+            continue
+        if name in keys and row_id in keys[name]:
+            yield ctx.finding("retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line,
+                              "row_id", row_id)
+        replacement = row.get("replacement_id")
+        if replacement is not None and name in keys and replacement not in keys[name]:
+            yield ctx.finding("retraction-error", f"the replacement {replacement!r} is not a row of {name}",
+                              "retractions", line, "replacement_id", replacement)
+    baseline = ctx.baseline
+    if baseline is None:
+        return
+    for name, rows in baseline.tables.items():
+        spec = ctx.specs.get(name)
+        if spec is None or name not in keys or not spec.primary_key:
+            continue
+        for old in rows:
+            key = "|".join(old.get(column, "") for column in spec.primary_key)
+            if key not in keys[name] and (name, key) not in retracted:
+                yield Finding("removed-without-retraction",
+                              f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
+                              table=name, file=ctx.tables[name].relpath, value=key,
+                              expected="the row, or a retraction record", found_by=(ENGINE,))
+
+
 _RELEASE_HEADING = re.compile(r"^## \[?v?(?P<version>[0-9]+\.[0-9]+\.[0-9]+[^\]\s]*)\]?", re.MULTILINE)
 
 
@@ -483,9 +524,10 @@ def text_hygiene(ctx: Context) -> Iterator[Finding]:
                                       value, unicodedata.normalize("NFC", value))
 
 
-def run(package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None) -> list[Finding]:
+def run(package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None,
+        baseline=None) -> list[Finding]:
     ctx = Context(package=package, tables=tables, specs=specs if specs is not None else
-                  {name: typed.spec for name, typed in tables.items()})
+                  {name: typed.spec for name, typed in tables.items()}, baseline=baseline)
     findings: list[Finding] = []
     for _, _, function in RULES:
         findings.extend(function(ctx))

@@ -1,0 +1,344 @@
+"""uslatam diff, release and cite: keyed diffs, bumps that cannot be too small, citations."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from uslatam.cite import citation_text, render
+from uslatam.diff import MAJOR, MINOR, PATCH, diff
+from uslatam.package import refresh_integrity
+from uslatam.release import ReleaseError, plan_release, release
+from uslatam.validate import validate
+
+from .conftest import ROOT
+
+SOURCE = "insightcrime-2017-05-19-mexico-colombia-meetings"
+
+
+def uslatam(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True,
+                          text=True, encoding="utf-8", env={**os.environ, **(env or {})})
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args], cwd=cwd,
+                          check=True, capture_output=True, text=True).stdout
+
+
+def _schema(package: Path, table: str) -> dict:
+    return json.loads((package / "schemas" / f"{table}.json").read_text(encoding="utf-8"))
+
+
+def _put_schema(package: Path, table: str, schema: dict) -> None:
+    (package / "schemas" / f"{table}.json").write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+
+
+def _field(schema: dict, name: str) -> dict:
+    return next(f for f in schema["fields"] if f["name"] == name)
+
+
+def _rows(package: Path, table: str) -> tuple[list[str], list[list[str]]]:
+    records = list(csv.reader(io.StringIO((package / "data" / f"{table}.csv").read_text(encoding="utf-8"), newline="")))
+    return records[0], records[1:]
+
+
+def _put_rows(package: Path, table: str, header: list[str], rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, *rows])
+    (package / "data" / f"{table}.csv").write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def field_added(p):
+    s = _schema(p, "positions")
+    s["fields"].append({"name": "note", "type": "string", "description": "d", "example": "x"})
+    _put_schema(p, "positions", s)
+    h, r = _rows(p, "positions")
+    _put_rows(p, "positions", h + ["note"], [x + [""] for x in r])
+
+
+def field_removed(p):
+    s = _schema(p, "source_authors")
+    s["fields"] = [f for f in s["fields"] if f["name"] != "basis"]
+    _put_schema(p, "source_authors", s)
+    h, r = _rows(p, "source_authors")
+    _put_rows(p, "source_authors", h[:-1], [x[:-1] for x in r])
+
+
+def field_renamed(p):
+    s = _schema(p, "positions")
+    _field(s, "label")["name"] = "title"
+    _put_schema(p, "positions", s)
+    h, r = _rows(p, "positions")
+    _put_rows(p, "positions", [("title" if c == "label" else c) for c in h], r)
+
+
+def field_retyped(p):
+    s = _schema(p, "spans")
+    _field(s, "start")["type"] = "number"
+    _put_schema(p, "spans", s)
+
+
+def enum_tightened(p):
+    s = _schema(p, "quotes")
+    _field(s, "quote_type")["constraints"]["enum"].remove("term")
+    _put_schema(p, "quotes", s)
+
+
+def enum_loosened(p):
+    s = _schema(p, "quotes")
+    _field(s, "quote_type")["constraints"]["enum"].append("paraphrase")
+    _put_schema(p, "quotes", s)
+
+
+def required_added(p):
+    s = _schema(p, "events")
+    _field(s, "place_as_written").setdefault("constraints", {})["required"] = True
+    _put_schema(p, "events", s)
+
+
+def required_removed(p):
+    s = _schema(p, "events")
+    _field(s, "summary")["constraints"].pop("required")
+    _put_schema(p, "events", s)
+
+
+def pattern_changed(p):
+    s = _schema(p, "entities")
+    _field(s, "country_code")["constraints"]["pattern"] = "[A-Z]{2}"
+    _put_schema(p, "entities", s)
+
+
+def minimum_raised(p):
+    s = _schema(p, "spans")
+    _field(s, "start")["constraints"]["minimum"] = 1
+    _put_schema(p, "spans", s)
+
+
+def primary_key_changed(p):
+    s = _schema(p, "event_participants")
+    s["primaryKey"] = ["event_id", "entity_id"]
+    _put_schema(p, "event_participants", s)
+
+
+def table_removed(p):
+    d = json.loads((p / "datapackage.json").read_text())
+    d["resources"] = [r for r in d["resources"] if r["name"] != "source_authors"]
+    (p / "datapackage.json").write_text(json.dumps(d, indent=2))
+
+
+def rows_added(p):
+    h, r = _rows(p, "source_authors")
+    _put_rows(p, "source_authors", h, r + [[SOURCE, "3", "A. Third", "public_reposts"]])
+
+
+def value_corrected(p):
+    h, r = _rows(p, "positions")
+    r[0][h.index("label")] = "President of the Republic of Colombia"
+    _put_rows(p, "positions", h, r)
+
+
+def description_edited(p):
+    s = _schema(p, "positions")
+    _field(s, "label")["description"] = "The office's name."
+    _put_schema(p, "positions", s)
+
+
+def descriptor_title_edited(p):
+    d = json.loads((p / "datapackage.json").read_text())
+    d["title"] = "US-Latin America security facts"
+    (p / "datapackage.json").write_text(json.dumps(d, indent=2))
+
+
+def row_retracted(p):
+    h, r = _rows(p, "source_authors")
+    _put_rows(p, "source_authors", h, r[:1])
+    _put_rows(p, "retractions", *_rows(p, "retractions")[:1],
+              [["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]])
+
+
+def row_removed_silently(p):
+    h, r = _rows(p, "source_authors")
+    _put_rows(p, "source_authors", h, r[:1])
+
+
+def number_reformatted(p):
+    h, r = _rows(p, "statistics")
+    r[0][h.index("value")] = r[0][h.index("value")] + ".0"
+    _put_rows(p, "statistics", h, r)
+
+
+CASES = [
+    (field_added, MAJOR), (field_removed, MAJOR), (field_renamed, MAJOR), (field_retyped, MAJOR),
+    (enum_tightened, MAJOR), (enum_loosened, MINOR), (required_added, MAJOR), (required_removed, MINOR),
+    (pattern_changed, MAJOR), (minimum_raised, MAJOR), (primary_key_changed, MAJOR), (table_removed, MAJOR),
+    (rows_added, MINOR), (value_corrected, PATCH), (description_edited, PATCH), (descriptor_title_edited, PATCH),
+    (row_retracted, PATCH), (row_removed_silently, None), (number_reformatted, None),
+]
+
+
+@pytest.mark.parametrize(("change", "bump"), CASES, ids=[c.__name__ for c, _ in CASES])
+def test_each_change_requires_the_right_bump(package_copy: Path, tmp_path: Path, change, bump) -> None:
+    before = tmp_path / "before"
+    shutil.copytree(package_copy, before)
+    change(package_copy)
+    result = diff(before, package_copy)
+    assert result.bump() == bump, result.reasons()
+
+
+def test_a_silently_removed_row_is_unretracted(package_copy: Path, tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    shutil.copytree(package_copy, before)
+    row_removed_silently(package_copy)
+    assert diff(before, package_copy).unretracted() == {"source_authors": [f"{SOURCE}|2"]}
+    found = validate(package_copy, against=before).findings
+    assert [(f.code, f.table, f.value) for f in found if f.code == "removed-without-retraction"] == [
+        ("removed-without-retraction", "source_authors", f"{SOURCE}|2")]
+
+
+def test_renames_and_retypes_are_named(package_copy: Path, tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    shutil.copytree(package_copy, before)
+    field_renamed(package_copy)
+    kinds = {(c.kind, c.field) for c in diff(before, package_copy).schema}
+    assert ("field-renamed", "label") in kinds
+
+
+def test_diff_of_a_package_with_itself_is_empty() -> None:
+    result = uslatam("diff", ".", ".", "--exit-code", cwd=ROOT)
+    assert result.returncode == 0 and result.stdout.startswith("no differences")
+    assert diff(ROOT, ROOT).empty
+
+
+def test_diff_after_add_lists_exactly_the_added_rows(package_copy: Path, tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    shutil.copytree(package_copy, before)
+    (package_copy / "in.yaml").write_text(
+        f"source_id: {SOURCE}\ntrend_claims:\n  - claim_id: new-claim\n    subject: s\n    direction: increase\n"
+        "    period_precision: unknown\n    period_basis: none\n    modality: asserted\n"
+        "    span: {words: Heroin production is rising in Mexico}\n", encoding="utf-8")
+    assert uslatam("add", "in.yaml", cwd=package_copy).returncode == 0
+    result = diff(before, package_copy)
+    changed = {name: ([r[t.key_columns[0]] for r in t.added], t.removed, t.changed)
+               for name, t in result.tables.items() if not t.empty}
+    assert changed == {"trend_claims": (["new-claim"], [], [])}
+    assert result.bump() == MINOR and not result.schema
+    cli = uslatam("diff", str(before), str(package_copy), "--exit-code", "--format", "json", cwd=package_copy)
+    assert cli.returncode == 1 and json.loads(cli.stdout)["tables"]["trend_claims"]["added"][0]["claim_id"] == "new-claim"
+    markdown = uslatam("diff", str(before), str(package_copy), "--format", "markdown", cwd=package_copy).stdout
+    assert "| `trend_claims` | 1 | 0 | 0 | 0 |" in markdown
+
+
+# --- releases in a git repository -----------------------------------------------------------
+
+@pytest.fixture
+def repo(package_copy: Path) -> Path:
+    git(package_copy, "init", "-q")
+    git(package_copy, "add", "-A")
+    git(package_copy, "commit", "-qm", "data")
+    return package_copy
+
+
+DAY = datetime.date(2026, 12, 1)
+
+
+def _versions(package: Path) -> tuple[str, str, str]:
+    import yaml
+
+    from uslatam.validate.rules import released_versions
+
+    descriptor = json.loads((package / "datapackage.json").read_text())["version"]
+    citation = yaml.safe_load((package / "CITATION.cff").read_text())
+    changelog = released_versions((package / "CHANGELOG.md").read_text())
+    return descriptor, str(citation["version"]), changelog[0] if changelog else None
+
+
+def test_first_release_then_no_double_release(repo: Path) -> None:
+    with pytest.raises(ReleaseError, match="needs its level"):
+        plan_release(repo)
+    plan = release(repo, "major", today=DAY)
+    assert plan.new_version == "1.0.0"
+    assert _versions(repo) == ("1.0.0", "1.0.0", "1.0.0")
+    changelog = (repo / "CHANGELOG.md").read_text()
+    assert "## [Unreleased]\n\n## [1.0.0] - 2026-12-01\n\n### Data\n\n- sources: 1 row(s)" in changelog
+    assert "date-released: 2026-12-01" in (repo / "CITATION.cff").read_text()
+    assert validate(repo).valid
+    with pytest.raises(ReleaseError, match="not committed"):
+        release(repo, "patch", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    with pytest.raises(ReleaseError, match="nothing to release"):
+        release(repo, "patch", today=DAY)
+
+
+def test_release_after_an_addition_is_minor_and_patch_is_refused(repo: Path) -> None:
+    release(repo, "major", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    rows_added(repo)
+    refresh_integrity(repo)
+    refused = uslatam("release", "patch", cwd=repo)
+    assert refused.returncode == 1 and "minor is required by source_authors: 1 row(s) added" in refused.stderr
+    done = uslatam("release", cwd=repo)
+    assert done.returncode == 0 and "released 1.1.0 (minor" in done.stdout and "git tag -a v1.1.0" in done.stdout
+    assert _versions(repo) == ("1.1.0", "1.1.0", "1.1.0")
+    assert "- source_authors: rows 1 added" in (repo / "CHANGELOG.md").read_text()
+    assert validate(repo).valid
+
+
+def test_patch_after_a_schema_change_is_refused_with_the_reason(repo: Path) -> None:
+    release(repo, "major", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    enum_tightened(repo)
+    with pytest.raises(ReleaseError, match=r"major is required by quotes: quote_type: enum now"):
+        release(repo, "patch", today=DAY)
+
+
+def test_release_refuses_silently_removed_rows(repo: Path) -> None:
+    release(repo, "major", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    row_removed_silently(repo)
+    refresh_integrity(repo)
+    assert "removed-without-retraction" in {f.code for f in validate(repo).findings}
+    with pytest.raises(ReleaseError, match="without a retraction record"):
+        release(repo, "major", today=DAY)
+    row_retracted(repo)
+    refresh_integrity(repo)
+    assert validate(repo).valid
+    assert release(repo, today=DAY).new_version == "1.0.1"
+
+
+@pytest.mark.parametrize("step", ["staged", "journaled", "moved-first", "moved-all"])
+def test_a_crash_during_release_leaves_no_release_or_a_complete_one(repo: Path, step: str) -> None:
+    killed = uslatam("release", "major", cwd=repo, env={"USLATAM_CRASH_AT": step})
+    assert killed.returncode == 137
+    assert uslatam("recover", cwd=repo).returncode == 0
+    versions = _versions(repo)
+    assert versions in (("0.1.0", "0.1.0", None), ("1.0.0", "1.0.0", "1.0.0"))
+    assert versions[0] == ("0.1.0" if step == "staged" else "1.0.0")
+    assert validate(repo).valid
+
+
+# --- citations -------------------------------------------------------------------------------
+
+def test_cite_formats_carry_the_version_and_the_article(repo: Path) -> None:
+    release(repo, "major", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    text = citation_text(repo, "1.0.0")
+    bibtex = render(text, "bibtex")
+    assert "version = {1.0.0}" in bibtex and "year = {2026}" in bibtex and "@article{source_article" in bibtex
+    apa = render(text, "apa")
+    assert "(Version 1.0.0) [Data set]" in apa and "Yagoub, M., & Clavel, T. (2017)" in apa
+    ris = render(text, "ris").splitlines()
+    assert ris[0] == "TY  - DATA" and "ET  - 1.0.0" in ris and ris[-1] == "ER  - "
+    assert render(text, "cff") == (repo / "CITATION.cff").read_text()
+    cli = uslatam("cite", "--format", "ris", "--version", "1.0.0", cwd=repo)
+    assert cli.returncode == 0 and "ET  - 1.0.0" in cli.stdout
+    assert uslatam("cite", "--version", "9.9.9", cwd=repo).returncode == 2
