@@ -8,7 +8,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["validate", "locate", "Report", "Finding"]
+__all__ = ["validate", "locate", "load", "load_table", "quotes_view", "events_view", "statistics_view",
+           "Report", "Finding"]
 
 
 def __getattr__(name: str):
@@ -16,6 +17,10 @@ def __getattr__(name: str):
         from .validate import validate
 
         return validate
+    if name in ("load", "load_table", "quotes_view", "events_view", "statistics_view"):
+        from . import loading  # not "load": importing it would rebind uslatam.load to the module
+
+        return getattr(loading, name)
     if name == "locate":
         from .spans import locate
 

@@ -52,7 +52,9 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for unexp
 
 @app.command()
 def validate(
-    path: PackagePath = Path("."),
+    path: Annotated[Path | None, typer.Argument(help="The package: a folder or its datapackage.json "
+                                                     "(default: the one here, else this version's data).",
+                                                show_default=False)] = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
     engine: Annotated[Engine, typer.Option(help="Which table engines run besides lint, structure and rules.")] = Engine.both,
     max_file_bytes: Annotated[int | None, typer.Option(help="Refuse data files larger than this.")] = None,
@@ -65,6 +67,9 @@ def validate(
     from ..validate import validate as run
     from .render import as_github, as_json, as_text, colour_enabled
 
+    from ..paths import default_package
+
+    path = path if path is not None else default_package()
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
     engines = ENGINES if engine is Engine.both else (engine.value,)
     try:
@@ -345,6 +350,52 @@ def cite(
         _fail(str(error), debug, error)
 
 
+class ExportFormat(str, Enum):
+    parquet = "parquet"
+    sqlite = "sqlite"
+    xlsx = "xlsx"
+    json = "json"
+
+
+@app.command("export")
+def export_command(
+    destination: Annotated[Path, typer.Argument(help="Folder (parquet) or file (sqlite, xlsx, json) to write.")],
+    output_format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.sqlite,
+    package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Export every table, typed from schemas/, as Parquet, SQLite (+ Datasette metadata), xlsx or JSON."""
+    from ..export import ExportError, export
+    from ..loading import LoadError
+
+    try:
+        written = export(output_format.value, destination, package)
+    except (ExportError, LoadError) as error:
+        typer.echo(f"uslatam: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except OSError as error:
+        _fail(f"cannot write {destination}: {error}", debug, error)
+    for file in written:
+        typer.echo(f"wrote {file}")
+    if output_format is ExportFormat.sqlite:
+        typer.echo(f"browse it: datasette {written[0]} -m {written[1]}")
+
+
+@app.command()
+def figures(
+    destination: Annotated[Path, typer.Argument(help="Folder to write the SVG figures into.")] = Path("docs/figures"),
+    package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Draw the timeline, the network of who met whom, and the evidence map (needs the figures extra)."""
+    try:
+        from ..figures import draw_all
+    except ImportError as error:
+        _fail(f"figures need matplotlib: pip install 'us-latam-security-facts[figures]' ({error})", debug, error)
+    for file in draw_all(destination, package):
+        typer.echo(f"wrote {file}")
+
+
 @app.command()
 def rehash(path: PackagePath = Path("."), debug: Debug = False) -> None:
     """Recompute every resource's bytes and sha256 hash in datapackage.json after a hand edit."""
@@ -377,14 +428,15 @@ def docs(
     path: PackagePath = Path("."),
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")] = False,
 ) -> None:
-    """Regenerate the documents derived from the package: docs/error-codes.md and the README's table of tables."""
-    from ..docs import codes_markdown, with_tables
+    """Regenerate the documents derived from the package: error codes, data dictionary, README's table of tables."""
+    from ..docs import codes_markdown, data_dictionary_markdown, with_tables
     from ..files import write_atomic
     from ..package import find_root
 
     root = find_root(path)
     targets = {
         root / "docs" / "error-codes.md": codes_markdown(),
+        root / "docs" / "data-dictionary.md": data_dictionary_markdown(root),
         root / "README.md": with_tables((root / "README.md").read_text(encoding="utf-8"), root),
     }
     stale = [file for file, text in targets.items()

@@ -1,0 +1,108 @@
+"""Loading the tables as typed pandas DataFrames, derived from ``schemas/``.
+
+Integers are nullable ``Int64``, numbers ``Float64``, dates ``datetime64[s]``, text
+``string``, and every field with an ``enum`` a categorical whose categories are the
+vocabulary in its order. Missing values are exactly the schema's ``missingValues``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .package import find_root, load as load_package
+from .paths import own_package
+from .schema import TableSpec, parse_column
+
+
+class LoadError(ValueError):
+    """A table cannot be loaded as typed: it is not valid (run uslatam validate)."""
+
+
+def _root(path) -> Path:
+    return find_root(path) if path is not None else own_package()
+
+
+def _specs(root: Path) -> dict[str, tuple[TableSpec, Path]]:
+    package, findings = load_package(root)
+    blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "missing-file", "package-error")]
+    if blocking:
+        raise LoadError("; ".join(f.message for f in blocking))
+    return {r.name: (TableSpec.from_schema(r.name, r.schema), r.file) for r in package.resources}
+
+
+def _typed(spec: TableSpec, file: Path):
+    import pandas as pd
+
+    text = pd.read_csv(file, dtype="string", keep_default_na=False, na_filter=False)
+    missing_columns = [name for name in spec.field_names if name not in text.columns]
+    if missing_columns:
+        raise LoadError(f"{file}: missing columns {missing_columns}")
+    columns = {}
+    for field in spec.fields:
+        parsed = parse_column(text[field.name], field, spec.missing_values)
+        if parsed.bad.any():
+            line = int(parsed.bad.to_numpy().nonzero()[0][0]) + 2
+            raise LoadError(f"{file}: {field.name} is not of type {field.type} near line {line}; run uslatam validate")
+        values = parsed.values
+        if field.enum is not None:
+            values = pd.Series(pd.Categorical(values.astype(object).where(values.notna(), None),
+                                              categories=list(field.enum)), index=values.index)
+        columns[field.name] = values
+    return pd.DataFrame(columns)
+
+
+def load_table(name: str, path: str | Path | None = None):
+    """One table as a typed DataFrame (from this version's data, or the package at ``path``)."""
+    specs = _specs(_root(path))
+    if name not in specs:
+        raise LoadError(f"no table {name!r}; tables: {', '.join(specs)}")
+    return _typed(*specs[name])
+
+
+def load(path: str | Path | None = None) -> dict:
+    """Every table as a typed DataFrame, by table name."""
+    return {name: _typed(spec, file) for name, (spec, file) in _specs(_root(path)).items()}
+
+
+# --- joined views for the common questions --------------------------------------------
+
+def quotes_view(tables: dict | None = None):
+    """Each quote with its words, speaker, the office the text gives, and the event."""
+    t = tables or load()
+    spans = t["spans"].set_index("span_id")
+    view = t["quotes"].join(spans["exact"].rename("words"), on="span_id")
+    view = view.join(spans["exact"].rename("attribution"), on="attribution_span_id")
+    view = view.join(t["entities"].set_index("entity_id")["name"].rename("speaker"), on="speaker_entity_id")
+    offices = t["occupancies"].set_index("occupancy_id")["role_as_stated"].rename("office_as_stated")
+    view = view.join(offices, on="speaker_occupancy_id")
+    events = t["events"].set_index("event_id")[["event_type", "date_start", "summary"]]
+    view = view.join(events.add_prefix("event_"), on="event_id")
+    return view[["quote_id", "speaker", "office_as_stated", "quote_type", "words", "attribution", "event_id",
+                 "event_event_type", "event_date_start", "event_summary", "repeats_quote_id"]].rename(
+        columns={"event_event_type": "event_type"})
+
+
+def events_view(tables: dict | None = None):
+    """Each event with one row per participant (events without participants keep one row)."""
+    t = tables or load()
+    participants = t["event_participants"].join(
+        t["entities"].set_index("entity_id")["name"].rename("participant"), on="entity_id")
+    participants = participants.join(
+        t["entities"].set_index("entity_id")["name"].rename("acting_for"), on="acting_for_entity_id")
+    view = t["events"].merge(participants[["event_id", "entity_id", "participant", "role", "acting_for"]],
+                             on="event_id", how="left")
+    return view[["event_id", "event_type", "status", "date_start", "date_precision", "place_as_written",
+                 "part_of_event_id", "summary", "entity_id", "participant", "role", "acting_for"]]
+
+
+def statistics_view(tables: dict | None = None):
+    """Each statistic with its words in context, who asserts it, and its parent statistic."""
+    t = tables or load()
+    stats = t["statistics"]
+    view = stats.join(t["spans"].set_index("span_id")["exact"].rename("evidence"), on="span_id")
+    view = view.join(t["entities"].set_index("entity_id")["name"].rename("asserted_by"), on="asserted_by_entity_id")
+    parents = stats.set_index("statistic_id")[["measure", "value"]].add_prefix("parent_")
+    view = view.join(parents, on="parent_statistic_id")
+    return view[["statistic_id", "measure", "value", "value_text", "unit", "qualifier", "asserted_by",
+                 "attribution_as_written", "relation_to_parent", "parent_statistic_id", "parent_measure",
+                 "parent_value", "evidence"]]
