@@ -1,5 +1,6 @@
 """Build hook: the wheel carries the data package of its version (uslatam/_package/)."""
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -25,4 +26,7 @@ class BuildWithData(build_py):
             shutil.copytree(root / folder, target / folder)
 
 
-setup(cmdclass={"build_py": BuildWithData})
+# The data's version, owned by datapackage.json, is the distribution's version too.
+VERSION = json.loads((Path(__file__).parent / "datapackage.json").read_text(encoding="utf-8"))["version"]
+
+setup(version=VERSION, cmdclass={"build_py": BuildWithData})

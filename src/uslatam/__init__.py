@@ -6,13 +6,15 @@ Heavy imports (pandas, pandera, frictionless) wait until a function needs them.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 __all__ = ["validate", "locate", "load", "load_table", "quotes_view", "events_view", "statistics_view",
            "Report", "Finding"]
 
 
 def __getattr__(name: str):
+    if name == "__version__":  # the installed distribution's, which setup.py takes from datapackage.json
+        from importlib.metadata import version
+
+        return version("us-latam-security-facts")
     if name == "validate":
         from .validate import validate
 

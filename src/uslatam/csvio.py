@@ -63,6 +63,31 @@ class RawTable:
     readable: bool = True
 
 
+def stray_quote(raw: str) -> int | None:
+    """Index of a quotation mark inside an unquoted cell of one record's text, or None.
+
+    Python's csv module reads ``a,b"c`` as the cell ``b"c``; RFC 4180 (and this
+    project's writer) quote any cell holding a quotation mark, so such a mark is a
+    broken edit, often of a cell that was meant to be quoted.
+    """
+    at_field_start, quoted, position = True, False, 0
+    while position < len(raw):
+        char = raw[position]
+        if quoted:
+            if char == '"':
+                if raw[position + 1 : position + 2] == '"':
+                    position += 1
+                else:
+                    quoted = False
+        elif char == '"':
+            if not at_field_start:
+                return position
+            quoted = True
+        at_field_start = char in ",\n" and not quoted
+        position += 1
+    return None
+
+
 def line_of_offset(data: bytes | str, offset: int) -> int:
     newline = b"\n" if isinstance(data, bytes) else "\n"
     return data.count(newline, 0, offset) + 1
@@ -112,6 +137,7 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
                line_of_offset(text, len(text)))
 
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    physical = text.split("\n")
     previous_line = 0
     header_read = False
     records = iter(reader)
@@ -142,6 +168,13 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
             continue
         result.rows.append(record)
         result.lines.append(start_line)
+        if any('"' in cell for cell in record):
+            raw = "\n".join(physical[start_line - 1 : previous_line])
+            stray = stray_quote(raw)
+            if stray is not None:
+                line = start_line + raw.count("\n", 0, stray)
+                report("csv-syntax-error", "a quotation mark inside an unquoted cell: quote the whole cell "
+                       "and double the mark (\"\")", line, value=raw[max(0, stray - 20):stray + 20])
         for position, cell in enumerate(record):
             if len(cell) > max_cell_chars:
                 column = result.header[position] if position < len(result.header) else None

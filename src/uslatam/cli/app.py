@@ -24,6 +24,31 @@ app = typer.Typer(
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        import json
+
+        from ..paths import own_package
+
+        try:
+            from importlib.metadata import version
+
+            tool = version("us-latam-security-facts")
+        except Exception:  # not installed (running from a clone without pip install)
+            tool = "unknown"
+        data = json.loads((own_package() / "datapackage.json").read_text(encoding="utf-8"))["version"]
+        typer.echo(f"uslatam {tool} (data package {data})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """Validate and maintain the us-latam-security-facts data package."""
+
+
 class Format(str, Enum):
     text = "text"
     json = "json"
