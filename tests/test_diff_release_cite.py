@@ -242,6 +242,17 @@ def test_diff_after_add_lists_exactly_the_added_rows(package_copy: Path, tmp_pat
 
 @pytest.fixture
 def repo(package_copy: Path) -> Path:
+    """A git repository of the package as it was before its first release (version 0.1.0)."""
+    import re
+
+    descriptor = json.loads((package_copy / "datapackage.json").read_text())
+    descriptor["version"] = "0.1.0"
+    (package_copy / "datapackage.json").write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
+    citation = (package_copy / "CITATION.cff").read_text()
+    citation = re.sub(r"(?m)^date-released: .*\n", "", re.sub(r"(?m)^version: .*$", "version: 0.1.0", citation))
+    (package_copy / "CITATION.cff").write_text(citation)
+    (package_copy / "CHANGELOG.md").write_text("# Changelog\n\n## [Unreleased]\n\n### Added\n- The first rows.\n")
+    assert validate(package_copy).valid
     git(package_copy, "init", "-q")
     git(package_copy, "add", "-A")
     git(package_copy, "commit", "-qm", "data")
