@@ -18,8 +18,18 @@ import pandas as pd
 import uslatam
 
 DEMAND_TERMS = ("demand", "market", "consumption", "users", "addicted", "addiction", "drug epidemic")
-SUPPLY_TERMS = ("production", "cultivation", "coca", "cartels", "flow of drugs", "cross-border flow", "weapons",
-                "cash flow", "business model", "trafficking")
+SUPPLY_TERMS = (
+    "production",
+    "cultivation",
+    "coca",
+    "cartels",
+    "flow of drugs",
+    "cross-border flow",
+    "weapons",
+    "cash flow",
+    "business model",
+    "trafficking",
+)
 
 
 def mentions(words: str, terms: tuple[str, ...]) -> bool:

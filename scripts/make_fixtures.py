@@ -27,8 +27,10 @@ FIXTURES = ROOT / "tests" / "fixtures"
 # The clean fixture keeps these rows (by primary key) and every row they reference.
 KEEP = {
     "quotes": ["tillerson-we-are-the-market", "tillerson-we-must-own-this-problem"],
-    "statistics": ["us-substance-use-disorder-government-assistance",
-                   "us-substance-use-disorder-government-assistance-opioid"],
+    "statistics": [
+        "us-substance-use-disorder-government-assistance",
+        "us-substance-use-disorder-government-assistance-opioid",
+    ],
     "trend_claims": ["colombia-coca-cultivation-record-high-2016", "mexico-heroin-production-rising"],
     "events": ["2016-11-colombia-farc-peace-deal"],
     "event_participants": [("2017-05-18-us-mexico-security-meeting", "rex-tillerson", "participant")],
@@ -49,7 +51,7 @@ class Files:
 
     def __init__(self, files: dict[str, bytes]):
         self.files = dict(files)
-        self.schemas = {p[len("schemas/"):-5]: json.loads(b) for p, b in files.items() if p.startswith("schemas/")}
+        self.schemas = {p[len("schemas/") : -5]: json.loads(b) for p, b in files.items() if p.startswith("schemas/")}
 
     # tables ---------------------------------------------------------------
     def table(self, name: str) -> tuple[list[str], list[list[str]]]:
@@ -192,8 +194,12 @@ def package_error_version(p):
 
 @case
 def duplicate_json_key(p):
-    _edit_text(p, "datapackage.json", '"name": "us-latam-security-facts",',
-               '"name": "us-latam-security-facts",\n  "name": "another-name",')
+    _edit_text(
+        p,
+        "datapackage.json",
+        '"name": "us-latam-security-facts",',
+        '"name": "us-latam-security-facts",\n  "name": "another-name",',
+    )
     return [("duplicate-json-key", None, None, None)]
 
 
@@ -409,7 +415,9 @@ def truncated_at_row_boundary(p):
 
 @case
 def cell_too_large(p):
-    line = p.set_cell("source_authors", ("insightcrime-2017-05-19-mexico-colombia-meetings", "1"), "name", "M" * 100_001)
+    line = p.set_cell(
+        "source_authors", ("insightcrime-2017-05-19-mexico-colombia-meetings", "1"), "name", "M" * 100_001
+    )
     return [("cell-too-large", "source_authors", line, "name")]
 
 
@@ -440,7 +448,9 @@ def constraint_error(p):
 
 @case
 def constraint_error_required(p):
-    return [("constraint-error", "quotes", p.set_cell("quotes", QUOTE, "attribution_span_id", ""), "attribution_span_id")]
+    return [
+        ("constraint-error", "quotes", p.set_cell("quotes", QUOTE, "attribution_span_id", ""), "attribution_span_id")
+    ]
 
 
 @case
@@ -510,37 +520,75 @@ def span_context_mismatch(p):
 
 @case
 def span_source_mismatch(p):
-    text = "Second source. \"We are the market,\" he said.\n"
+    text = 'Second source. "We are the market," he said.\n'
     p.files["sources/second-source.txt"] = text.encode()
     header, rows = p.table("sources")
     twin = dict(zip(header, rows[0]))
-    twin.update(source_id="second-source", text_path="sources/second-source.txt",
-                sha256=hashlib.sha256(text.encode()).hexdigest(), bytes=str(len(text.encode())),
-                code_points=str(len(text)), title_span_id="", reuse_terms_span_id="")
+    twin.update(
+        source_id="second-source",
+        text_path="sources/second-source.txt",
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        bytes=str(len(text.encode())),
+        code_points=str(len(text)),
+        title_span_id="",
+        reuse_terms_span_id="",
+    )
     p.put_table("sources", header, rows + [[twin[h] for h in header]])
     header, rows = p.table("spans")
     start = text.index("We are")
     end = start + len("We are the market,")
-    rows.append(["second-we-are-the-market", "second-source", str(start), str(end), text[start:end],
-                 text[max(0, start - SPAN_WIDTH):start], text[end:end + SPAN_WIDTH]])
+    rows.append(
+        [
+            "second-we-are-the-market",
+            "second-source",
+            str(start),
+            str(end),
+            text[start:end],
+            text[max(0, start - SPAN_WIDTH) : start],
+            text[end : end + SPAN_WIDTH],
+        ]
+    )
     p.put_table("spans", header, rows)
-    return [("span-source-mismatch", "quotes", p.set_cell("quotes", QUOTE, "span_id", "second-we-are-the-market"), "span_id")]
+    return [
+        (
+            "span-source-mismatch",
+            "quotes",
+            p.set_cell("quotes", QUOTE, "span_id", "second-we-are-the-market"),
+            "span_id",
+        )
+    ]
 
 
 @case
 def quote_outside_quotation_marks(p):
-    return [("quote-outside-quotation-marks", "quotes", p.set_cell("quotes", QUOTE, "span_id", "ic-a-tillerson-said"), "span_id")]
+    return [
+        (
+            "quote-outside-quotation-marks",
+            "quotes",
+            p.set_cell("quotes", QUOTE, "span_id", "ic-a-tillerson-said"),
+            "span_id",
+        )
+    ]
 
 
 @case
 def value_text_not_in_span(p):
     p.set_cell("statistics", STAT, "value", "2900000")
-    return [("value-text-not-in-span", "statistics", p.set_cell("statistics", STAT, "value_text", "2.9 million"), "value_text")]
+    return [
+        (
+            "value-text-not-in-span",
+            "statistics",
+            p.set_cell("statistics", STAT, "value_text", "2.9 million"),
+            "value_text",
+        )
+    ]
 
 
 @case
 def value_text_unparsed(p):
-    return [("value-text-unparsed", "statistics", p.set_cell("statistics", STAT, "value_text", "estimated"), "value_text")]
+    return [
+        ("value-text-unparsed", "statistics", p.set_cell("statistics", STAT, "value_text", "estimated"), "value_text")
+    ]
 
 
 @case
@@ -553,7 +601,9 @@ def part_exceeds_whole(p):
     p.set_cell("statistics", PART, "parent_statistic_id", "")
     p.set_cell("statistics", PART, "relation_to_parent", "")
     p.set_cell("statistics", STAT, "parent_statistic_id", PART)
-    return [("part-exceeds-whole", "statistics", p.set_cell("statistics", STAT, "relation_to_parent", "subset_of"), "value")]
+    return [
+        ("part-exceeds-whole", "statistics", p.set_cell("statistics", STAT, "relation_to_parent", "subset_of"), "value")
+    ]
 
 
 @case
@@ -563,18 +613,39 @@ def part_unit_mismatch(p):
 
 @case
 def parent_relation_mismatch(p):
-    return [("parent-relation-mismatch", "statistics", p.set_cell("statistics", PART, "relation_to_parent", ""), "relation_to_parent")]
+    return [
+        (
+            "parent-relation-mismatch",
+            "statistics",
+            p.set_cell("statistics", PART, "relation_to_parent", ""),
+            "relation_to_parent",
+        )
+    ]
 
 
 # consistency
 @case
 def entity_type_mismatch(p):
-    return [("entity-type-mismatch", "positions", p.set_cell("positions", "us-secretary-of-state", "jurisdiction_entity_id", "rex-tillerson"), "jurisdiction_entity_id")]
+    return [
+        (
+            "entity-type-mismatch",
+            "positions",
+            p.set_cell("positions", "us-secretary-of-state", "jurisdiction_entity_id", "rex-tillerson"),
+            "jurisdiction_entity_id",
+        )
+    ]
 
 
 @case
 def speaker_occupancy_mismatch(p):
-    return [("speaker-occupancy-mismatch", "quotes", p.set_cell("quotes", QUOTE, "speaker_entity_id", "donald-trump"), "speaker_occupancy_id")]
+    return [
+        (
+            "speaker-occupancy-mismatch",
+            "quotes",
+            p.set_cell("quotes", QUOTE, "speaker_entity_id", "donald-trump"),
+            "speaker_occupancy_id",
+        )
+    ]
 
 
 @case
@@ -599,7 +670,9 @@ def date_after_publication(p):
 
 @case
 def unknown_country_code(p):
-    return [("unknown-country-code", "entities", p.set_cell("entities", "mexico", "country_code", "MXX"), "country_code")]
+    return [
+        ("unknown-country-code", "entities", p.set_cell("entities", "mexico", "country_code", "MXX"), "country_code")
+    ]
 
 
 @case
@@ -659,8 +732,10 @@ def invisible_character(p):
 
 @case
 def invisible_character_bidi(p):
-    return [("invisible-character", "quotes", p.set_cell("quotes", QUOTE, "quote_type", "partial\u202e"), "quote_type"),
-            ("constraint-error", "quotes", p.line("quotes", QUOTE), "quote_type")]
+    return [
+        ("invisible-character", "quotes", p.set_cell("quotes", QUOTE, "quote_type", "partial\u202e"), "quote_type"),
+        ("constraint-error", "quotes", p.line("quotes", QUOTE), "quote_type"),
+    ]
 
 
 def write(package: Files, folder: Path, expected: list, options: dict | None = None) -> None:
@@ -684,8 +759,10 @@ def build(target: Path) -> None:
         result = make(package)
         expected, options = result if isinstance(result, tuple) else (result, None)
         integrity_case = name in ("byte-count", "hash-count", "truncated-at-row-boundary")
-        if not integrity_case and "datapackage.json" in package.files and name not in (
-            "package-error", "duplicate-json-key"
+        if (
+            not integrity_case
+            and "datapackage.json" in package.files
+            and name not in ("package-error", "duplicate-json-key")
         ):
             try:
                 package.rehash()

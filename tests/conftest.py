@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+
+from uslatam.package import copy_package
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -12,10 +13,39 @@ FIXTURES = ROOT / "tests" / "fixtures"
 @pytest.fixture
 def package_copy(tmp_path: Path) -> Path:
     """A writable copy of the real package (data, schemas, sources, descriptor, citation, changelog)."""
-    target = tmp_path / "package"
-    target.mkdir()
-    for name in ("datapackage.json", "CITATION.cff", "CHANGELOG.md"):
-        shutil.copy2(ROOT / name, target / name)
-    for folder in ("data", "schemas", "sources"):
-        shutil.copytree(ROOT / folder, target / folder)
-    return target
+    return copy_package(ROOT, tmp_path / "package")
+
+
+def record(kind: str, **data) -> None:
+    """Append one result to the reliability log (scripts/reliability_report.py sets its path)."""
+    import json
+    import os
+
+    log = os.environ.get("USLATAM_RELIABILITY_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"kind": kind, **data}) + "\n")
+
+
+def _hypothesis_profiles() -> None:
+    """HYPOTHESIS_PROFILE=thorough (property tests) or fuzz (fuzzing) for the long documented runs."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    common = {
+        "deadline": None,
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+        "derandomize": True,
+    }
+    settings.register_profile("ci", max_examples=40, **common)
+    settings.register_profile("thorough", max_examples=500, **common)
+    settings.register_profile("fuzz", max_examples=20_000, **{**common, "derandomize": False})
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_hypothesis_profiles()

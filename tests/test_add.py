@@ -19,7 +19,7 @@ from uslatam.rows import AddError, add_rows, add_source, read_input
 from uslatam.transaction import PackageLock, TransactionError
 from uslatam.validate import validate
 
-from .conftest import ROOT
+from .conftest import ROOT, record
 
 SOURCE = "insightcrime-2017-05-19-mexico-colombia-meetings"
 TACKLE_JOINTLY = f"""
@@ -40,13 +40,23 @@ quotes:
 
 
 def uslatam(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", input=stdin, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "uslatam.cli.app", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        input=stdin,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def snapshot(package: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(package)): p.read_bytes() for p in sorted(package.rglob("*"))
-            if p.is_file() and ".uslatam" not in p.parts}
+    return {
+        str(p.relative_to(package)): p.read_bytes()
+        for p in sorted(package.rglob("*"))
+        if p.is_file() and ".uslatam" not in p.parts
+    }
 
 
 def _drop_rows(package: Path, table: str, column: str, values: set[str]) -> None:
@@ -91,10 +101,12 @@ def test_dry_run_reports_and_writes_nothing(without_tackle_jointly: Path) -> Non
 
 
 def test_csv_input_from_standard_input_reuses_an_existing_span(package_copy: Path) -> None:
-    text = ("claim_id,source_id,subject,area_entity_id,direction,period_precision,period_basis,modality,"
-            "asserted_by_entity_id,span_words\n"
-            f"mexico-heroin-production-rising-again,{SOURCE},heroin production,mexico,increase,unknown,"
-            "as_of_publication,asserted,insight-crime,Heroin production is rising in Mexico\n")
+    text = (
+        "claim_id,source_id,subject,area_entity_id,direction,period_precision,period_basis,modality,"
+        "asserted_by_entity_id,span_words\n"
+        f"mexico-heroin-production-rising-again,{SOURCE},heroin production,mexico,increase,unknown,"
+        "as_of_publication,asserted,insight-crime,Heroin production is rising in Mexico\n"
+    )
     result = uslatam("add", "trend_claims", "-", "--input-format", "csv", cwd=package_copy, stdin=text)
     assert result.returncode == 0, result.stderr
     assert "reused span ic-heroin-rising" in result.stdout
@@ -102,16 +114,41 @@ def test_csv_input_from_standard_input_reuses_an_existing_span(package_copy: Pat
 
 
 BAD_INPUTS = {
-    "words not found": ("quotes", "speaker_entity_id: donald-trump\n    quote_type: term\n    span: {words: cocoaa}\n"
-                        "    attribution_span: {words: Trump said}", "evidence-not-found", 3),
-    "ambiguous words": ("quotes", "speaker_entity_id: donald-trump\n    quote_type: term\n    span: {words: cocoa}\n"
-                        "    attribution_span: {words: On May 18}", "evidence-not-found", 3),
-    "duplicate id": ("quotes", "quote_id: trump-cocoa\n    speaker_entity_id: donald-trump\n    quote_type: term\n"
-                     "    span: {words: cocoa}\n    attribution_span: {words: Trump said}", "primary-key", 3),
-    "unknown foreign key": ("quotes", "speaker_entity_id: donald-trum\n    quote_type: term\n    span: {words: cocoa}\n"
-                            "    attribution_span: {words: Trump said}", "foreign-key", 3),
-    "wrong type": ("statistics", "measure: m\n    value: lots\n    value_text: 2.8 million\n    unit: persons\n"
-                   "    qualifier: estimated\n    span: {words: the estimated 2.8 million}", "type-error", 3),
+    "words not found": (
+        "quotes",
+        "speaker_entity_id: donald-trump\n    quote_type: term\n    span: {words: cocoaa}\n"
+        "    attribution_span: {words: Trump said}",
+        "evidence-not-found",
+        3,
+    ),
+    "ambiguous words": (
+        "quotes",
+        "speaker_entity_id: donald-trump\n    quote_type: term\n    span: {words: cocoa}\n"
+        "    attribution_span: {words: On May 18}",
+        "evidence-not-found",
+        3,
+    ),
+    "duplicate id": (
+        "quotes",
+        "quote_id: trump-cocoa\n    speaker_entity_id: donald-trump\n    quote_type: term\n"
+        "    span: {words: cocoa}\n    attribution_span: {words: Trump said}",
+        "primary-key",
+        3,
+    ),
+    "unknown foreign key": (
+        "quotes",
+        "speaker_entity_id: donald-trum\n    quote_type: term\n    span: {words: cocoa}\n"
+        "    attribution_span: {words: Trump said}",
+        "foreign-key",
+        3,
+    ),
+    "wrong type": (
+        "statistics",
+        "measure: m\n    value: lots\n    value_text: 2.8 million\n    unit: persons\n"
+        "    qualifier: estimated\n    span: {words: the estimated 2.8 million}",
+        "type-error",
+        3,
+    ),
     "unknown table": ("quotess", "quote_type: term", "input-error", 3),
     "unknown column": ("quotes", "quote_kind: term", "input-error", 3),
 }
@@ -140,21 +177,40 @@ def test_malformed_input_is_refused_with_its_line() -> None:
 
 
 def test_json_input_is_read_with_line_numbers() -> None:
-    rows = read_input('{"quotes": [\n {"quote_id": "a"},\n {"quote_id": "b"}\n]}', name="x.json", fmt="json",
-                      table=None)
+    rows = read_input(
+        '{"quotes": [\n {"quote_id": "a"},\n {"quote_id": "b"}\n]}', name="x.json", fmt="json", table=None
+    )
     assert [(r.table, r.values["quote_id"], r.line) for r in rows] == [("quotes", "a", 2), ("quotes", "b", 3)]
 
 
 # --- add-source -------------------------------------------------------------------------
 
+
 def test_add_source_stores_the_text_and_its_row(package_copy: Path, tmp_path: Path) -> None:
-    text = "A Second Article\n\nOfficials met on Monday. \"We agreed,\" the minister said.\n"
+    text = 'A Second Article\n\nOfficials met on Monday. "We agreed," the minister said.\n'
     article = tmp_path / "article.txt"
     article.write_bytes(text.encode("utf-8"))
-    result = uslatam("add-source", str(article), "--id", "example-2017-06-01-second-article", "--title",
-                     "A Second Article", "--publisher", "Example News", "--url", "https://example.org/a",
-                     "--published", "2017-06-01", "--language", "en", "--reuse-terms", "All rights reserved.",
-                     "--author", "A. Writer", cwd=package_copy)
+    result = uslatam(
+        "add-source",
+        str(article),
+        "--id",
+        "example-2017-06-01-second-article",
+        "--title",
+        "A Second Article",
+        "--publisher",
+        "Example News",
+        "--url",
+        "https://example.org/a",
+        "--published",
+        "2017-06-01",
+        "--language",
+        "en",
+        "--reuse-terms",
+        "All rights reserved.",
+        "--author",
+        "A. Writer",
+        cwd=package_copy,
+    )
     assert result.returncode == 0, result.stderr
     stored = package_copy / "sources" / "example-2017-06-01-second-article.txt"
     assert stored.read_bytes() == article.read_bytes()
@@ -163,9 +219,25 @@ def test_add_source_stores_the_text_and_its_row(package_copy: Path, tmp_path: Pa
     row = sources["example-2017-06-01-second-article"]
     assert row["title_basis"] == "text" and row["title_span_id"] == "example-a-second-article"
     assert row["url_basis"] == "publisher_page"
-    again = uslatam("add-source", str(article), "--id", "another-id", "--title", "x", "--publisher", "x",
-                    "--url", "https://example.org/b", "--published", "2017-06-01", "--language", "en",
-                    "--reuse-terms", "x", cwd=package_copy)
+    again = uslatam(
+        "add-source",
+        str(article),
+        "--id",
+        "another-id",
+        "--title",
+        "x",
+        "--publisher",
+        "x",
+        "--url",
+        "https://example.org/b",
+        "--published",
+        "2017-06-01",
+        "--language",
+        "en",
+        "--reuse-terms",
+        "x",
+        cwd=package_copy,
+    )
     assert again.returncode == 1 and "already registered as source 'example-2017-06-01-second-article'" in again.stderr
 
 
@@ -193,10 +265,13 @@ def test_a_kill_at_every_step_leaves_before_or_after(without_tackle_jointly: Pat
     recovered = uslatam("recover", cwd=package)
     assert recovered.returncode == 0
     state = snapshot(package)
-    after = dict(before, **{p: (ROOT / p).read_bytes() for p in ("data/quotes.csv", "data/spans.csv", "datapackage.json")})
+    after = dict(
+        before, **{p: (ROOT / p).read_bytes() for p in ("data/quotes.csv", "data/spans.csv", "datapackage.json")}
+    )
     assert state == (before if step == "staged" else after)
     assert validate(package).valid
     assert not list(package.rglob(".*uslatam-tmp-*"))
+    record("kill", command="add", step=step, outcome="before" if state == before else "after")
 
 
 def test_kills_at_random_times_leave_before_or_after(without_tackle_jointly: Path) -> None:
@@ -206,15 +281,21 @@ def test_kills_at_random_times_leave_before_or_after(without_tackle_jointly: Pat
     package = without_tackle_jointly
     (package / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
     before = snapshot(package)
-    after = dict(before, **{p: (ROOT / p).read_bytes() for p in ("data/quotes.csv", "data/spans.csv", "datapackage.json")})
+    after = dict(
+        before, **{p: (ROOT / p).read_bytes() for p in ("data/quotes.csv", "data/spans.csv", "datapackage.json")}
+    )
     runs = int(os.environ.get("USLATAM_KILL_RUNS", "6"))
     generator = random.Random(20170518)
     outcomes = []
     for _ in range(runs):
         for relpath, data in before.items():
             (package / relpath).write_bytes(data)
-        process = subprocess.Popen([sys.executable, "-m", "uslatam.cli.app", "add", "quote.yaml"], cwd=package,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uslatam.cli.app", "add", "quote.yaml"],
+            cwd=package,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(generator.uniform(1.0, 3.0))
         process.kill()
         process.wait()
@@ -222,20 +303,31 @@ def test_kills_at_random_times_leave_before_or_after(without_tackle_jointly: Pat
         state = snapshot(package)
         assert state in (before, after)
         outcomes.append("after" if state == after else "before")
+        record("kill", command="add", step="random", outcome=outcomes[-1])
     assert len(outcomes) == runs
 
 
 def test_two_concurrent_adds_both_land(package_copy: Path) -> None:
     claims = []
-    for number, words in enumerate(["Heroin production is rising in Mexico",
-                                    "Colombia is producing more cocaine than ever"]):
+    for number, words in enumerate(
+        ["Heroin production is rising in Mexico", "Colombia is producing more cocaine than ever"]
+    ):
         (package_copy / f"c{number}.yaml").write_text(
             f"source_id: {SOURCE}\ntrend_claims:\n  - claim_id: concurrent-{number}\n    subject: s\n"
             f"    direction: increase\n    period_precision: unknown\n    period_basis: none\n"
-            f"    modality: asserted\n    span: {{words: {words}}}\n", encoding="utf-8")
+            f"    modality: asserted\n    span: {{words: {words}}}\n",
+            encoding="utf-8",
+        )
         claims.append(f"concurrent-{number}")
-    processes = [subprocess.Popen([sys.executable, "-m", "uslatam.cli.app", "add", f"c{n}.yaml"], cwd=package_copy,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "uslatam.cli.app", "add", f"c{n}.yaml"],
+            cwd=package_copy,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n in range(2)
+    ]
     assert [p.wait() for p in processes] == [0, 0]
     ids = {r["claim_id"] for r in csv.DictReader(open(package_copy / "data" / "trend_claims.csv", encoding="utf-8"))}
     assert set(claims) <= ids
@@ -270,6 +362,7 @@ def test_a_full_disk_leaves_nothing_behind_and_names_the_file(without_tackle_joi
     assert snapshot(package) == before
     assert not list(package.rglob(".*uslatam-tmp-*"))
     assert not (package / ".uslatam" / "journal.json").exists()
+    record("fault", command="add", fault="ENOSPC on fsync", outcome="unchanged")
 
 
 def test_the_state_folder_does_not_affect_validation(package_copy: Path) -> None:
@@ -279,3 +372,39 @@ def test_the_state_folder_does_not_affect_validation(package_copy: Path) -> None
     assert (package_copy / ".uslatam").is_dir()
     assert validate(package_copy).valid
     shutil.rmtree(package_copy / ".uslatam")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_add_source_killed_at_every_step_leaves_before_or_after(package_copy: Path, tmp_path: Path, step: str) -> None:
+    article = tmp_path / "article.txt"
+    article.write_bytes(b"A Third Article\n\nSomething happened.\n")
+    before = snapshot(package_copy)
+    arguments = [
+        "add-source",
+        str(article),
+        "--id",
+        "example-2017-07-01-third",
+        "--title",
+        "A Third Article",
+        "--publisher",
+        "Example",
+        "--url",
+        "https://example.org/c",
+        "--published",
+        "2017-07-01",
+        "--language",
+        "en",
+        "--reuse-terms",
+        "None stated.",
+    ]
+    killed = uslatam(*arguments, cwd=package_copy, env={"USLATAM_CRASH_AT": step})
+    assert killed.returncode == 137
+    assert uslatam("recover", cwd=package_copy).returncode == 0
+    state = snapshot(package_copy)
+    stored = "sources/example-2017-07-01-third.txt"
+    if step == "staged":
+        assert state == before
+    else:
+        assert state[stored] == article.read_bytes() and state != before
+    assert validate(package_copy, against=False).valid
+    record("kill", command="add-source", step=step, outcome="before" if state == before else "after")

@@ -22,8 +22,23 @@ DESCRIPTOR = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
 def cff_schema(tmp_path_factory) -> dict:
     """The CFF 1.2.0 JSON schema as cffconvert ships it (cffconvert itself pins an old jsonschema)."""
     folder = tmp_path_factory.mktemp("cffconvert")
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-                    "cffconvert==2.0.0", "-d", str(folder)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "cffconvert==2.0.0",
+            "-d",
+            str(folder),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(Path(folder).glob("cffconvert-2.0.0-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         return json.loads(archive.read("cffconvert/schemas/1.2.0/schema.json"))

@@ -17,8 +17,9 @@ UTF8 = {"PYTHONIOENCODING": "utf-8"}
 
 
 def uslatam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True, text=True, encoding="utf-8"
+    )
 
 
 def test_help_lists_the_commands() -> None:
@@ -43,7 +44,7 @@ def test_warnings_alone_leave_the_package_valid() -> None:
 
 def test_text_report_names_file_line_column_value_and_fix() -> None:
     result = uslatam("validate", str(FIXTURES / "foreign-key"))
-    (code, table, line, column), = json.loads((FIXTURES / "foreign-key" / "expected.json").read_text())["expected"]
+    ((code, table, line, column),) = json.loads((FIXTURES / "foreign-key" / "expected.json").read_text())["expected"]
     assert f"data/{table}.csv:{line} [{column}] {code}" in result.stdout
     assert "value:    'no-such-event'" in result.stdout
     assert "fix:" in result.stdout
@@ -61,8 +62,9 @@ def test_github_annotations_escape_cells_so_none_can_forge_a_command(tmp_path: P
     shutil.copytree(FIXTURES / "clean", package)
     entities = package / "data" / "entities.csv"
     forged = '"Mexico\n::error file=README.md,line=1::forged 100%"'
-    entities.write_text(entities.read_text(encoding="utf-8").replace("country,Mexico,", f"country,{forged},"),
-                        encoding="utf-8")
+    entities.write_text(
+        entities.read_text(encoding="utf-8").replace("country,Mexico,", f"country,{forged},"), encoding="utf-8"
+    )
     uslatam("rehash", str(package))
     result = uslatam("validate", "--format", "github", str(package))
     assert result.returncode == 1
@@ -95,8 +97,9 @@ def test_github_annotations_are_capped_per_code(tmp_path: Path) -> None:
 
 
 def test_locate_prints_the_spans_row() -> None:
-    result = uslatam("locate", "insightcrime-2017-05-19-mexico-colombia-meetings", "Heroin production is rising",
-                     "--id", "ic-heroin")
+    result = uslatam(
+        "locate", "insightcrime-2017-05-19-mexico-colombia-meetings", "Heroin production is rising", "--id", "ic-heroin"
+    )
     assert result.returncode == 0
     line = result.stdout
     assert line.startswith("ic-heroin,insightcrime-2017-05-19-mexico-colombia-meetings,")
@@ -119,8 +122,9 @@ def test_locate_shows_the_closest_passage_when_words_are_missing() -> None:
 
 def test_rehash_after_a_hand_edit_makes_the_package_valid_again(package_copy: Path) -> None:
     path = package_copy / "data" / "positions.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("US Secretary of State", "U.S. Secretary of State"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("US Secretary of State", "U.S. Secretary of State"), encoding="utf-8"
+    )
     assert uslatam("validate", str(package_copy)).returncode == 1
     result = uslatam("rehash", str(package_copy))
     assert result.returncode == 0 and "positions" in result.stdout
@@ -129,8 +133,9 @@ def test_rehash_after_a_hand_edit_makes_the_package_valid_again(package_copy: Pa
 
 def test_error_code_documentation_is_current() -> None:
     committed = (ROOT / "docs" / "error-codes.md").read_text(encoding="utf-8")
-    assert committed == codes_markdown(), "docs/error-codes.md is stale; regenerate with: " \
-        "uslatam codes --format markdown > docs/error-codes.md"
+    assert committed == codes_markdown(), (
+        "docs/error-codes.md is stale; regenerate with: uslatam codes --format markdown > docs/error-codes.md"
+    )
 
 
 def test_readme_table_of_tables_is_current() -> None:
@@ -142,8 +147,12 @@ def test_readme_table_of_tables_is_current() -> None:
 
 def test_readme_example_report_is_what_validate_prints(package_copy: Path) -> None:
     spans = package_copy / "data" / "spans.csv"
-    spans.write_text(spans.read_text(encoding="utf-8").replace(
-        ",Heroin production is rising in Mexico,", ",Heroin production is rising in Mexic0,"), encoding="utf-8")
+    spans.write_text(
+        spans.read_text(encoding="utf-8").replace(
+            ",Heroin production is rising in Mexico,", ",Heroin production is rising in Mexic0,"
+        ),
+        encoding="utf-8",
+    )
     assert uslatam("rehash", str(package_copy)).returncode == 0
     printed = uslatam("validate", cwd=package_copy).stdout
     readme = (ROOT / "README.md").read_text(encoding="utf-8")

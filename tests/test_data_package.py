@@ -40,8 +40,7 @@ def test_stored_text_is_byte_identical_to_the_shared_copy() -> None:
 
 def test_frictionless_command_reports_the_package_valid() -> None:
     frictionless = [sys.executable, "-m", "frictionless"]
-    result = subprocess.run([*frictionless, "validate", "datapackage.json"], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run([*frictionless, "validate", "datapackage.json"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "INVALID" not in result.stdout
 
@@ -67,8 +66,8 @@ def test_every_span_is_the_stored_text_at_its_offsets() -> None:
     for span in rows("spans"):
         start, end = int(span["start"]), int(span["end"])
         assert text[start:end] == span["exact"], span["span_id"]
-        assert text[max(0, start - 32):start] == span["prefix"], span["span_id"]
-        assert text[end:end + 32] == span["suffix"], span["span_id"]
+        assert text[max(0, start - 32) : start] == span["prefix"], span["span_id"]
+        assert text[end : end + 32] == span["suffix"], span["span_id"]
 
 
 def test_every_fact_row_cites_a_span() -> None:
@@ -102,8 +101,11 @@ NOT_QUOTES = {
 def test_every_passage_in_quotation_marks_is_recorded_or_explained() -> None:
     text = TEXT_FILE.read_text(encoding="utf-8")
     body = _article_body(text)
-    quoted_spans = {(int(s["start"]), int(s["end"])) for s in rows("spans")
-                    if s["span_id"] in {q["span_id"] for q in rows("quotes")}}
+    quoted_spans = {
+        (int(s["start"]), int(s["end"]))
+        for s in rows("spans")
+        if s["span_id"] in {q["span_id"] for q in rows("quotes")}
+    }
     for match in re.finditer(r'"([^"]+)"', body):
         if match.group(1) in NOT_QUOTES:
             continue

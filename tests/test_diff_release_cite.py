@@ -20,19 +20,30 @@ from uslatam.package import refresh_integrity
 from uslatam.release import ReleaseError, plan_release, release
 from uslatam.validate import validate
 
-from .conftest import ROOT
+from .conftest import ROOT, record
 
 SOURCE = "insightcrime-2017-05-19-mexico-colombia-meetings"
 
 
 def uslatam(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True,
-                          text=True, encoding="utf-8", env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "uslatam.cli.app", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env={**os.environ, **(env or {})},
+    )
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def _schema(package: Path, table: str) -> dict:
@@ -162,8 +173,12 @@ def descriptor_title_edited(p):
 def row_retracted(p):
     h, r = _rows(p, "source_authors")
     _put_rows(p, "source_authors", h, r[:1])
-    _put_rows(p, "retractions", *_rows(p, "retractions")[:1],
-              [["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]])
+    _put_rows(
+        p,
+        "retractions",
+        *_rows(p, "retractions")[:1],
+        [["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]],
+    )
 
 
 def row_removed_silently(p):
@@ -178,11 +193,25 @@ def number_reformatted(p):
 
 
 CASES = [
-    (field_added, MAJOR), (field_removed, MAJOR), (field_renamed, MAJOR), (field_retyped, MAJOR),
-    (enum_tightened, MAJOR), (enum_loosened, MINOR), (required_added, MAJOR), (required_removed, MINOR),
-    (pattern_changed, MAJOR), (minimum_raised, MAJOR), (primary_key_changed, MAJOR), (table_removed, MAJOR),
-    (rows_added, MINOR), (value_corrected, PATCH), (description_edited, PATCH), (descriptor_title_edited, PATCH),
-    (row_retracted, PATCH), (row_removed_silently, None), (number_reformatted, None),
+    (field_added, MAJOR),
+    (field_removed, MAJOR),
+    (field_renamed, MAJOR),
+    (field_retyped, MAJOR),
+    (enum_tightened, MAJOR),
+    (enum_loosened, MINOR),
+    (required_added, MAJOR),
+    (required_removed, MINOR),
+    (pattern_changed, MAJOR),
+    (minimum_raised, MAJOR),
+    (primary_key_changed, MAJOR),
+    (table_removed, MAJOR),
+    (rows_added, MINOR),
+    (value_corrected, PATCH),
+    (description_edited, PATCH),
+    (descriptor_title_edited, PATCH),
+    (row_retracted, PATCH),
+    (row_removed_silently, None),
+    (number_reformatted, None),
 ]
 
 
@@ -202,7 +231,8 @@ def test_a_silently_removed_row_is_unretracted(package_copy: Path, tmp_path: Pat
     assert diff(before, package_copy).unretracted() == {"source_authors": [f"{SOURCE}|2"]}
     found = validate(package_copy, against=before).findings
     assert [(f.code, f.table, f.value) for f in found if f.code == "removed-without-retraction"] == [
-        ("removed-without-retraction", "source_authors", f"{SOURCE}|2")]
+        ("removed-without-retraction", "source_authors", f"{SOURCE}|2")
+    ]
 
 
 def test_renames_and_retypes_are_named(package_copy: Path, tmp_path: Path) -> None:
@@ -225,20 +255,28 @@ def test_diff_after_add_lists_exactly_the_added_rows(package_copy: Path, tmp_pat
     (package_copy / "in.yaml").write_text(
         f"source_id: {SOURCE}\ntrend_claims:\n  - claim_id: new-claim\n    subject: s\n    direction: increase\n"
         "    period_precision: unknown\n    period_basis: none\n    modality: asserted\n"
-        "    span: {words: Heroin production is rising in Mexico}\n", encoding="utf-8")
+        "    span: {words: Heroin production is rising in Mexico}\n",
+        encoding="utf-8",
+    )
     assert uslatam("add", "in.yaml", cwd=package_copy).returncode == 0
     result = diff(before, package_copy)
-    changed = {name: ([r[t.key_columns[0]] for r in t.added], t.removed, t.changed)
-               for name, t in result.tables.items() if not t.empty}
+    changed = {
+        name: ([r[t.key_columns[0]] for r in t.added], t.removed, t.changed)
+        for name, t in result.tables.items()
+        if not t.empty
+    }
     assert changed == {"trend_claims": (["new-claim"], [], [])}
     assert result.bump() == MINOR and not result.schema
     cli = uslatam("diff", str(before), str(package_copy), "--exit-code", "--format", "json", cwd=package_copy)
-    assert cli.returncode == 1 and json.loads(cli.stdout)["tables"]["trend_claims"]["added"][0]["claim_id"] == "new-claim"
+    assert (
+        cli.returncode == 1 and json.loads(cli.stdout)["tables"]["trend_claims"]["added"][0]["claim_id"] == "new-claim"
+    )
     markdown = uslatam("diff", str(before), str(package_copy), "--format", "markdown", cwd=package_copy).stdout
     assert "| `trend_claims` | 1 | 0 | 0 | 0 |" in markdown
 
 
 # --- releases in a git repository -----------------------------------------------------------
+
 
 @pytest.fixture
 def repo(package_copy: Path) -> Path:
@@ -335,9 +373,11 @@ def test_a_crash_during_release_leaves_no_release_or_a_complete_one(repo: Path, 
     assert versions in (("0.1.0", "0.1.0", None), ("1.0.0", "1.0.0", "1.0.0"))
     assert versions[0] == ("0.1.0" if step == "staged" else "1.0.0")
     assert validate(repo).valid
+    record("kill", command="release", step=step, outcome="before" if versions[0] == "0.1.0" else "after")
 
 
 # --- citations -------------------------------------------------------------------------------
+
 
 def test_cite_formats_carry_the_version_and_the_article(repo: Path) -> None:
     release(repo, "major", today=DAY)

@@ -18,7 +18,9 @@ from .conftest import ROOT
 
 def test_data_dictionary_is_current() -> None:
     committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    assert committed == data_dictionary_markdown(ROOT), "docs/data-dictionary.md is stale; regenerate with: uslatam docs"
+    assert committed == data_dictionary_markdown(ROOT), (
+        "docs/data-dictionary.md is stale; regenerate with: uslatam docs"
+    )
 
 
 def test_data_dictionary_covers_every_column_and_code() -> None:
@@ -69,8 +71,9 @@ def test_every_participant_is_in_the_network_and_every_span_on_the_map(drawn: Pa
 
 
 def test_the_example_analysis_runs_and_answers() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "analysis.py")], capture_output=True, text=True,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "analysis.py")], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     assert "Who is quoted on demand" in result.stdout and "Hedged trend claims" in result.stdout
     tillerson = next(line for line in result.stdout.splitlines() if line.startswith("Rex Tillerson"))
@@ -82,9 +85,14 @@ def test_the_datasheet_counts_are_the_data() -> None:
     text = (ROOT / "DATASHEET.md").read_text(encoding="utf-8")
     tables = load()
     stated = {
-        "entities": r"(\d+) entities", "occupancies": r"(\d+) offices held", "events": r"(\d+) events",
-        "event_participants": r"(\d+) event participations", "quotes": r"(\d+) quotes",
-        "statistics": r"(\d+) statistics", "trend_claims": r"(\d+) trend claims", "spans": r"(\d+) evidence spans",
+        "entities": r"(\d+) entities",
+        "occupancies": r"(\d+) offices held",
+        "events": r"(\d+) events",
+        "event_participants": r"(\d+) event participations",
+        "quotes": r"(\d+) quotes",
+        "statistics": r"(\d+) statistics",
+        "trend_claims": r"(\d+) trend claims",
+        "spans": r"(\d+) evidence spans",
     }
     for table, pattern in stated.items():
         assert int(re.search(pattern, text).group(1)) == len(tables[table]), table

@@ -19,7 +19,7 @@ import uslatam
 from uslatam.export import ExportError, export
 from uslatam.loading import load
 
-from .conftest import ROOT
+from .conftest import ROOT, record
 
 TABLES = [r["name"] for r in json.loads((ROOT / "datapackage.json").read_text())["resources"]]
 
@@ -51,14 +51,19 @@ def test_joined_views_answer_the_common_questions() -> None:
     assert market["words"].startswith("must also confront the reality")
     events = uslatam.events_view(tables)
     meeting = events[events["event_id"] == "2017-05-18-us-mexico-security-meeting"]
-    assert set(meeting["participant"]) == {"Rex Tillerson", "John Kelly", "Luis Videgaray Caso",
-                                           "Miguel Ángel Osorio Chong"}
+    assert set(meeting["participant"]) == {
+        "Rex Tillerson",
+        "John Kelly",
+        "Luis Videgaray Caso",
+        "Miguel Ángel Osorio Chong",
+    }
     stats = uslatam.statistics_view(tables).set_index("statistic_id")
     assert stats.loc["us-substance-use-disorder-government-assistance-opioid", "parent_value"] == 2_800_000
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Cells as canonical text, to compare exports whatever the reader's types."""
+
     def cell(value):
         if value is None or (not isinstance(value, str) and pd.isna(value)):
             return ""
@@ -67,14 +72,19 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         return str(value)
+
     return frame.astype(object).map(cell).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("exports")
-    paths = {"parquet": folder / "parquet", "sqlite": folder / "facts.db", "xlsx": folder / "facts.xlsx",
-             "json": folder / "facts.json"}
+    paths = {
+        "parquet": folder / "parquet",
+        "sqlite": folder / "facts.db",
+        "xlsx": folder / "facts.xlsx",
+        "json": folder / "facts.json",
+    }
     for fmt, destination in paths.items():
         export(fmt, destination)
     return paths
@@ -119,7 +129,8 @@ def test_sqlite_declares_keys_and_descriptions(exports: dict[str, Path]) -> None
         keys = connection.execute("PRAGMA foreign_key_list(quotes)").fetchall()
         assert {(k[2], k[3]) for k in keys} >= {("entities", "speaker_entity_id"), ("spans", "span_id")}
         description = connection.execute(
-            "SELECT description FROM _columns WHERE table_name='quotes' AND column_name='quote_id'").fetchone()[0]
+            "SELECT description FROM _columns WHERE table_name='quotes' AND column_name='quote_id'"
+        ).fetchone()[0]
         assert description.startswith("Stable identifier of the quote")
 
 
@@ -128,7 +139,6 @@ def test_xlsx_writes_every_string_as_a_string(package_copy: Path, tmp_path: Path
     hostile = ['"=HYPERLINK(""http://example.org"",""x"")"', "#N/A", "+1", "@SUM(A1)", "-2"]
     text = entities.read_text(encoding="utf-8")
     for number, value in enumerate(hostile):
-        text = text.replace(f"Colombia,COL,ic-colombia-name", f"Colombia,COL,ic-colombia-name", 1)
         text += f"hostile-{number},place,{value},,ic-title\n"
     entities.write_text(text, encoding="utf-8")
     destination = tmp_path / "out.xlsx"
@@ -145,8 +155,9 @@ def test_xlsx_writes_every_string_as_a_string(package_copy: Path, tmp_path: Path
 
 def test_xlsx_refuses_a_cell_excel_would_cut(package_copy: Path, tmp_path: Path) -> None:
     entities = package_copy / "data" / "entities.csv"
-    entities.write_text(entities.read_text(encoding="utf-8") + f"long,place,{'x' * 40_000},,ic-title\n",
-                        encoding="utf-8")
+    entities.write_text(
+        entities.read_text(encoding="utf-8") + f"long,place,{'x' * 40_000},,ic-title\n", encoding="utf-8"
+    )
     with pytest.raises(ExportError, match="over Excel's limit"):
         export("xlsx", tmp_path / "out.xlsx", package_copy)
     assert not (tmp_path / "out.xlsx").exists() and not list(tmp_path.glob(".*tmp"))
@@ -161,9 +172,23 @@ def _free_port() -> int:
 def test_datasette_serves_the_export_with_column_descriptions(exports: dict[str, Path]) -> None:
     port = _free_port()
     database = exports["sqlite"]
-    server = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(database), "-m",
-                               str(database.parent / "metadata.json"), "--host", "127.0.0.1", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            str(database),
+            "-m",
+            str(database.parent / "metadata.json"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -184,20 +209,73 @@ def test_datasette_serves_the_export_with_column_descriptions(exports: dict[str,
 
 def test_the_wheel_carries_its_data(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(wheels), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     target = tmp_path / "site"
     wheel = next(wheels.glob("us_latam_security_facts-*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    probe = ("import uslatam, uslatam.paths as p; t = uslatam.load(); "
-             "print(p.own_package().relative_to(p.MODULE), len(t['quotes']))")
+    probe = (
+        "import uslatam, uslatam.paths as p; t = uslatam.load(); "
+        "print(p.own_package().relative_to(p.MODULE), len(t['quotes']))"
+    )
     result = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["_package", str(len(load()["quotes"]))]
-    validate = subprocess.run([sys.executable, "-m", "uslatam.cli.app", "validate"], cwd=elsewhere, env=env,
-                              capture_output=True, text=True)
+    validate = subprocess.run(
+        [sys.executable, "-m", "uslatam.cli.app", "validate"], cwd=elsewhere, env=env, capture_output=True, text=True
+    )
     assert validate.returncode == 0 and "valid:" in validate.stdout and "_package" in validate.stdout
+
+
+@pytest.mark.parametrize("fmt", ["sqlite", "xlsx", "json"])
+def test_a_failed_export_write_leaves_nothing_and_names_the_file(tmp_path: Path, monkeypatch, fmt: str) -> None:
+    import errno
+
+    destination = tmp_path / f"facts.{fmt}"
+    destination.write_bytes(b"the previous export")
+    real_replace = os.replace
+
+    def full_disk(source, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError) as caught:
+        export(fmt, destination)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert str(destination) in str(caught.value) or caught.value.filename == str(destination)
+    assert destination.read_bytes() == b"the previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [destination.name]
+    record("fault", command=f"export {fmt}", fault="ENOSPC on rename", outcome="unchanged")
+
+
+def test_an_export_killed_at_random_times_leaves_the_old_or_the_new_file(tmp_path: Path) -> None:
+    import random
+
+    destination = tmp_path / "facts.db"
+    export("sqlite", destination)
+    complete = destination.read_bytes()
+    destination.write_bytes(b"old")
+    generator = random.Random(7)
+    for _ in range(int(os.environ.get("USLATAM_KILL_RUNS", "4"))):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uslatam.cli.app", "export", "--format", "sqlite", str(destination)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(generator.uniform(1.0, 3.0))
+        process.kill()
+        process.wait()
+        state = destination.read_bytes()
+        assert state in (b"old", complete)
+        record("kill", command="export", step="random", outcome="before" if state == b"old" else "after")
+        destination.write_bytes(b"old")

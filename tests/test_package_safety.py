@@ -17,22 +17,25 @@ from uslatam.validate import validate
 from .conftest import FIXTURES
 
 
-@pytest.mark.parametrize(("path", "code"), [
-    ("/etc/passwd", "unsafe-path"),
-    ("../outside.csv", "unsafe-path"),
-    ("data/../../outside.csv", "unsafe-path"),
-    ("data/../data/entities.csv", "unsafe-path"),
-    ("data\\..\\..\\outside.csv", "unsafe-path"),
-    ("C:\\data\\entities.csv", "unsafe-path"),
-    (".hidden/entities.csv", "unsafe-path"),
-    ("data/.git/entities.csv", "unsafe-path"),
-    ("./data/entities.csv", "unsafe-path"),
-    ("https://example.org/entities.csv", "remote-path"),
-    ("http://169.254.169.254/latest/meta-data", "remote-path"),
-    ("file:///etc/passwd", "remote-path"),
-    ("//server/share/entities.csv", "remote-path"),
-    ("", "resource-error"),
-])
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/etc/passwd", "unsafe-path"),
+        ("../outside.csv", "unsafe-path"),
+        ("data/../../outside.csv", "unsafe-path"),
+        ("data/../data/entities.csv", "unsafe-path"),
+        ("data\\..\\..\\outside.csv", "unsafe-path"),
+        ("C:\\data\\entities.csv", "unsafe-path"),
+        (".hidden/entities.csv", "unsafe-path"),
+        ("data/.git/entities.csv", "unsafe-path"),
+        ("./data/entities.csv", "unsafe-path"),
+        ("https://example.org/entities.csv", "remote-path"),
+        ("http://169.254.169.254/latest/meta-data", "remote-path"),
+        ("file:///etc/passwd", "remote-path"),
+        ("//server/share/entities.csv", "remote-path"),
+        ("", "resource-error"),
+    ],
+)
 def test_unsafe_paths_are_refused(tmp_path: Path, path: str, code: str) -> None:
     finding = check_path(tmp_path, path, what="path")
     assert finding is not None and finding.code == code

@@ -7,18 +7,21 @@ import pytest
 from uslatam.validate.rules import released_versions, value_bounds
 
 
-@pytest.mark.parametrize(("words", "low", "high"), [
-    ("2.8 million", 2_750_000, 2_850_000),
-    ("222,000", 221_500, 222_500),
-    ("222", 222, 222),  # a whole number without trailing zeros is exact
-    ("7", 7, 7),
-    ("1,234", 1_234, 1_234),
-    ("1.5 billion", 1_450_000_000, 1_550_000_000),
-    ("45%", 45, 45),
-    ("4.5%", 4.45, 4.55),
-    ("multi-billion", 2_000_000_000, 2_000_000_000),
-    ("most", 50, 50),
-])
+@pytest.mark.parametrize(
+    ("words", "low", "high"),
+    [
+        ("2.8 million", 2_750_000, 2_850_000),
+        ("222,000", 221_500, 222_500),
+        ("222", 222, 222),  # a whole number without trailing zeros is exact
+        ("7", 7, 7),
+        ("1,234", 1_234, 1_234),
+        ("1.5 billion", 1_450_000_000, 1_550_000_000),
+        ("45%", 45, 45),
+        ("4.5%", 4.45, 4.55),
+        ("multi-billion", 2_000_000_000, 2_000_000_000),
+        ("most", 50, 50),
+    ],
+)
 def test_value_bounds_follow_the_rounding_the_words_imply(words: str, low, high) -> None:
     assert value_bounds(words) == (Decimal(str(low)), Decimal(str(high)))
 

@@ -63,14 +63,16 @@ def test_dates_are_validated_not_passed_through() -> None:
 
 def test_the_derived_schema_reports_every_failure_lazily() -> None:
     spec = TableSpec.from_schema("t", SCHEMA)
-    frame = pd.DataFrame({
-        "id": pd.array(["a", "a", "B"], dtype="string"),
-        "count": pd.array([1, -1, 2], dtype="Int64"),
-        "share": pd.array([0.5, None, 1.0], dtype="Float64"),
-        "flag": pd.array([True, None, False], dtype="boolean"),
-        "day": pd.to_datetime(["2017-05-18", None, "2017-05-19"]).astype("datetime64[s]"),
-        "kind": pd.array(["a", "c", "b"], dtype="string"),
-    })
+    frame = pd.DataFrame(
+        {
+            "id": pd.array(["a", "a", "B"], dtype="string"),
+            "count": pd.array([1, -1, 2], dtype="Int64"),
+            "share": pd.array([0.5, None, 1.0], dtype="Float64"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "day": pd.to_datetime(["2017-05-18", None, "2017-05-19"]).astype("datetime64[s]"),
+            "kind": pd.array(["a", "c", "b"], dtype="string"),
+        }
+    )
     with pytest.raises(pa.errors.SchemaErrors) as caught:
         pandera_schema(spec).validate(frame, lazy=True)
     checks = set(caught.value.failure_cases["check"].astype(str))

@@ -10,7 +10,7 @@ TEXT = "On May 18, they met. On May 18, InSight Crime launched. The end."
 def test_locate_a_unique_passage() -> None:
     found = locate(TEXT, "they met")
     assert (found.start, found.end) == (11, 19)
-    assert TEXT[found.start:found.end] == found.exact
+    assert TEXT[found.start : found.end] == found.exact
     assert found.prefix == "On May 18, " and found.suffix.startswith(". On May 18")
 
 

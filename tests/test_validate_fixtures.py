@@ -27,8 +27,7 @@ def _expected(case: str) -> tuple[set, dict]:
 def test_fixture_findings_are_exact(case: str) -> None:
     expected, options = _expected(case)
     against = options.pop("against", False)
-    report = validate(FIXTURES / case, limits=Limits(**options),
-                      against=FIXTURES / against if against else False)
+    report = validate(FIXTURES / case, limits=Limits(**options), against=FIXTURES / against if against else False)
     found = {f.location for f in report.findings}
     assert found == expected, "\n".join(f"{f.location} {f.message}" for f in report.findings)
 
@@ -45,15 +44,19 @@ def test_every_catalogue_code_has_a_fixture() -> None:
 
 
 def test_committed_fixtures_are_current(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_fixtures.py"), str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_fixtures.py"), str(tmp_path)], check=True, capture_output=True
+    )
     stale = []
     for file in sorted(p for p in tmp_path.rglob("*") if p.is_file()):
         committed = FIXTURES / file.relative_to(tmp_path)
         if not committed.is_file() or committed.read_bytes() != file.read_bytes():
             stale.append(str(file.relative_to(tmp_path)))
-    extra = [str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
-             if p.is_file() and not (tmp_path / p.relative_to(FIXTURES)).is_file()]
+    extra = [
+        str(p.relative_to(FIXTURES))
+        for p in FIXTURES.rglob("*")
+        if p.is_file() and not (tmp_path / p.relative_to(FIXTURES)).is_file()
+    ]
     assert not stale and not extra, (
         f"tests/fixtures is stale ({stale[:5]} {extra[:5]}); regenerate with: python scripts/make_fixtures.py"
     )

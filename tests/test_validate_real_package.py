@@ -64,8 +64,9 @@ def test_a_line_number_counts_line_ends_inside_cells(package_copy: Path) -> None
 
 def test_edit_without_rehash_is_named_as_integrity_problem(package_copy: Path) -> None:
     path = package_copy / "data" / "positions.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace("US Secretary of State", "US Secretary Of State"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("US Secretary of State", "US Secretary Of State"), encoding="utf-8"
+    )
     # same length, other bytes: the hash catches what the size cannot
     assert _locations(package_copy) == {("hash-count", "positions", None, None)}
 

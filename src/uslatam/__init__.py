@@ -6,8 +6,17 @@ Heavy imports (pandas, pandera, frictionless) wait until a function needs them.
 
 from __future__ import annotations
 
-__all__ = ["validate", "locate", "load", "load_table", "quotes_view", "events_view", "statistics_view",
-           "Report", "Finding"]
+__all__ = [
+    "validate",
+    "locate",
+    "load",
+    "load_table",
+    "quotes_view",
+    "events_view",
+    "statistics_view",
+    "Report",
+    "Finding",
+]
 
 
 def __getattr__(name: str):

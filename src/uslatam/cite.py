@@ -37,8 +37,10 @@ def _names(people: list[dict]) -> list[tuple[str, str]]:
 
 
 def _apa_names(authors: list[tuple[str, str]]) -> str:
-    names = [f"{family}, {' '.join(part[0] + '.' for part in given.split())}" if given else family
-             for family, given in authors]
+    names = [
+        f"{family}, {' '.join(part[0] + '.' for part in given.split())}" if given else family
+        for family, given in authors
+    ]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + ", & " + names[-1]
 
 
@@ -50,13 +52,16 @@ def _year(value) -> str:
 
 def render(cff_text: str, fmt: str) -> str:
     """The citation in BibTeX, APA, RIS or CFF, with the analysed article as a reference."""
-    import yaml
+    from .package import UnsafeYaml, load_yaml
 
     if fmt == "cff":
         return cff_text
     if fmt not in FORMATS:
         raise CiteError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    cff = yaml.safe_load(cff_text)
+    try:
+        cff = load_yaml(cff_text)
+    except UnsafeYaml as error:
+        raise CiteError(f"CITATION.cff cannot be read: {error}") from None
     version = str(cff.get("version", ""))
     released = cff.get("date-released")
     year = _year(released)
@@ -67,18 +72,26 @@ def render(cff_text: str, fmt: str) -> str:
     if fmt == "bibtex":
         key = f"uslatam{version.replace('.', '_')}"
         people = " and ".join(f"{{{family}}}" if not given else f"{family}, {given}" for family, given in authors)
-        lines = [f"@misc{{{key},", f"  title = {{{title}}},", f"  author = {{{people}}},",
-                 f"  year = {{{year}}},", f"  version = {{{version}}},", "  note = {Dataset}"]
+        lines = [
+            f"@misc{{{key},",
+            f"  title = {{{title}}},",
+            f"  author = {{{people}}},",
+            f"  year = {{{year}}},",
+            f"  version = {{{version}}},",
+            "  note = {Dataset}",
+        ]
         if url:
             lines.append(f"  url = {{{url}}}")
         entry = ",\n".join(lines) + "\n}"
         if article:
             a_people = " and ".join(f"{f}, {g}" if g else f"{{{f}}}" for f, g in _names(article.get("authors")))
-            entry += ("\n\n@article{source_article,\n"
-                      f"  title = {{{article['title']}}},\n  author = {{{a_people}}},\n"
-                      f"  year = {{{_year(article.get('date-published'))}}},\n"
-                      f"  publisher = {{{(article.get('publisher') or {}).get('name', '')}}},\n"
-                      f"  url = {{{article.get('url', '')}}}\n}}")
+            entry += (
+                "\n\n@article{source_article,\n"
+                f"  title = {{{article['title']}}},\n  author = {{{a_people}}},\n"
+                f"  year = {{{_year(article.get('date-published'))}}},\n"
+                f"  publisher = {{{(article.get('publisher') or {}).get('name', '')}}},\n"
+                f"  url = {{{article.get('url', '')}}}\n}}"
+            )
         return entry
     if fmt == "apa":
         people = _apa_names(authors)
@@ -88,15 +101,19 @@ def render(cff_text: str, fmt: str) -> str:
         if article:
             a_people = _apa_names(_names(article.get("authors")))
             published = article.get("date-published")
-            text += (f"\n\nSource analysed: {a_people} ({_year(published)}). {article['title']}. "
-                     f"{(article.get('publisher') or {}).get('name', '')}. {article.get('url', '')}")
+            text += (
+                f"\n\nSource analysed: {a_people} ({_year(published)}). {article['title']}. "
+                f"{(article.get('publisher') or {}).get('name', '')}. {article.get('url', '')}"
+            )
         return text
     lines = ["TY  - DATA", f"TI  - {title}"] + [f"AU  - {f}, {g}" if g else f"AU  - {f}" for f, g in authors]
     lines += [f"PY  - {year}", f"ET  - {version}"]
     if url:
         lines.append(f"UR  - {url}")
     if article:
-        lines.append(f"N1  - Source analysed: {article['title']} ({(article.get('publisher') or {}).get('name', '')}, "
-                     f"{article.get('date-published')}), {article.get('url', '')}")
+        lines.append(
+            f"N1  - Source analysed: {article['title']} ({(article.get('publisher') or {}).get('name', '')}, "
+            f"{article.get('date-published')}), {article.get('url', '')}"
+        )
     lines.append("ER  - ")
     return "\n".join(lines)

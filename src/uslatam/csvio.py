@@ -93,8 +93,7 @@ def line_of_offset(data: bytes | str, offset: int) -> int:
     return data.count(newline, 0, offset) + 1
 
 
-def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
-               max_columns: int) -> RawTable:
+def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int, max_columns: int) -> RawTable:
     """Read ``file`` as the project's CSV dialect, reporting what breaks it.
 
     ``readable`` is false when the file cannot be parsed into records at all
@@ -112,29 +111,35 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
         return result
     if raw.startswith(_UTF8_BOM):
         report("byte-order-mark", "the file starts with a UTF-8 byte order mark", 1)
-        raw = raw[len(_UTF8_BOM):]
+        raw = raw[len(_UTF8_BOM) :]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         bad = raw[error.start : error.start + 1].hex()
-        report("encoding-error",
-               f"invalid UTF-8 byte 0x{bad} at byte {error.start} of the file",
-               line_of_offset(raw, error.start), value=f"0x{bad}", expected="UTF-8")
+        report(
+            "encoding-error",
+            f"invalid UTF-8 byte 0x{bad} at byte {error.start} of the file",
+            line_of_offset(raw, error.start),
+            value=f"0x{bad}",
+            expected="UTF-8",
+        )
         result.readable = False
         return result
     nul = text.find("\x00")
     if nul != -1:
-        report("csv-syntax-error", "the file contains a NUL byte", line_of_offset(text, nul),
-               value="\\x00")
+        report("csv-syntax-error", "the file contains a NUL byte", line_of_offset(text, nul), value="\\x00")
         result.readable = False
         return result
     crlf = text.find("\r")
     if crlf != -1:
-        report("line-ending-error", "the file has CR line ends (CR LF or lone CR), not LF",
-               line_of_offset(text, crlf), expected="LF")
+        report(
+            "line-ending-error",
+            "the file has CR line ends (CR LF or lone CR), not LF",
+            line_of_offset(text, crlf),
+            expected="LF",
+        )
     if text and not text.endswith("\n"):
-        report("missing-final-newline", "the file does not end with a line end",
-               line_of_offset(text, len(text)))
+        report("missing-final-newline", "the file does not end with a line end", line_of_offset(text, len(text)))
 
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     physical = text.split("\n")
@@ -149,8 +154,12 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
         except csv.Error as error:
             message = str(error)
             if "field larger than field limit" in message:
-                report("cell-too-large", f"a cell is longer than the limit of {max_cell_chars} characters",
-                       previous_line + 1, expected=f"<= {max_cell_chars} characters")
+                report(
+                    "cell-too-large",
+                    f"a cell is longer than the limit of {max_cell_chars} characters",
+                    previous_line + 1,
+                    expected=f"<= {max_cell_chars} characters",
+                )
             else:
                 report("csv-syntax-error", f"CSV syntax error: {message}", previous_line + 1)
             result.readable = False
@@ -161,8 +170,13 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
             header_read = True
             result.header = record
             if len(record) > max_columns:
-                report("too-many-columns", f"the header has {len(record)} columns; the limit is {max_columns}",
-                       1, value=str(len(record)), expected=f"<= {max_columns}")
+                report(
+                    "too-many-columns",
+                    f"the header has {len(record)} columns; the limit is {max_columns}",
+                    1,
+                    value=str(len(record)),
+                    expected=f"<= {max_columns}",
+                )
                 result.readable = False
                 return result
             continue
@@ -173,14 +187,23 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int,
             stray = stray_quote(raw)
             if stray is not None:
                 line = start_line + raw.count("\n", 0, stray)
-                report("csv-syntax-error", "a quotation mark inside an unquoted cell: quote the whole cell "
-                       "and double the mark (\"\")", line, value=raw[max(0, stray - 20):stray + 20])
+                report(
+                    "csv-syntax-error",
+                    'a quotation mark inside an unquoted cell: quote the whole cell and double the mark ("")',
+                    line,
+                    value=raw[max(0, stray - 20) : stray + 20],
+                )
         for position, cell in enumerate(record):
             if len(cell) > max_cell_chars:
                 column = result.header[position] if position < len(result.header) else None
-                report("cell-too-large", f"a cell of {len(cell)} characters; the limit is {max_cell_chars}",
-                       start_line, column=column, value=cell[:40] + "…",
-                       expected=f"<= {max_cell_chars} characters")
+                report(
+                    "cell-too-large",
+                    f"a cell of {len(cell)} characters; the limit is {max_cell_chars}",
+                    start_line,
+                    column=column,
+                    value=cell[:40] + "…",
+                    expected=f"<= {max_cell_chars} characters",
+                )
     if not header_read:
         report("missing-label", "the file is empty: it has no header", 1)
         result.readable = False
@@ -195,35 +218,96 @@ def check_shape(raw: RawTable, field_names: list[str], *, table: str, relpath: s
         expected = field_names[position] if position < len(field_names) else None
         column = expected or label
         if label.strip() == "":
-            findings.append(Finding("blank-label", f"header cell {position + 1} is empty", table=table,
-                                    file=relpath, line=1, column=column, expected=expected))
+            findings.append(
+                Finding(
+                    "blank-label",
+                    f"header cell {position + 1} is empty",
+                    table=table,
+                    file=relpath,
+                    line=1,
+                    column=column,
+                    expected=expected,
+                )
+            )
         elif label in seen:
-            findings.append(Finding("duplicate-label", f"the header repeats {label!r}", table=table,
-                                    file=relpath, line=1, column=column, value=label, expected=expected))
+            findings.append(
+                Finding(
+                    "duplicate-label",
+                    f"the header repeats {label!r}",
+                    table=table,
+                    file=relpath,
+                    line=1,
+                    column=column,
+                    value=label,
+                    expected=expected,
+                )
+            )
         elif expected is None:
-            findings.append(Finding("extra-label", f"the header has an extra column {label!r}", table=table,
-                                    file=relpath, line=1, column=label, value=label))
+            findings.append(
+                Finding(
+                    "extra-label",
+                    f"the header has an extra column {label!r}",
+                    table=table,
+                    file=relpath,
+                    line=1,
+                    column=label,
+                    value=label,
+                )
+            )
         elif label != expected:
-            findings.append(Finding("incorrect-label", f"header cell {position + 1} is {label!r}, the schema says {expected!r}",
-                                    table=table, file=relpath, line=1, column=expected, value=label,
-                                    expected=expected))
+            findings.append(
+                Finding(
+                    "incorrect-label",
+                    f"header cell {position + 1} is {label!r}, the schema says {expected!r}",
+                    table=table,
+                    file=relpath,
+                    line=1,
+                    column=expected,
+                    value=label,
+                    expected=expected,
+                )
+            )
         seen.add(label)
     for position in range(len(raw.header), len(field_names)):
-        findings.append(Finding("missing-label", f"the header lacks the column {field_names[position]!r}",
-                                table=table, file=relpath, line=1, column=field_names[position],
-                                expected=field_names[position]))
+        findings.append(
+            Finding(
+                "missing-label",
+                f"the header lacks the column {field_names[position]!r}",
+                table=table,
+                file=relpath,
+                line=1,
+                column=field_names[position],
+                expected=field_names[position],
+            )
+        )
     width = len(raw.header)
     for record, line in zip(raw.rows, raw.lines):
         if not any(cell.strip() for cell in record):
             findings.append(Finding("blank-row", "the row is empty", table=table, file=relpath, line=line))
         elif len(record) > width:
-            findings.append(Finding("extra-cell", f"the row has {len(record)} cells, the header {width}",
-                                    table=table, file=relpath, line=line, value=record[width],
-                                    expected=f"{width} cells"))
+            findings.append(
+                Finding(
+                    "extra-cell",
+                    f"the row has {len(record)} cells, the header {width}",
+                    table=table,
+                    file=relpath,
+                    line=line,
+                    value=record[width],
+                    expected=f"{width} cells",
+                )
+            )
         elif len(record) < width:
-            findings.append(Finding("missing-cell", f"the row has {len(record)} cells, the header {width}",
-                                    table=table, file=relpath, line=line, column=raw.header[len(record)],
-                                    expected=f"{width} cells"))
+            findings.append(
+                Finding(
+                    "missing-cell",
+                    f"the row has {len(record)} cells, the header {width}",
+                    table=table,
+                    file=relpath,
+                    line=line,
+                    column=raw.header[len(record)],
+                    expected=f"{width} cells",
+                )
+            )
     return findings
 
 

@@ -180,10 +180,12 @@ class Diff:
                     "added": table.added,
                     "removed": table.removed,
                     "retracted": table.retracted,
-                    "changed": [{"key": c.key, "cells": {k: list(v) for k, v in c.cells.items()}}
-                                for c in table.changed],
+                    "changed": [
+                        {"key": c.key, "cells": {k: list(v) for k, v in c.cells.items()}} for c in table.changed
+                    ],
                 }
-                for name, table in self.tables.items() if not table.empty
+                for name, table in self.tables.items()
+                if not table.empty
             },
         }
 
@@ -234,10 +236,13 @@ def compare(old: Snapshot, new: Snapshot) -> Diff:
         table.retracted = [k for k in (row_key(columns, r) for r in table.removed) if (name, k) in retractions]
         for key in old_rows.keys() & new_rows.keys():
             before, after = old_rows[key], new_rows[key]
-            cells = {column: (before.get(column, ""), after.get(column, ""))
-                     for column in after if column in before and
-                     _canonical(before[column], types.get(column, "string")) !=
-                     _canonical(after[column], types.get(column, "string"))}
+            cells = {
+                column: (before.get(column, ""), after.get(column, ""))
+                for column in after
+                if column in before
+                and _canonical(before[column], types.get(column, "string"))
+                != _canonical(after[column], types.get(column, "string"))
+            }
             if cells:
                 table.changed.append(RowChange(key, cells))
         table.changed.sort(key=lambda c: c.key)
@@ -251,14 +256,20 @@ def _constraint_change(name: str, old: dict, new: dict) -> list[tuple[str, str]]
     oc, nc = old.get("constraints", {}), new.get("constraints", {})
     for flag in ("required", "unique"):
         if bool(oc.get(flag)) != bool(nc.get(flag)):
-            changes.append(("constraint-tightened" if nc.get(flag) else "constraint-loosened",
-                            f"{name}: {flag} {'added' if nc.get(flag) else 'removed'}"))
+            changes.append(
+                (
+                    "constraint-tightened" if nc.get(flag) else "constraint-loosened",
+                    f"{name}: {flag} {'added' if nc.get(flag) else 'removed'}",
+                )
+            )
     if oc.get("enum") != nc.get("enum"):
         before, after = set(oc.get("enum") or []), set(nc.get("enum") or [])
         if "enum" not in nc:
             changes.append(("constraint-loosened", f"{name}: enum removed"))
         elif "enum" not in oc or not before <= after:
-            changes.append(("constraint-tightened", f"{name}: enum now {sorted(after)} (removed {sorted(before - after)})"))
+            changes.append(
+                ("constraint-tightened", f"{name}: enum now {sorted(after)} (removed {sorted(before - after)})")
+            )
         elif before < after:
             changes.append(("constraint-loosened", f"{name}: enum adds {sorted(after - before)}"))
         else:
@@ -266,12 +277,18 @@ def _constraint_change(name: str, old: dict, new: dict) -> list[tuple[str, str]]
     if oc.get("pattern") != nc.get("pattern"):
         kind = "constraint-loosened" if "pattern" not in nc else "constraint-tightened"
         changes.append((kind, f"{name}: pattern {oc.get('pattern')!r} -> {nc.get('pattern')!r}"))
-    for bound, stricter in (("minimum", lambda a, b: b > a), ("maximum", lambda a, b: b < a),
-                            ("minLength", lambda a, b: b > a), ("maxLength", lambda a, b: b < a)):
+    for bound, stricter in (
+        ("minimum", lambda a, b: b > a),
+        ("maximum", lambda a, b: b < a),
+        ("minLength", lambda a, b: b > a),
+        ("maxLength", lambda a, b: b < a),
+    ):
         a, b = oc.get(bound), nc.get(bound)
         if a != b:
             tighter = b is not None and (a is None or stricter(a, b))
-            changes.append(("constraint-tightened" if tighter else "constraint-loosened", f"{name}: {bound} {a} -> {b}"))
+            changes.append(
+                ("constraint-tightened" if tighter else "constraint-loosened", f"{name}: {bound} {a} -> {b}")
+            )
     return changes
 
 
@@ -283,8 +300,10 @@ def _schema_changes(table: str, old: dict, new: dict) -> list[SchemaChange]:
     added = [n for n in new_fields if n not in old_fields]
     for name in list(removed):
         position, field_ = old_fields[name]
-        twin = next((n for n in added if new_fields[n][0] == position
-                     and new_fields[n][1].get("type") == field_.get("type")), None)
+        twin = next(
+            (n for n in added if new_fields[n][0] == position and new_fields[n][1].get("type") == field_.get("type")),
+            None,
+        )
         if twin:
             changes.append(SchemaChange(table, "field-renamed", name, f"field {name} renamed to {twin}", MAJOR))
             removed.remove(name)
@@ -296,8 +315,15 @@ def _schema_changes(table: str, old: dict, new: dict) -> list[SchemaChange]:
     for name in old_fields.keys() & new_fields.keys():
         before, after = old_fields[name][1], new_fields[name][1]
         if before.get("type", "string") != after.get("type", "string") or before.get("format") != after.get("format"):
-            changes.append(SchemaChange(table, "field-retyped", name,
-                                        f"field {name} retyped {before.get('type')} -> {after.get('type')}", MAJOR))
+            changes.append(
+                SchemaChange(
+                    table,
+                    "field-retyped",
+                    name,
+                    f"field {name} retyped {before.get('type')} -> {after.get('type')}",
+                    MAJOR,
+                )
+            )
         for kind, detail in _constraint_change(name, before, after):
             changes.append(SchemaChange(table, kind, name, detail, MAJOR if kind == "constraint-tightened" else MINOR))
         for key in ("description", "example", "title"):
@@ -306,12 +332,22 @@ def _schema_changes(table: str, old: dict, new: dict) -> list[SchemaChange]:
     if [n for n in old_fields if n in new_fields] != [n for n in new_fields if n in old_fields]:
         changes.append(SchemaChange(table, "fields-reordered", None, "fields reordered", MAJOR))
     if old.get("primaryKey") != new.get("primaryKey"):
-        changes.append(SchemaChange(table, "key-changed", None,
-                                    f"primary key {old.get('primaryKey')} -> {new.get('primaryKey')}", MAJOR))
+        changes.append(
+            SchemaChange(
+                table, "key-changed", None, f"primary key {old.get('primaryKey')} -> {new.get('primaryKey')}", MAJOR
+            )
+        )
     if old.get("foreignKeys", []) != new.get("foreignKeys", []):
         fewer = len(new.get("foreignKeys", [])) < len(old.get("foreignKeys", []))
-        changes.append(SchemaChange(table, "constraint-loosened" if fewer else "constraint-tightened", None,
-                                    "foreign keys changed", MINOR if fewer else MAJOR))
+        changes.append(
+            SchemaChange(
+                table,
+                "constraint-loosened" if fewer else "constraint-tightened",
+                None,
+                "foreign keys changed",
+                MINOR if fewer else MAJOR,
+            )
+        )
     return sorted(changes, key=lambda c: (c.kind, c.field or ""))
 
 

@@ -57,8 +57,10 @@ def tables_markdown(root) -> str:
             count = sum(1 for _ in csv.reader(handle)) - 1
         key = ", ".join(schema.get("primaryKey", []))
         meaning = resource.get("description", "").removeprefix("One row per ").rstrip(".")
-        lines.append(f"| [`{resource['name']}`]({resource['path']}) ([schema]({resource['schema']})) "
-                     f"| {meaning} | {count} | {key} |")
+        lines.append(
+            f"| [`{resource['name']}`]({resource['path']}) ([schema]({resource['schema']})) "
+            f"| {meaning} | {count} | {key} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -95,10 +97,18 @@ def data_dictionary_markdown(root) -> str:
     for resource in descriptor["resources"]:
         schema = json.loads((root / resource["schema"]).read_text(encoding="utf-8"))
         key = ", ".join(schema.get("primaryKey", []))
-        lines += [f"## `{resource['name']}`", "", resource.get("description", ""), "",
-                  f"File `{resource['path']}`, schema `{resource['schema']}`, primary key ({key}).", ""]
-        references = {k["fields"][0]: f"{k['reference']['resource'] or resource['name']}.{k['reference']['fields'][0]}"
-                      for k in schema.get("foreignKeys", [])}
+        lines += [
+            f"## `{resource['name']}`",
+            "",
+            resource.get("description", ""),
+            "",
+            f"File `{resource['path']}`, schema `{resource['schema']}`, primary key ({key}).",
+            "",
+        ]
+        references = {
+            k["fields"][0]: f"{k['reference']['resource'] or resource['name']}.{k['reference']['fields'][0]}"
+            for k in schema.get("foreignKeys", [])
+        }
         lines += ["| column | type | constraints | description | example |", "|---|---|---|---|---|"]
         for field in schema["fields"]:
             rules = []
@@ -116,8 +126,11 @@ def data_dictionary_markdown(root) -> str:
                     rules.append(f"{bound} {constraints[bound]}")
             if field["name"] in references:
                 rules.append(f"references `{references[field['name']]}`")
-            for prop, text in (("precisionField", "precision in `{}`"), ("notBefore", "not before `{}`"),
-                               ("codelist", "{}")):
+            for prop, text in (
+                ("precisionField", "precision in `{}`"),
+                ("notBefore", "not before `{}`"),
+                ("codelist", "{}"),
+            ):
                 if prop in field:
                     rules.append(text.format(field[prop]))
             if "entityTypes" in field:

@@ -61,10 +61,12 @@ def export(fmt: str, destination: str | Path, path: str | Path | None = None) ->
     descriptor, specs, frames = _context(path)
     destination = Path(destination)
     return {"parquet": _parquet, "sqlite": _sqlite, "xlsx": _xlsx, "json": _json}[fmt](
-        descriptor, specs, frames, destination)
+        descriptor, specs, frames, destination
+    )
 
 
 # --- Parquet ---------------------------------------------------------------------------
+
 
 def _parquet(descriptor, specs, frames, destination: Path) -> list[Path]:
     """A folder of <table>.parquet, field descriptions in each field's metadata."""
@@ -78,13 +80,16 @@ def _parquet(descriptor, specs, frames, destination: Path) -> list[Path]:
         fields = []
         for arrow_field in table.schema:
             spec = specs[name].field(arrow_field.name)
-            fields.append(arrow_field.with_metadata({"description": spec.description,
-                                                     "type": spec.type}))
-        metadata = {"table": name, "package": descriptor["name"], "version": descriptor["version"],
-                    "description": next(r.get("description", "") for r in descriptor["resources"]
-                                        if r["name"] == name)}
-        schema = pa.schema(fields, metadata={**(table.schema.metadata or {}),
-                                             b"uslatam": json.dumps(metadata).encode()})
+            fields.append(arrow_field.with_metadata({"description": spec.description, "type": spec.type}))
+        metadata = {
+            "table": name,
+            "package": descriptor["name"],
+            "version": descriptor["version"],
+            "description": next(r.get("description", "") for r in descriptor["resources"] if r["name"] == name),
+        }
+        schema = pa.schema(
+            fields, metadata={**(table.schema.metadata or {}), b"uslatam": json.dumps(metadata).encode()}
+        )
         table = table.cast(schema)
         with tempfile.NamedTemporaryFile(dir=destination, prefix=f".{name}.", suffix=".tmp", delete=False) as handle:
             temporary = Path(handle.name)
@@ -98,6 +103,7 @@ def _parquet(descriptor, specs, frames, destination: Path) -> list[Path]:
 
 
 # --- SQLite and Datasette ------------------------------------------------------------------
+
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
@@ -114,21 +120,27 @@ def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
         with connection:
             connection.execute("PRAGMA foreign_keys = OFF")
             for name, spec in specs.items():
-                columns = [f"{_quote(f.name)} {SQL_TYPES[f.type]}{' NOT NULL' if f.required else ''}"
-                           for f in spec.fields]
+                columns = [
+                    f"{_quote(f.name)} {SQL_TYPES[f.type]}{' NOT NULL' if f.required else ''}" for f in spec.fields
+                ]
                 if spec.primary_key:
                     columns.append(f"PRIMARY KEY ({', '.join(_quote(k) for k in spec.primary_key)})")
                 for key in spec.foreign_keys:
-                    columns.append(f"FOREIGN KEY ({', '.join(_quote(f) for f in key.fields)}) REFERENCES "
-                                   f"{_quote(key.resource)} ({', '.join(_quote(f) for f in key.reference_fields)})")
+                    columns.append(
+                        f"FOREIGN KEY ({', '.join(_quote(f) for f in key.fields)}) REFERENCES "
+                        f"{_quote(key.resource)} ({', '.join(_quote(f) for f in key.reference_fields)})"
+                    )
                 connection.execute(f"CREATE TABLE {_quote(name)} ({', '.join(columns)})")
                 marks = ", ".join("?" for _ in spec.fields)
                 connection.executemany(f"INSERT INTO {_quote(name)} VALUES ({marks})", _records(frames[name]))
-            connection.execute("CREATE TABLE _columns (table_name TEXT, column_name TEXT, type TEXT, "
-                               "description TEXT, PRIMARY KEY (table_name, column_name))")
-            connection.executemany("INSERT INTO _columns VALUES (?, ?, ?, ?)",
-                                   [(name, f.name, f.type, f.description)
-                                    for name, spec in specs.items() for f in spec.fields])
+            connection.execute(
+                "CREATE TABLE _columns (table_name TEXT, column_name TEXT, type TEXT, "
+                "description TEXT, PRIMARY KEY (table_name, column_name))"
+            )
+            connection.executemany(
+                "INSERT INTO _columns VALUES (?, ?, ?, ?)",
+                [(name, f.name, f.type, f.description) for name, spec in specs.items() for f in spec.fields],
+            )
             problems = connection.execute("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise ExportError(f"foreign keys do not hold in the export: {problems[:3]}")
@@ -140,8 +152,12 @@ def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
         if os.path.exists(temporary):
             os.unlink(temporary)
     metadata_file = destination.parent / "metadata.json"
-    write_atomic(metadata_file, (json.dumps(datasette_metadata(descriptor, specs, destination.stem),
-                                            indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_atomic(
+        metadata_file,
+        (
+            json.dumps(datasette_metadata(descriptor, specs, destination.stem), indent=2, ensure_ascii=False) + "\n"
+        ).encode("utf-8"),
+    )
     return [destination, metadata_file]
 
 
@@ -160,8 +176,10 @@ def datasette_metadata(descriptor: dict, specs: dict[str, TableSpec], database: 
         "databases": {
             database: {
                 "tables": {
-                    name: {"description": resources[name].get("description", ""),
-                           "columns": {f.name: f.description for f in spec.fields}}
+                    name: {
+                        "description": resources[name].get("description", ""),
+                        "columns": {f.name: f.description for f in spec.fields},
+                    }
                     for name, spec in specs.items()
                 },
             },
@@ -170,6 +188,7 @@ def datasette_metadata(descriptor: dict, specs: dict[str, TableSpec], database: 
 
 
 # --- xlsx -----------------------------------------------------------------------------------
+
 
 def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
     """One sheet per table and a README sheet; every string written as a string."""
@@ -183,8 +202,10 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
             too_long = lengths[lengths > EXCEL_CELL_LIMIT]
             if len(too_long):
                 row = int(too_long.index[0]) + 2
-                raise ExportError(f"{name} line {row}, column {column}: a cell of {int(too_long.iloc[0])} "
-                                  f"characters is over Excel's limit of {EXCEL_CELL_LIMIT}; it would be cut")
+                raise ExportError(
+                    f"{name} line {row}, column {column}: a cell of {int(too_long.iloc[0])} "
+                    f"characters is over Excel's limit of {EXCEL_CELL_LIMIT}; it would be cut"
+                )
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
     os.close(handle)
@@ -192,12 +213,22 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
         options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         workbook = xlsxwriter.Workbook(temporary, options)
         created = datetime.datetime.fromisoformat(descriptor.get("created", "2000-01-01T00:00:00Z").replace("Z", ""))
-        workbook.set_properties({"title": descriptor["title"], "created": created,
-                                 "comments": f"version {descriptor['version']}"})
+        workbook.set_properties(
+            {"title": descriptor["title"], "created": created, "comments": f"version {descriptor['version']}"}
+        )
         readme = workbook.add_worksheet("README")
-        lines = [descriptor["title"], f"Version {descriptor['version']}", descriptor["description"], "",
-                 *[f"Licence: {lic.get('name') or ''} {lic.get('title', '')}".strip()
-                   for lic in descriptor.get("licenses", [])], "", "Tables:"]
+        lines = [
+            descriptor["title"],
+            f"Version {descriptor['version']}",
+            descriptor["description"],
+            "",
+            *[
+                f"Licence: {lic.get('name') or ''} {lic.get('title', '')}".strip()
+                for lic in descriptor.get("licenses", [])
+            ],
+            "",
+            "Tables:",
+        ]
         lines += [f"{r['name']}: {r.get('description', '')}" for r in descriptor["resources"]]
         lines += ["", "Columns:"]
         lines += [f"{name}.{f.name} ({f.type}): {f.description}" for name, spec in specs.items() for f in spec.fields]
@@ -225,6 +256,7 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
 
 
 # --- JSON -----------------------------------------------------------------------------------
+
 
 def _json(descriptor, specs, frames, destination: Path) -> list[Path]:
     """The descriptor and, per table, its rows as records."""

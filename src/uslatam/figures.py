@@ -13,12 +13,23 @@ from pathlib import Path
 
 FIGURES = ("timeline.svg", "network.svg", "evidence-map.svg")
 COLOURS = {
-    "person": "#1b6ca8", "country": "#d1495b", "government_body": "#edae49", "armed_group": "#6a4c93",
-    "organisation": "#00798c", "region": "#8d99ae", "place": "#8d99ae",
+    "person": "#1b6ca8",
+    "country": "#d1495b",
+    "government_body": "#edae49",
+    "armed_group": "#6a4c93",
+    "organisation": "#00798c",
+    "region": "#8d99ae",
+    "place": "#8d99ae",
 }
 TABLE_COLOURS = {
-    "quotes": "#d1495b", "events": "#1b6ca8", "statistics": "#edae49", "trend_claims": "#00798c",
-    "occupancies": "#6a4c93", "entities": "#8d99ae", "event_participants": "#74a9cf", "sources": "#adb5bd",
+    "quotes": "#d1495b",
+    "events": "#1b6ca8",
+    "statistics": "#edae49",
+    "trend_claims": "#00798c",
+    "occupancies": "#6a4c93",
+    "entities": "#8d99ae",
+    "event_participants": "#74a9cf",
+    "sources": "#adb5bd",
 }
 
 
@@ -28,8 +39,9 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "uslatam", "svg.fonttype": "none", "font.size": 9,
-                         "font.family": "DejaVu Sans"})
+    plt.rcParams.update(
+        {"svg.hashsalt": "uslatam", "svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans"}
+    )
     return plt
 
 
@@ -69,11 +81,18 @@ def timeline(tables: dict, path: Path) -> None:
         if start == end:
             axis.plot([start], [y], "o", color="#1b6ca8", gid=event["event_id"])
         else:
-            axis.plot([start, end], [y, y], "-", linewidth=6, color="#d1495b", solid_capstyle="butt",
-                      gid=event["event_id"])
+            axis.plot(
+                [start, end], [y, y], "-", linewidth=6, color="#d1495b", solid_capstyle="butt", gid=event["event_id"]
+            )
         label = f"{event['date_start']}  {event['summary']}"
-        axis.annotate(label if len(label) < 95 else label[:92] + "…", (end, y), xytext=(6, 0),
-                      textcoords="offset points", va="center", fontsize=8)
+        axis.annotate(
+            label if len(label) < 95 else label[:92] + "…",
+            (end, y),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+        )
     axis.set_yticks([])
     axis.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     first = min(_interval(d, p)[0] for d, p in zip(dated["date_start"], dated["date_precision"]))
@@ -85,8 +104,11 @@ def timeline(tables: dict, path: Path) -> None:
     axis.plot([], [], "o", color="#1b6ca8", label="known to the day")
     axis.plot([], [], "-", linewidth=6, color="#d1495b", label="known to the month (bar spans it)")
     axis.legend(loc="lower left", frameon=False, fontsize=8)
-    axis.set_title(f"Dated events ({len(dated)} of {len(events)} events; the others are undated in the text)",
-                   loc="left", fontsize=10)
+    axis.set_title(
+        f"Dated events ({len(dated)} of {len(events)} events; the others are undated in the text)",
+        loc="left",
+        fontsize=10,
+    )
     _save(figure, path)
     plt.close(figure)
 
@@ -105,21 +127,31 @@ def network(tables: dict, path: Path) -> None:
     weights: dict[tuple[str, str], int] = {}
     for members in by_event.values():
         for i, a in enumerate(sorted(members)):
-            for b in sorted(members)[i + 1:]:
+            for b in sorted(members)[i + 1 :]:
                 weights[(a, b)] = weights.get((a, b), 0) + 1
-    position = {node: (math.cos(2 * math.pi * i / len(nodes)), math.sin(2 * math.pi * i / len(nodes)))
-                for i, node in enumerate(nodes)}
+    position = {
+        node: (math.cos(2 * math.pi * i / len(nodes)), math.sin(2 * math.pi * i / len(nodes)))
+        for i, node in enumerate(nodes)
+    }
     figure, axis = plt.subplots(figsize=(8, 8))
     for (a, b), weight in sorted(weights.items()):
         (xa, ya), (xb, yb) = position[a], position[b]
-        axis.plot([xa, xb], [ya, yb], "-", color="#adb5bd", linewidth=0.8 + 1.2 * weight, zorder=1,
-                  gid=f"edge-{a}--{b}")
+        axis.plot(
+            [xa, xb], [ya, yb], "-", color="#adb5bd", linewidth=0.8 + 1.2 * weight, zorder=1, gid=f"edge-{a}--{b}"
+        )
     for node in nodes:
         x, y = position[node]
         kind = entities.loc[node, "entity_type"]
         axis.scatter([x], [y], s=260, color=COLOURS.get(kind, "#adb5bd"), zorder=2, gid=node)
-        axis.annotate(entities.loc[node, "name"], (x, y), xytext=(x * 14, y * 14), textcoords="offset points",
-                      ha="left" if x > 0.01 else ("right" if x < -0.01 else "center"), va="center", fontsize=8)
+        axis.annotate(
+            entities.loc[node, "name"],
+            (x, y),
+            xytext=(x * 14, y * 14),
+            textcoords="offset points",
+            ha="left" if x > 0.01 else ("right" if x < -0.01 else "center"),
+            va="center",
+            fontsize=8,
+        )
     for kind in sorted({entities.loc[n, "entity_type"] for n in nodes}):
         axis.scatter([], [], s=80, color=COLOURS.get(kind, "#adb5bd"), label=kind.replace("_", " "))
     axis.legend(loc="lower left", frameon=False, fontsize=8, bbox_to_anchor=(-0.1, -0.1))
@@ -139,10 +171,16 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
     plt = _pyplot()
     spans = tables["spans"].set_index("span_id")
     cited: dict[str, str] = {}
-    for table, columns in (("sources", ["title_span_id", "reuse_terms_span_id"]), ("entities", ["span_id"]),
-                           ("occupancies", ["span_id", "date_span_id"]), ("events", ["span_id", "date_span_id"]),
-                           ("event_participants", ["span_id"]), ("statistics", ["span_id"]),
-                           ("trend_claims", ["span_id"]), ("quotes", ["span_id", "attribution_span_id"])):
+    for table, columns in (
+        ("sources", ["title_span_id", "reuse_terms_span_id"]),
+        ("entities", ["span_id"]),
+        ("occupancies", ["span_id", "date_span_id"]),
+        ("events", ["span_id", "date_span_id"]),
+        ("event_participants", ["span_id"]),
+        ("statistics", ["span_id"]),
+        ("trend_claims", ["span_id"]),
+        ("quotes", ["span_id", "attribution_span_id"]),
+    ):
         for column in columns:
             for span_id in tables[table][column].dropna():
                 if span_id in spans.index:
@@ -157,24 +195,42 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
         while position < end:
             row, column = divmod(position, width)
             length = min(end - position, width - column)
-            axis.add_patch(Rectangle((column, -row - 1), length, 0.9, color=TABLE_COLOURS.get(table, "#adb5bd"),
-                                     zorder=1 + order.get(table, 0), gid=span_id if first else None))
+            axis.add_patch(
+                Rectangle(
+                    (column, -row - 1),
+                    length,
+                    0.9,
+                    color=TABLE_COLOURS.get(table, "#adb5bd"),
+                    zorder=1 + order.get(table, 0),
+                    gid=span_id if first else None,
+                )
+            )
             position += length
             first = False
     furniture = text.find("share icon")
     if furniture != -1:
         row = furniture // width
         axis.axhline(-row, color="#495057", linewidth=0.8, linestyle="--")
-        axis.annotate("page furniture below (not part of the article)", (width, -row), xytext=(4, -8),
-                      textcoords="offset points", fontsize=7, ha="right")
+        axis.annotate(
+            "page furniture below (not part of the article)",
+            (width, -row),
+            xytext=(4, -8),
+            textcoords="offset points",
+            fontsize=7,
+            ha="right",
+        )
     for table, colour in TABLE_COLOURS.items():
         axis.add_patch(Rectangle((0, 0), 0, 0, color=colour, label=table.replace("_", " ")))
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=4, frameon=False, fontsize=8)
     axis.set_xlim(0, width)
     axis.set_ylim(-rows - 0.5, 0.5)
     axis.axis("off")
-    axis.set_title(f"Evidence map: {len(cited)} cited spans over the {len(text)} code points of the text "
-                   f"({width} per row; a span is coloured by the last table citing it)", loc="left", fontsize=10)
+    axis.set_title(
+        f"Evidence map: {len(cited)} cited spans over the {len(text)} code points of the text "
+        f"({width} per row; a span is coloured by the last table citing it)",
+        loc="left",
+        fontsize=10,
+    )
     _save(figure, path)
     plt.close(figure)
 

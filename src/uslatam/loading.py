@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .package import find_root, load as load_package
+from .package import find_root
+from .package import load as load_package
 from .paths import own_package
 from .schema import TableSpec, parse_column
 
@@ -45,8 +46,10 @@ def _typed(spec: TableSpec, file: Path):
             raise LoadError(f"{file}: {field.name} is not of type {field.type} near line {line}; run uslatam validate")
         values = parsed.values
         if field.enum is not None:
-            values = pd.Series(pd.Categorical(values.astype(object).where(values.notna(), None),
-                                              categories=list(field.enum)), index=values.index)
+            values = pd.Series(
+                pd.Categorical(values.astype(object).where(values.notna(), None), categories=list(field.enum)),
+                index=values.index,
+            )
         columns[field.name] = values
     return pd.DataFrame(columns)
 
@@ -66,6 +69,7 @@ def load(path: str | Path | None = None) -> dict:
 
 # --- joined views for the common questions --------------------------------------------
 
+
 def quotes_view(tables: dict | None = None):
     """Each quote with its words, speaker, the office the text gives, and the event."""
     t = tables or load()
@@ -77,22 +81,51 @@ def quotes_view(tables: dict | None = None):
     view = view.join(offices, on="speaker_occupancy_id")
     events = t["events"].set_index("event_id")[["event_type", "date_start", "summary"]]
     view = view.join(events.add_prefix("event_"), on="event_id")
-    return view[["quote_id", "speaker", "office_as_stated", "quote_type", "words", "attribution", "event_id",
-                 "event_event_type", "event_date_start", "event_summary", "repeats_quote_id"]].rename(
-        columns={"event_event_type": "event_type"})
+    return view[
+        [
+            "quote_id",
+            "speaker",
+            "office_as_stated",
+            "quote_type",
+            "words",
+            "attribution",
+            "event_id",
+            "event_event_type",
+            "event_date_start",
+            "event_summary",
+            "repeats_quote_id",
+        ]
+    ].rename(columns={"event_event_type": "event_type"})
 
 
 def events_view(tables: dict | None = None):
     """Each event with one row per participant (events without participants keep one row)."""
     t = tables or load()
     participants = t["event_participants"].join(
-        t["entities"].set_index("entity_id")["name"].rename("participant"), on="entity_id")
+        t["entities"].set_index("entity_id")["name"].rename("participant"), on="entity_id"
+    )
     participants = participants.join(
-        t["entities"].set_index("entity_id")["name"].rename("acting_for"), on="acting_for_entity_id")
-    view = t["events"].merge(participants[["event_id", "entity_id", "participant", "role", "acting_for"]],
-                             on="event_id", how="left")
-    return view[["event_id", "event_type", "status", "date_start", "date_precision", "place_as_written",
-                 "part_of_event_id", "summary", "entity_id", "participant", "role", "acting_for"]]
+        t["entities"].set_index("entity_id")["name"].rename("acting_for"), on="acting_for_entity_id"
+    )
+    view = t["events"].merge(
+        participants[["event_id", "entity_id", "participant", "role", "acting_for"]], on="event_id", how="left"
+    )
+    return view[
+        [
+            "event_id",
+            "event_type",
+            "status",
+            "date_start",
+            "date_precision",
+            "place_as_written",
+            "part_of_event_id",
+            "summary",
+            "entity_id",
+            "participant",
+            "role",
+            "acting_for",
+        ]
+    ]
 
 
 def statistics_view(tables: dict | None = None):
@@ -103,6 +136,20 @@ def statistics_view(tables: dict | None = None):
     view = view.join(t["entities"].set_index("entity_id")["name"].rename("asserted_by"), on="asserted_by_entity_id")
     parents = stats.set_index("statistic_id")[["measure", "value"]].add_prefix("parent_")
     view = view.join(parents, on="parent_statistic_id")
-    return view[["statistic_id", "measure", "value", "value_text", "unit", "qualifier", "asserted_by",
-                 "attribution_as_written", "relation_to_parent", "parent_statistic_id", "parent_measure",
-                 "parent_value", "evidence"]]
+    return view[
+        [
+            "statistic_id",
+            "measure",
+            "value",
+            "value_text",
+            "unit",
+            "qualifier",
+            "asserted_by",
+            "attribution_as_written",
+            "relation_to_parent",
+            "parent_statistic_id",
+            "parent_measure",
+            "parent_value",
+            "evidence",
+        ]
+    ]

@@ -79,27 +79,47 @@ def check_path(root: Path, value: object, *, what: str) -> Finding | None:
     """A finding if ``value`` is not a safe relative path inside ``root``, else None."""
     file = DESCRIPTOR
     if not isinstance(value, str) or not value:
-        return Finding("resource-error", f"{what} must be a non-empty relative path, not {value!r}",
-                       file=file, value=repr(value))
+        return Finding(
+            "resource-error", f"{what} must be a non-empty relative path, not {value!r}", file=file, value=repr(value)
+        )
     if _URL.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value) or value.startswith("//"):
-        return Finding("remote-path", f"{what} {value!r} is a URL; URLs are never fetched",
-                       file=file, value=value)
+        return Finding("remote-path", f"{what} {value!r} is a URL; URLs are never fetched", file=file, value=value)
     if "\\" in value or value.startswith("/") or re.match(r"^[A-Za-z]:", value):
-        return Finding("unsafe-path", f"{what} {value!r} is absolute or uses backslashes",
-                       file=file, value=value, expected="a relative POSIX path inside the package")
+        return Finding(
+            "unsafe-path",
+            f"{what} {value!r} is absolute or uses backslashes",
+            file=file,
+            value=value,
+            expected="a relative POSIX path inside the package",
+        )
     parts = PurePosixPath(value).parts
     if any(part in ("..", ".") for part in value.split("/")):
-        return Finding("unsafe-path", f"{what} {value!r} contains '.' or '..'",
-                       file=file, value=value, expected="a relative path without '.' or '..'")
+        return Finding(
+            "unsafe-path",
+            f"{what} {value!r} contains '.' or '..'",
+            file=file,
+            value=value,
+            expected="a relative path without '.' or '..'",
+        )
     if any(part.startswith(".") for part in parts):
-        return Finding("unsafe-path", f"{what} {value!r} goes into a hidden file or folder",
-                       file=file, value=value, expected="no part starting with '.'")
+        return Finding(
+            "unsafe-path",
+            f"{what} {value!r} goes into a hidden file or folder",
+            file=file,
+            value=value,
+            expected="no part starting with '.'",
+        )
     resolved = (root / value).resolve()
     try:
         resolved.relative_to(root.resolve())
     except ValueError:
-        return Finding("unsafe-path", f"{what} {value!r} leads outside the package (through a symlink)",
-                       file=file, value=value, expected="a path that stays inside the package")
+        return Finding(
+            "unsafe-path",
+            f"{what} {value!r} leads outside the package (through a symlink)",
+            file=file,
+            value=value,
+            expected="a path that stays inside the package",
+        )
     return None
 
 
@@ -116,8 +136,15 @@ def load_json(path: Path, *, limits: Limits, file: str) -> tuple[object | None, 
     except OSError as error:
         return None, [Finding("missing-file", f"cannot read {file}: {error.strerror}", file=file)]
     if size > limits.max_descriptor_bytes:
-        return None, [Finding(code, f"{file} is {size} bytes; the limit is {limits.max_descriptor_bytes}",
-                              file=file, value=str(size), expected=f"<= {limits.max_descriptor_bytes} bytes")]
+        return None, [
+            Finding(
+                code,
+                f"{file} is {size} bytes; the limit is {limits.max_descriptor_bytes}",
+                file=file,
+                value=str(size),
+                expected=f"<= {limits.max_descriptor_bytes} bytes",
+            )
+        ]
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -139,18 +166,26 @@ def load_json(path: Path, *, limits: Limits, file: str) -> tuple[object | None, 
         return int(digits)
 
     if _nesting_depth(text) > limits.max_json_depth:
-        return None, [Finding(code, f"{file} nests deeper than {limits.max_json_depth} levels",
-                              file=file, expected=f"at most {limits.max_json_depth} levels")]
+        return None, [
+            Finding(
+                code,
+                f"{file} nests deeper than {limits.max_json_depth} levels",
+                file=file,
+                expected=f"at most {limits.max_json_depth} levels",
+            )
+        ]
     try:
         data = json.loads(text, object_pairs_hook=pairs_hook, parse_int=bounded_int)
     except json.JSONDecodeError as error:
-        return None, [Finding(code, f"{file} is not valid JSON: {error.msg}", file=file,
-                              line=error.lineno)]
+        return None, [Finding(code, f"{file} is not valid JSON: {error.msg}", file=file, line=error.lineno)]
     except (ValueError, RecursionError) as error:
         return None, [Finding(code, f"{file} cannot be read: {error}", file=file)]
     for key, _ in duplicates:
-        findings.append(Finding("duplicate-json-key", f"{file} repeats the key {key!r}; only the last would count",
-                                file=file, value=key))
+        findings.append(
+            Finding(
+                "duplicate-json-key", f"{file} repeats the key {key!r}; only the last would count", file=file, value=key
+            )
+        )
     return data, findings
 
 
@@ -186,6 +221,9 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
     descriptor_file = root / DESCRIPTOR
     if not descriptor_file.is_file():
         raise PackageError([Finding("missing-file", f"no {DESCRIPTOR} in {root}", file=DESCRIPTOR)])
+    problem = check_path(root, DESCRIPTOR, what="the descriptor")
+    if problem:
+        raise PackageError([problem])
     data, findings = load_json(descriptor_file, limits=limits, file=DESCRIPTOR)
     if not isinstance(data, dict):
         if data is not None:
@@ -208,48 +246,63 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
         path_problem = check_path(root, entry["path"], what=f"resource {name!r} path")
         schema_ref = entry.get("schema")
         schema_problem = (
-            check_path(root, schema_ref, what=f"resource {name!r} schema")
-            if isinstance(schema_ref, str) else None
+            check_path(root, schema_ref, what=f"resource {name!r} schema") if isinstance(schema_ref, str) else None
         )
         for problem in (path_problem, schema_problem):
             if problem:
                 findings.append(_with_table(problem, name))
         if path_problem or schema_problem:
             continue
+        problem = _not_csv(entry, name)
+        if problem:
+            findings.append(problem)
+            continue
         file = root / entry["path"]
         if not file.is_file():
-            findings.append(Finding("missing-file", f"the data file {entry['path']} does not exist",
-                                    table=name, file=entry["path"]))
+            findings.append(
+                Finding("missing-file", f"the data file {entry['path']} does not exist", table=name, file=entry["path"])
+            )
             continue
         size = file.stat().st_size
         if size > limits.max_file_bytes:
-            findings.append(Finding("file-too-large", f"{entry['path']} is {size} bytes; the limit is {limits.max_file_bytes}",
-                                    table=name, file=entry["path"], value=str(size),
-                                    expected=f"<= {limits.max_file_bytes} bytes"))
+            findings.append(
+                Finding(
+                    "file-too-large",
+                    f"{entry['path']} is {size} bytes; the limit is {limits.max_file_bytes}",
+                    table=name,
+                    file=entry["path"],
+                    value=str(size),
+                    expected=f"<= {limits.max_file_bytes} bytes",
+                )
+            )
             continue
         if isinstance(schema_ref, str):
             if not (root / schema_ref).is_file():
-                findings.append(Finding("missing-file", f"the schema file {schema_ref} does not exist",
-                                        table=name, file=schema_ref))
+                findings.append(
+                    Finding("missing-file", f"the schema file {schema_ref} does not exist", table=name, file=schema_ref)
+                )
                 continue
             schema, schema_findings = load_json(root / schema_ref, limits=limits, file=schema_ref)
             findings.extend(_with_table(f, name) for f in schema_findings)
             if not isinstance(schema, dict):
                 if schema is not None:
-                    findings.append(Finding("schema-error", f"{schema_ref} must hold a JSON object",
-                                            table=name, file=schema_ref))
+                    findings.append(
+                        Finding("schema-error", f"{schema_ref} must hold a JSON object", table=name, file=schema_ref)
+                    )
                 continue
         else:
             schema = schema_ref
-        package.resources.append(Resource(
-            name=name,
-            path=entry["path"],
-            file=file,
-            schema=schema,
-            schema_path=schema_ref if isinstance(schema_ref, str) else None,
-            declared_bytes=entry.get("bytes") if isinstance(entry.get("bytes"), int) else None,
-            declared_hash=entry.get("hash") if isinstance(entry.get("hash"), str) else None,
-        ))
+        package.resources.append(
+            Resource(
+                name=name,
+                path=entry["path"],
+                file=file,
+                schema=schema,
+                schema_path=schema_ref if isinstance(schema_ref, str) else None,
+                declared_bytes=entry.get("bytes") if isinstance(entry.get("bytes"), int) else None,
+                declared_hash=entry.get("hash") if isinstance(entry.get("hash"), str) else None,
+            )
+        )
     return package, findings
 
 
@@ -257,21 +310,51 @@ def _resource_problem(entry: dict, name: str) -> Finding | None:
     if not isinstance(entry.get("name"), str):
         return Finding("resource-error", f"{name} has no name", file=DESCRIPTOR)
     if "data" in entry:
-        return Finding("resource-error", f"resource {name!r} inlines its data; store it as data/{name}.csv",
-                       table=name, file=DESCRIPTOR)
+        return Finding(
+            "resource-error",
+            f"resource {name!r} inlines its data; store it as data/{name}.csv",
+            table=name,
+            file=DESCRIPTOR,
+        )
     if not isinstance(entry.get("path"), str):
-        return Finding("resource-error", f"resource {name!r} needs one path (a string)", table=name,
-                       file=DESCRIPTOR, value=repr(entry.get("path")))
+        return Finding(
+            "resource-error",
+            f"resource {name!r} needs one path (a string)",
+            table=name,
+            file=DESCRIPTOR,
+            value=repr(entry.get("path")),
+        )
     if not isinstance(entry.get("schema"), (str, dict)):
         return Finding("resource-error", f"resource {name!r} has no schema", table=name, file=DESCRIPTOR)
+    return None
+
+
+def _not_csv(entry: dict, name: str) -> Finding | None:
     if entry.get("format", "csv") != "csv" or not entry["path"].endswith(".csv"):
-        return Finding("resource-error", f"resource {name!r} is not a CSV table", table=name,
-                       file=DESCRIPTOR, value=entry["path"])
+        return Finding(
+            "resource-error", f"resource {name!r} is not a CSV table", table=name, file=DESCRIPTOR, value=entry["path"]
+        )
     return None
 
 
 def _with_table(finding: Finding, table: str) -> Finding:
     return Finding(**{**finding.__dict__, "table": table})
+
+
+def copy_package(root: Path, target: Path) -> Path:
+    """Copy the package's own files (descriptor, citation, changelog, data, schemas, sources) to ``target``."""
+    import shutil
+
+    from .paths import PACKAGE_FILES, PACKAGE_FOLDERS
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PACKAGE_FILES:
+        if (root / name).is_file():
+            shutil.copy2(root / name, target / name)
+    for folder in PACKAGE_FOLDERS:
+        if (root / folder).is_dir():
+            shutil.copytree(root / folder, target / folder)
+    return target
 
 
 def file_integrity(path: Path) -> tuple[int, str]:
@@ -311,3 +394,22 @@ def refresh_integrity(root: str | Path) -> list[str]:
         text = json.dumps(package.descriptor, indent=2, ensure_ascii=False) + "\n"
         write_atomic(descriptor_file, text.encode("utf-8"))
     return changed
+
+
+class UnsafeYaml(ValueError):
+    pass
+
+
+def load_yaml(text: str, *, max_chars: int = 1_000_000):
+    """YAML from an untrusted file: size capped, no anchors or aliases (no alias bombs), safe tags only."""
+    import yaml
+
+    if len(text) > max_chars:
+        raise UnsafeYaml(f"{len(text)} characters; the limit is {max_chars}")
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise UnsafeYaml("anchors and aliases are not allowed")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UnsafeYaml(str(error).splitlines()[0]) from None

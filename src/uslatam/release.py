@@ -141,14 +141,17 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     if released:
         commit = release_commit(root, released[0])
         if commit is None:
-            raise ReleaseError(f"version {released[0]} is released in the working tree but not committed; "
-                               f"commit it, then tag it: git tag -a v{released[0]}")
+            raise ReleaseError(
+                f"version {released[0]} is released in the working tree but not committed; "
+                f"commit it, then tag it: git tag -a v{released[0]}"
+            )
         diff = compare(read_version(commit, root=root), now)
         missing = diff.unretracted()
         if missing:
             listing = "; ".join(f"{t}: {', '.join(keys)}" for t, keys in missing.items())
-            raise ReleaseError(f"released rows were removed without a retraction record ({listing}); "
-                               "add them to data/retractions.csv")
+            raise ReleaseError(
+                f"released rows were removed without a retraction record ({listing}); add them to data/retractions.csv"
+            )
         required = diff.bump()
         if required is None:
             raise ReleaseError(f"nothing to release: no change since {released[0]}")
@@ -161,19 +164,28 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
         if level is None:
             raise ReleaseError("the first release needs its level: uslatam release major|minor|patch")
         diff, required, reasons = None, None, {lvl: [] for lvl in LEVELS}
-    new_version = "1.0.0" if not released and level == MAJOR and current.startswith("0.") else bump_version(current, level)
+    new_version = (
+        "1.0.0" if not released and level == MAJOR and current.startswith("0.") else bump_version(current, level)
+    )
     summary = _summary(diff, now.tables)
     plan = ReleasePlan(current, new_version, level, required, reasons, summary=summary)
     descriptor["version"] = new_version
     plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    plan.files["CITATION.cff"] = _citation((root / "CITATION.cff").read_text(encoding="utf-8"),
-                                           new_version, date).encode("utf-8")
+    plan.files["CITATION.cff"] = _citation(
+        (root / "CITATION.cff").read_text(encoding="utf-8"), new_version, date
+    ).encode("utf-8")
     plan.files["CHANGELOG.md"] = _changelog_section(changelog, new_version, date, summary).encode("utf-8")
     return plan
 
 
-def release(root: str | Path, level: str | None = None, *, today: datetime.date | None = None,
-            dry_run: bool = False, lock_timeout: float = 10.0) -> ReleasePlan:
+def release(
+    root: str | Path,
+    level: str | None = None,
+    *,
+    today: datetime.date | None = None,
+    dry_run: bool = False,
+    lock_timeout: float = 10.0,
+) -> ReleasePlan:
     """Plan and (unless ``dry_run``) write a release as one atomic change, under the lock."""
     import hashlib
 
@@ -196,5 +208,15 @@ def release(root: str | Path, level: str | None = None, *, today: datetime.date 
         return plan
 
 
-__all__ = ["ReleaseError", "ReleasePlan", "bump_version", "last_release", "plan_release", "release",
-           "release_commit", "MAJOR", "MINOR", "PATCH"]
+__all__ = [
+    "ReleaseError",
+    "ReleasePlan",
+    "bump_version",
+    "last_release",
+    "plan_release",
+    "release",
+    "release_commit",
+    "MAJOR",
+    "MINOR",
+    "PATCH",
+]

@@ -86,12 +86,12 @@ class Report:
 
     def merge(self, findings: list[Finding]) -> None:
         """Add findings; one problem found by several layers is kept once, naming every layer."""
-        index = {f.location + (f.message if f.line is None and f.column is None else "",): i
-                 for i, f in enumerate(self.findings)}
+        index = {
+            f.location + (f.message if f.line is None and f.column is None else "",): i
+            for i, f in enumerate(self.findings)
+        }
         for finding in findings:
-            key = finding.location + (
-                finding.message if finding.line is None and finding.column is None else "",
-            )
+            key = finding.location + (finding.message if finding.line is None and finding.column is None else "",)
             if key in index:
                 kept = self.findings[index[key]]
                 layers = tuple(dict.fromkeys(kept.found_by + finding.found_by))

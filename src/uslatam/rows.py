@@ -20,14 +20,13 @@ import hashlib
 import io
 import json
 import re
-import shutil
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .csvio import dumps, format_cell
-from .package import DESCRIPTOR, find_root, load
+from .package import DESCRIPTOR, copy_package, find_root, load
 from .report import Finding, Report
 from .schema import TableSpec
 from .spans import SpanError, locate
@@ -69,8 +68,9 @@ class Plan:
     def summary(self) -> dict:
         return {
             "rows": {table: len(rows) for table, rows in self.added.items() if rows},
-            "spans_created": [{k: s[k] for k in ("span_id", "source_id", "start", "end", "exact")}
-                              for s in self.spans_created],
+            "spans_created": [
+                {k: s[k] for k in ("span_id", "source_id", "start", "end", "exact")} for s in self.spans_created
+            ],
             "spans_reused": list(self.spans_reused),
             "files": sorted(self.files),
         }
@@ -78,10 +78,26 @@ class Plan:
 
 # --- reading input ------------------------------------------------------------------
 
-def _problem(message: str, file: str, line: int | None = None, table: str | None = None,
-             column: str | None = None, value=None, code: str = "input-error") -> Finding:
-    return Finding(code, message, table=table, file=file, line=line, column=column,
-                   value=None if value is None else str(value), found_by=("add",))
+
+def _problem(
+    message: str,
+    file: str,
+    line: int | None = None,
+    table: str | None = None,
+    column: str | None = None,
+    value=None,
+    code: str = "input-error",
+) -> Finding:
+    return Finding(
+        code,
+        message,
+        table=table,
+        file=file,
+        line=line,
+        column=column,
+        value=None if value is None else str(value),
+        found_by=("add",),
+    )
 
 
 def read_input(text: str, *, name: str, fmt: str, table: str | None) -> list[InputRow]:
@@ -118,14 +134,21 @@ def _read_tree(text: str, name: str, table: str | None) -> list[InputRow]:
     import yaml
 
     try:
-        if any(isinstance(e, (yaml.AliasEvent,)) or getattr(e, "anchor", None)
-               for e in yaml.parse(text, Loader=yaml.SafeLoader)):
+        if any(
+            isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None)
+            for e in yaml.parse(text, Loader=yaml.SafeLoader)
+        ):
             raise AddError([_problem("anchors and aliases are not allowed in input files", name)])
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        raise AddError([_problem(f"not valid YAML/JSON: {getattr(error, 'problem', error)}", name,
-                                 mark.line + 1 if mark else None)]) from None
+        raise AddError(
+            [
+                _problem(
+                    f"not valid YAML/JSON: {getattr(error, 'problem', error)}", name, mark.line + 1 if mark else None
+                )
+            ]
+        ) from None
     if node is None:
         return []
     loader = yaml.SafeLoader("")
@@ -148,13 +171,25 @@ def _read_tree(text: str, name: str, table: str | None) -> list[InputRow]:
             else:
                 defaults[key] = construct(value_node)
     else:
-        raise AddError([_problem("the input must be a list of rows or a mapping of table names to rows",
-                                 name, node.start_mark.line + 1)])
+        raise AddError(
+            [
+                _problem(
+                    "the input must be a list of rows or a mapping of table names to rows",
+                    name,
+                    node.start_mark.line + 1,
+                )
+            ]
+        )
     for group_table, sequence in groups:
         for item in sequence.value:
             if not isinstance(item, yaml.MappingNode):
-                raise AddError([_problem("each row must be a mapping of column to value", name,
-                                         item.start_mark.line + 1, group_table)])
+                raise AddError(
+                    [
+                        _problem(
+                            "each row must be a mapping of column to value", name, item.start_mark.line + 1, group_table
+                        )
+                    ]
+                )
             rows.append(InputRow(group_table, construct(item), name, item.start_mark.line + 1))
     for row in rows:
         for key, value in defaults.items():
@@ -163,6 +198,7 @@ def _read_tree(text: str, name: str, table: str | None) -> list[InputRow]:
 
 
 # --- planning -----------------------------------------------------------------------
+
 
 def slug(text: str, words: int = 6) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -215,8 +251,17 @@ class _Workspace:
             return self.texts[source_id]
         source = next((r for r in self.tables["sources"].rows if r["source_id"] == source_id), None)
         if source is None:
-            raise AddError([_problem(f"unknown source {source_id!r}: register it first with uslatam add-source",
-                                     file, line, column="source_id", value=source_id)])
+            raise AddError(
+                [
+                    _problem(
+                        f"unknown source {source_id!r}: register it first with uslatam add-source",
+                        file,
+                        line,
+                        column="source_id",
+                        value=source_id,
+                    )
+                ]
+            )
         data = self.new_texts.get(source["text_path"])
         if data is None:
             data = (self.root / source["text_path"]).read_bytes()
@@ -234,20 +279,46 @@ class _Workspace:
         if isinstance(given, str):
             given = {"words": given}
         if not isinstance(given, dict) or not given.get("words"):
-            raise AddError([_problem(f"{column} needs the evidence words (words:, and prefix: or occurrence: "
-                                     "where they occur more than once)", file, line, column=column)])
+            raise AddError(
+                [
+                    _problem(
+                        f"{column} needs the evidence words (words:, and prefix: or occurrence: "
+                        "where they occur more than once)",
+                        file,
+                        line,
+                        column=column,
+                    )
+                ]
+            )
         unknown = set(given) - set(EVIDENCE_KEYS)
         if unknown:
-            raise AddError([_problem(f"{column} has unknown keys {sorted(unknown)}; use {list(EVIDENCE_KEYS)}",
-                                     file, line, column=column)])
+            raise AddError(
+                [
+                    _problem(
+                        f"{column} has unknown keys {sorted(unknown)}; use {list(EVIDENCE_KEYS)}",
+                        file,
+                        line,
+                        column=column,
+                    )
+                ]
+            )
         text = self.text_of(source_id, file, line)
         occurrence = given.get("occurrence")
         try:
-            found = locate(text, str(given["words"]), prefix=given.get("prefix"),
-                           occurrence=int(occurrence) if occurrence not in (None, "") else None)
+            found = locate(
+                text,
+                str(given["words"]),
+                prefix=given.get("prefix"),
+                occurrence=int(occurrence) if occurrence not in (None, "") else None,
+            )
         except (SpanError, ValueError) as error:
-            raise AddError([_problem(f"{column}: {error}", file, line, column=column,
-                                     value=given["words"], code="evidence-not-found")]) from None
+            raise AddError(
+                [
+                    _problem(
+                        f"{column}: {error}", file, line, column=column, value=given["words"], code="evidence-not-found"
+                    )
+                ]
+            ) from None
         spans = self.tables["spans"].rows
         for span in spans:
             if span["source_id"] == source_id and int(span["start"]) == found.start and int(span["end"]) == found.end:
@@ -257,8 +328,15 @@ class _Workspace:
         wanted = given.get("id")
         taken = self.ids("spans")
         span_id = str(wanted) if wanted else _unique(f"{self.span_prefix(source_id)}-{slug(found.exact)}", taken)
-        row = {"span_id": span_id, "source_id": source_id, "start": str(found.start), "end": str(found.end),
-               "exact": found.exact, "prefix": found.prefix, "suffix": found.suffix}
+        row = {
+            "span_id": span_id,
+            "source_id": source_id,
+            "start": str(found.start),
+            "end": str(found.end),
+            "exact": found.exact,
+            "prefix": found.prefix,
+            "suffix": found.suffix,
+        }
         spans.append(row)
         self.plan.spans_created.append(row)
         self.plan.added.setdefault("spans", []).append(row)
@@ -267,27 +345,52 @@ class _Workspace:
 
     def add(self, item: InputRow) -> None:
         if item.table not in self.tables:
-            raise AddError([_problem(f"unknown table {item.table!r}; tables: {', '.join(self.tables)}",
-                                     item.file, item.line, item.table)])
+            raise AddError(
+                [
+                    _problem(
+                        f"unknown table {item.table!r}; tables: {', '.join(self.tables)}",
+                        item.file,
+                        item.line,
+                        item.table,
+                    )
+                ]
+            )
         table = self.tables[item.table]
         spec = table.spec
-        span_fields = {key.fields[0]: key.fields[0].removesuffix("_id") for key in spec.foreign_keys
-                       if key.resource == "spans" and len(key.fields) == 1}
+        span_fields = {
+            key.fields[0]: key.fields[0].removesuffix("_id")
+            for key in spec.foreign_keys
+            if key.resource == "spans" and len(key.fields) == 1
+        }
         evidence_of = {evidence: field_name for field_name, evidence in span_fields.items()}
         values = dict(item.values)
         # CSV form of evidence: span_words, span_prefix, span_occurrence
         for evidence in list(evidence_of):
-            flat = {k: values.pop(f"{evidence}_{k}") for k in ("words", "prefix", "occurrence")
-                    if f"{evidence}_{k}" in values}
+            flat = {
+                k: values.pop(f"{evidence}_{k}")
+                for k in ("words", "prefix", "occurrence")
+                if f"{evidence}_{k}" in values
+            }
             flat = {k: v for k, v in flat.items() if v not in (None, "")}
             if flat:
                 values[evidence] = flat
         unknown = [k for k in values if k not in spec.field_names and k not in evidence_of]
         if unknown:
-            raise AddError([_problem(f"unknown column(s) {unknown} for table {item.table!r}", item.file, item.line,
-                                     item.table, unknown[0])])
-        row = {name: format_cell(values.get(name)) if not isinstance(values.get(name), dict) else ""
-               for name in spec.field_names}
+            raise AddError(
+                [
+                    _problem(
+                        f"unknown column(s) {unknown} for table {item.table!r}",
+                        item.file,
+                        item.line,
+                        item.table,
+                        unknown[0],
+                    )
+                ]
+            )
+        row = {
+            name: format_cell(values.get(name)) if not isinstance(values.get(name), dict) else ""
+            for name in spec.field_names
+        }
         for evidence, field_name in evidence_of.items():
             if evidence in values and values[evidence] not in (None, ""):
                 given = values[evidence]
@@ -295,14 +398,19 @@ class _Workspace:
                     given = {**given, "id": row[field_name]}
                 source_id = row.get("source_id") or values.get("source_id")
                 if not source_id:
-                    raise AddError([_problem(f"{evidence} needs the row's source_id", item.file, item.line,
-                                             item.table, "source_id")])
+                    raise AddError(
+                        [
+                            _problem(
+                                f"{evidence} needs the row's source_id", item.file, item.line, item.table, "source_id"
+                            )
+                        ]
+                    )
                 row[field_name] = self.evidence(str(source_id), given, item.file, item.line, evidence)
         key = spec.primary_key
         if len(key) == 1 and not row[key[0]]:
-            words = next((s["exact"] for s in self.tables["spans"].rows if s["span_id"] == row.get("span_id")),
-                         None) or next((row[f] for f in ("name", "label", "title", "summary", "subject")
-                                        if row.get(f)), item.table)
+            words = next(
+                (s["exact"] for s in self.tables["spans"].rows if s["span_id"] == row.get("span_id")), None
+            ) or next((row[f] for f in ("name", "label", "title", "summary", "subject") if row.get(f)), item.table)
             row[key[0]] = _unique(slug(words), self.ids(item.table))
         table.rows.append(row)
         self.plan.added.setdefault(item.table, []).append(row)
@@ -329,7 +437,7 @@ class _Workspace:
     def render(self) -> dict[str, tuple[bytes, dict[int, tuple]]]:
         """New bytes of every changed table, with the physical line of each added row."""
         result = {}
-        for name, rows in self.plan.added.items():
+        for name in self.plan.added:
             table = self.tables[name]
             ordered = sorted(table.rows, key=self.order_key(table))
             header = table.header
@@ -348,14 +456,7 @@ def _validate_candidate(root: Path, files: dict[str, bytes]) -> Report:
     from .validate import validate
 
     with tempfile.TemporaryDirectory(prefix="uslatam-add-") as scratch:
-        copy = Path(scratch) / "package"
-        copy.mkdir()
-        for name in (DESCRIPTOR, "CITATION.cff", "CHANGELOG.md"):
-            if (root / name).is_file():
-                shutil.copy2(root / name, copy / name)
-        for folder in ("data", "schemas", "sources"):
-            if (root / folder).is_dir():
-                shutil.copytree(root / folder, copy / folder)
+        copy = copy_package(root, Path(scratch) / "package")
         for relpath, data in files.items():
             (copy / relpath).parent.mkdir(parents=True, exist_ok=True)
             (copy / relpath).write_bytes(data)
@@ -387,10 +488,19 @@ def _finish(work: _Workspace) -> Plan:
         for finding in report.errors:
             owner = line_owner.get((finding.table, finding.line))
             if owner:
-                problems.append(Finding(
-                    finding.code, f"{finding.message} (would be {finding.file}:{finding.line})",
-                    table=finding.table, file=owner[0], line=owner[1], column=finding.column,
-                    value=finding.value, expected=finding.expected, found_by=finding.found_by))
+                problems.append(
+                    Finding(
+                        finding.code,
+                        f"{finding.message} (would be {finding.file}:{finding.line})",
+                        table=finding.table,
+                        file=owner[0],
+                        line=owner[1],
+                        column=finding.column,
+                        value=finding.value,
+                        expected=finding.expected,
+                        found_by=finding.found_by,
+                    )
+                )
             else:
                 problems.append(finding)
         raise AddError(problems)
@@ -413,14 +523,33 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise AddError([_problem(f"the text is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}",
-                                 source_name, data.count(b"\n", 0, error.start) + 1, code="encoding-error")]) from None
+        raise AddError(
+            [
+                _problem(
+                    f"the text is not UTF-8: byte 0x{data[error.start]:02x} at offset {error.start}",
+                    source_name,
+                    data.count(b"\n", 0, error.start) + 1,
+                    code="encoding-error",
+                )
+            ]
+        ) from None
     digest = hashlib.sha256(data).hexdigest()
     for line, row in enumerate(work.tables["sources"].rows, 2):
         if row["sha256"] == digest:
-            raise AddError([_problem(f"this text is already registered as source {row['source_id']!r} "
-                                     f"(data/sources.csv line {line})", source_name, None, "sources", "sha256",
-                                     digest, code="duplicate-source")])
+            raise AddError(
+                [
+                    _problem(
+                        f"this text is already registered as source {row['source_id']!r} "
+                        f"(data/sources.csv line {line})",
+                        source_name,
+                        None,
+                        "sources",
+                        "sha256",
+                        digest,
+                        code="duplicate-source",
+                    )
+                ]
+            )
     metadata = dict(metadata)
     source_id = str(metadata.pop("source_id", "") or "")
     if not source_id:
@@ -431,8 +560,14 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
     text_path = f"sources/{source_id}.txt"
     work.new_texts[text_path] = data
     work.texts[source_id] = text
-    row = {**{k: v for k, v in metadata.items()}, "source_id": source_id, "text_path": text_path,
-           "sha256": digest, "bytes": len(data), "code_points": len(text)}
+    row = {
+        **{k: v for k, v in metadata.items()},
+        "source_id": source_id,
+        "text_path": text_path,
+        "sha256": digest,
+        "bytes": len(data),
+        "code_points": len(text),
+    }
     title = str(metadata.get("title") or "")
     if title and title in text and not row.get("title_span_id"):
         row["title_span"] = {"words": title, "occurrence": 1}
@@ -446,22 +581,35 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
     row.setdefault("title_basis", "publisher_page")
     work.add(InputRow("sources", row, source_name, None))
     for order, name in enumerate(authors, 1):
-        work.add(InputRow("source_authors", {"source_id": source_id, "author_order": order, "name": name,
-                                             "basis": authors_basis}, source_name, None))
+        work.add(
+            InputRow(
+                "source_authors",
+                {"source_id": source_id, "author_order": order, "name": name, "basis": authors_basis},
+                source_name,
+                None,
+            )
+        )
     return _finish(work)
 
 
-def add_rows(root: str | Path, rows: list[InputRow], *, dry_run: bool = False,
-             lock_timeout: float = 10.0) -> Plan:
+def add_rows(root: str | Path, rows: list[InputRow], *, dry_run: bool = False, lock_timeout: float = 10.0) -> Plan:
     """Plan and (unless ``dry_run``) write rows, holding the package lock throughout."""
     return _locked(find_root(root), lambda: plan_rows(root, rows), dry_run, lock_timeout)
 
 
-def add_source(root: str | Path, text_file: Path, metadata: dict, *, source_name: str,
-               dry_run: bool = False, lock_timeout: float = 10.0) -> Plan:
+def add_source(
+    root: str | Path,
+    text_file: Path,
+    metadata: dict,
+    *,
+    source_name: str,
+    dry_run: bool = False,
+    lock_timeout: float = 10.0,
+) -> Plan:
     """Plan and (unless ``dry_run``) register a source text, holding the package lock throughout."""
-    return _locked(find_root(root), lambda: plan_source(root, text_file, metadata, source_name=source_name),
-                   dry_run, lock_timeout)
+    return _locked(
+        find_root(root), lambda: plan_source(root, text_file, metadata, source_name=source_name), dry_run, lock_timeout
+    )
 
 
 def _locked(root: Path, make_plan, dry_run: bool, lock_timeout: float) -> Plan:

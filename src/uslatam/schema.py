@@ -58,7 +58,9 @@ class FieldSpec:
     def from_descriptor(cls, descriptor: dict) -> FieldSpec:
         type_ = descriptor.get("type", "string")
         if type_ not in SUPPORTED_TYPES:
-            raise SchemaError(f"field {descriptor.get('name')!r} has type {type_!r}; supported: {', '.join(SUPPORTED_TYPES)}")
+            raise SchemaError(
+                f"field {descriptor.get('name')!r} has type {type_!r}; supported: {', '.join(SUPPORTED_TYPES)}"
+            )
         constraints = descriptor.get("constraints") or {}
         enum = constraints.get("enum")
         return cls(
@@ -129,11 +131,13 @@ class TableSpec:
             own = key["fields"]
             reference = key["reference"]
             theirs = reference["fields"]
-            foreign_keys.append(ForeignKey(
-                fields=(own,) if isinstance(own, str) else tuple(own),
-                resource=reference.get("resource") or name,
-                reference_fields=(theirs,) if isinstance(theirs, str) else tuple(theirs),
-            ))
+            foreign_keys.append(
+                ForeignKey(
+                    fields=(own,) if isinstance(own, str) else tuple(own),
+                    resource=reference.get("resource") or name,
+                    reference_fields=(theirs,) if isinstance(theirs, str) else tuple(theirs),
+                )
+            )
         return cls(
             name=name,
             fields=fields,
@@ -209,10 +213,14 @@ def pandera_schema(table: TableSpec):
             checks.append(pa.Check.isin(list(spec.enum), name="enum"))
         if spec.pattern is not None:
             compiled = re.compile(spec.pattern)
-            checks.append(pa.Check(
-                lambda s, rx=compiled: s.str.fullmatch(rx).astype("boolean").fillna(True),
-                element_wise=False, name="pattern", error=f"pattern {spec.pattern}",
-            ))
+            checks.append(
+                pa.Check(
+                    lambda s, rx=compiled: s.str.fullmatch(rx).astype("boolean").fillna(True),
+                    element_wise=False,
+                    name="pattern",
+                    error=f"pattern {spec.pattern}",
+                )
+            )
         if spec.minimum is not None:
             checks.append(pa.Check.ge(spec.minimum, name="minimum"))
         if spec.maximum is not None:

@@ -49,9 +49,7 @@ def closest_passage(text: str, exact: str) -> str:
     if not exact or not text:
         return ""
     # Anchor on the longest run the two share, and show the text's words around it.
-    match = difflib.SequenceMatcher(None, text, exact, autojunk=False).find_longest_match(
-        0, len(text), 0, len(exact)
-    )
+    match = difflib.SequenceMatcher(None, text, exact, autojunk=False).find_longest_match(0, len(text), 0, len(exact))
     start = max(0, match.a - match.b)
     return text[start : start + len(exact)]
 
@@ -78,18 +76,13 @@ def locate(
             raise SpanError(f"no occurrence of {exact!r} follows the prefix {prefix!r}")
     if occurrence is not None:
         if not 1 <= occurrence <= len(starts):
-            raise SpanError(
-                f"occurrence {occurrence} asked for, but {exact!r} occurs {len(starts)} time(s)"
-            )
+            raise SpanError(f"occurrence {occurrence} asked for, but {exact!r} occurs {len(starts)} time(s)")
         starts = [starts[occurrence - 1]]
     if len(starts) > 1:
         shown = "; ".join(
-            f"#{n} at {s}: …{text[max(0, s - 20) : s + len(exact) + 20]!r}…"
-            for n, s in enumerate(starts, 1)
+            f"#{n} at {s}: …{text[max(0, s - 20) : s + len(exact) + 20]!r}…" for n, s in enumerate(starts, 1)
         )
-        raise SpanError(
-            f"{exact!r} occurs {len(starts)} times; give a prefix or an occurrence number: {shown}"
-        )
+        raise SpanError(f"{exact!r} occurs {len(starts)} times; give a prefix or an occurrence number: {shown}")
     start = starts[0]
     end = start + len(exact)
     before, after = context(text, start, end)

@@ -88,11 +88,13 @@ class PackageLock:
             except (OSError, ValueError, KeyError):
                 pass
             raise LockTimeout(
-                f"the package is locked by {owner}; waited {self.timeout:g} s. "
-                "Try again when it has finished."
+                f"the package is locked by {owner}; waited {self.timeout:g} s. Try again when it has finished."
             ) from None
-        info = {"pid": os.getpid(), "command": " ".join(sys.argv[:3]) or "python",
-                "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        info = {
+            "pid": os.getpid(),
+            "command": " ".join(sys.argv[:3]) or "python",
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         (self.state / OWNER).write_text(json.dumps(info), encoding="utf-8")
         return self
 
@@ -144,8 +146,14 @@ class Change:
                 except OSError as error:
                     raise TransactionError(f"cannot write {relpath}: {error.strerror or error}") from error
                 old = target.read_bytes() if target.is_file() else None
-                moves.append({"path": relpath, "temporary": str(temporary.relative_to(self.root)),
-                              "before": _sha256(old) if old is not None else None, "after": _sha256(data)})
+                moves.append(
+                    {
+                        "path": relpath,
+                        "temporary": str(temporary.relative_to(self.root)),
+                        "before": _sha256(old) if old is not None else None,
+                        "after": _sha256(data),
+                    }
+                )
             _crash_point("staged")
             journal = self.root / STATE_DIR / JOURNAL
             journal.parent.mkdir(exist_ok=True)

@@ -43,8 +43,9 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Validate and maintain the us-latam-security-facts data package."""
 
@@ -77,22 +78,27 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for unexp
 
 @app.command()
 def validate(
-    path: Annotated[Path | None, typer.Argument(help="The package: a folder or its datapackage.json "
-                                                     "(default: the one here, else this version's data).",
-                                                show_default=False)] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="The package: a folder or its datapackage.json (default: the one here, else this version's data).",
+            show_default=False,
+        ),
+    ] = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
-    engine: Annotated[Engine, typer.Option(help="Which table engines run besides lint, structure and rules.")] = Engine.both,
+    engine: Annotated[
+        Engine, typer.Option(help="Which table engines run besides lint, structure and rules.")
+    ] = Engine.both,
     max_file_bytes: Annotated[int | None, typer.Option(help="Refuse data files larger than this.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code.")] = False,
     debug: Debug = False,
 ) -> None:
     """Validate every layer of a data package and report all findings together."""
     from ..package import DEFAULT_LIMITS, Limits
+    from ..paths import default_package
     from ..validate import ENGINES
     from ..validate import validate as run
     from .render import as_github, as_json, as_text, colour_enabled
-
-    from ..paths import default_package
 
     path = path if path is not None else default_package()
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
@@ -175,7 +181,9 @@ def _print_plan(plan, dry_run: bool, output_format: str) -> None:
         typer.echo("wrote: " + ", ".join(plan.written))
 
 
-InputFormat = Annotated[str | None, typer.Option("--input-format", help="csv, json or yaml (default: from the file name; needed for -).")]
+InputFormat = Annotated[
+    str | None, typer.Option("--input-format", help="csv, json or yaml (default: from the file name; needed for -).")
+]
 LockTimeout = Annotated[float, typer.Option(help="Seconds to wait for another command's lock.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print what would be added; write nothing.")]
 OutputFormat = Annotated[str, typer.Option("--format", "-f", help="text or json.")]
@@ -193,7 +201,12 @@ def _read_text(file: str, debug: bool) -> tuple[str, str]:
 
 @app.command()
 def add(
-    table_or_file: Annotated[str, typer.Argument(metavar="[TABLE] FILE", help="The table, then the input file; or only a file naming its tables.")],
+    table_or_file: Annotated[
+        str,
+        typer.Argument(
+            metavar="[TABLE] FILE", help="The table, then the input file; or only a file naming its tables."
+        ),
+    ],
     file: Annotated[str | None, typer.Argument(show_default=False, metavar="")] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     input_format: InputFormat = None,
@@ -211,7 +224,9 @@ def add(
     from ..transaction import TransactionError
 
     table, path = (table_or_file, file) if file is not None else (None, table_or_file)
-    fmt = input_format or {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(Path(path).suffix.lower())
+    fmt = input_format or {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(
+        Path(path).suffix.lower()
+    )
     if fmt is None:
         _fail(f"cannot tell the format of {path}; give --input-format csv|json|yaml", debug)
     text, name = _read_text(path, debug)
@@ -230,7 +245,9 @@ def add(
 def add_source(
     file: Annotated[Path, typer.Argument(help="The source text (UTF-8), stored byte-for-byte.")],
     source_id: Annotated[str | None, typer.Option("--id", help="The new source_id (a slug).")] = None,
-    metadata: Annotated[Path | None, typer.Option(help="YAML or JSON file of the sources row's values (and authors:).")] = None,
+    metadata: Annotated[
+        Path | None, typer.Option(help="YAML or JSON file of the sources row's values (and authors:).")
+    ] = None,
     title: Annotated[str | None, typer.Option()] = None,
     publisher: Annotated[str | None, typer.Option()] = None,
     url: Annotated[str | None, typer.Option()] = None,
@@ -260,9 +277,16 @@ def add_source(
         if not isinstance(loaded, dict):
             _fail(f"the metadata {metadata} must be a mapping of column to value", debug)
         values.update(loaded)
-    options = {"source_id": source_id, "title": title, "publisher": publisher, "url": url,
-               "published": published, "language": language, "reuse_terms": reuse_terms,
-               "authors": author or None}
+    options = {
+        "source_id": source_id,
+        "title": title,
+        "publisher": publisher,
+        "url": url,
+        "published": published,
+        "language": language,
+        "reuse_terms": reuse_terms,
+        "authors": author or None,
+    }
     values.update({k: v for k, v in options.items() if v is not None})
     if not file.is_file():
         _fail(f"no such file: {file}", debug)
@@ -334,7 +358,9 @@ class Level(str, Enum):
 
 @app.command("release")
 def release_command(
-    level: Annotated[Level | None, typer.Argument(help="major, minor or patch; default: the smallest the changes need.")] = None,
+    level: Annotated[
+        Level | None, typer.Argument(help="major, minor or patch; default: the smallest the changes need.")
+    ] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     dry_run: DryRun = False,
     lock_timeout: LockTimeout = 10.0,
@@ -356,7 +382,7 @@ def release_command(
     for line in plan.summary:
         typer.echo(f"  {line}")
     if not dry_run:
-        typer.echo(f"commit, then tag it:\n  git commit -am \"Release {plan.new_version}\" && {plan.tag_command}")
+        typer.echo(f'commit, then tag it:\n  git commit -am "Release {plan.new_version}" && {plan.tag_command}')
 
 
 @app.command()
@@ -438,8 +464,8 @@ def codes(
     output_format: Annotated[str, typer.Option("--format", "-f", help="text or markdown.")] = "text",
 ) -> None:
     """List the catalogue of finding codes with their meaning and fix."""
-    from ..docs import codes_markdown
     from ..codes import CATALOGUE
+    from ..docs import codes_markdown
 
     if output_format == "markdown":
         typer.echo(codes_markdown(), nl=False)
@@ -451,7 +477,9 @@ def codes(
 @app.command()
 def docs(
     path: PackagePath = Path("."),
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")
+    ] = False,
 ) -> None:
     """Regenerate the documents derived from the package: error codes, data dictionary, README's table of tables."""
     from ..docs import codes_markdown, data_dictionary_markdown, with_tables
@@ -464,8 +492,7 @@ def docs(
         root / "docs" / "data-dictionary.md": data_dictionary_markdown(root),
         root / "README.md": with_tables((root / "README.md").read_text(encoding="utf-8"), root),
     }
-    stale = [file for file, text in targets.items()
-             if not file.is_file() or file.read_text(encoding="utf-8") != text]
+    stale = [file for file, text in targets.items() if not file.is_file() or file.read_text(encoding="utf-8") != text]
     if check:
         for file in stale:
             typer.echo(f"stale: {file}; regenerate with: uslatam docs", err=True)

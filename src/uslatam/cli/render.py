@@ -34,8 +34,9 @@ def as_text(report: Report, *, colour: bool) -> str:
             head += f", {warnings} warning(s)"
         lines.append(_style(head, "green", colour, bold=True))
     else:
-        lines.append(_style(f"invalid: {report.package}: {errors} error(s), {warnings} warning(s)",
-                            "red", colour, bold=True))
+        lines.append(
+            _style(f"invalid: {report.package}: {errors} error(s), {warnings} warning(s)", "red", colour, bold=True)
+        )
     if report.findings:
         lines.append("  " + ", ".join(f"{code} {count}" for code, count in report.counts().items()))
     groups: dict[str, list] = {}
@@ -97,8 +98,10 @@ def as_github(report: Report, root: Path) -> str:
         command = "error" if f.severity == "error" else "warning"
         lines.append(f"::{command} {','.join(properties)}::{_escape_data(message)}")
     for code, count in hidden.items():
-        lines.append(f"::notice title={_escape_property(code)}::"
-                     + _escape_data(f"{count} more {code} finding(s) not annotated; run `uslatam validate` to see all"))
+        lines.append(
+            f"::notice title={_escape_property(code)}::"
+            + _escape_data(f"{count} more {code} finding(s) not annotated; run `uslatam validate` to see all")
+        )
     verdict = "valid" if report.valid else f"invalid: {len(report.errors)} error(s)"
     lines.append(_escape_data(f"uslatam validate: {verdict}"))
     return "\n".join(lines)
@@ -145,8 +148,10 @@ def diff_text(diff) -> str:
     for table in diff.tables.values():
         if table.empty:
             continue
-        lines.append(f"{table.name}: {len(table.added)} added, {len(table.removed)} removed"
-                     f" ({len(table.retracted)} retracted), {len(table.changed)} changed")
+        lines.append(
+            f"{table.name}: {len(table.added)} added, {len(table.removed)} removed"
+            f" ({len(table.retracted)} retracted), {len(table.changed)} changed"
+        )
         key = table.key_columns
         lines += [f"  + {'|'.join(r.get(k, '') for k in key)}" for r in table.added]
         lines += [f"  - {'|'.join(r.get(k, '') for k in key)}" for r in table.removed]
@@ -167,8 +172,9 @@ def diff_markdown(diff) -> str:
     rows = [t for t in diff.tables.values() if not t.empty]
     if rows:
         lines += ["| table | added | removed | retracted | changed |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| `{t.name}` | {len(t.added)} | {len(t.removed)} | {len(t.retracted)} | {len(t.changed)} |"
-                  for t in rows]
+        lines += [
+            f"| `{t.name}` | {len(t.added)} | {len(t.removed)} | {len(t.retracted)} | {len(t.changed)} |" for t in rows
+        ]
         lines.append("")
         for table in rows:
             if table.changed:

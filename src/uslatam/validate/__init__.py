@@ -19,8 +19,13 @@ from . import frictionless_check, lint, pandera_check, rules, structure
 ENGINES = ("frictionless", "pandera")
 
 
-def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
-             engines: tuple[str, ...] = ENGINES, against: str | Path | bool | None = None) -> Report:
+def validate(
+    path: str | Path = ".",
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    engines: tuple[str, ...] = ENGINES,
+    against: str | Path | bool | None = None,
+) -> Report:
     """Validate the data package at ``path`` (a folder or its ``datapackage.json``).
 
     ``against`` is the release that no row may vanish from without a retraction: a
@@ -36,8 +41,15 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
         return report
     report.merge(findings)
     if interrupted(package.root):
-        report.merge([Finding("interrupted-change", "a change to this package was cut off before it finished",
-                              file=".uslatam/journal.json")])
+        report.merge(
+            [
+                Finding(
+                    "interrupted-change",
+                    "a change to this package was cut off before it finished",
+                    file=".uslatam/journal.json",
+                )
+            ]
+        )
     report.merge(lint.check(package))
 
     tables: dict[str, TypedTable] = {}
@@ -46,8 +58,16 @@ def validate(path: str | Path = ".", *, limits: Limits = DEFAULT_LIMITS,
         try:
             spec = specs[resource.name] = TableSpec.from_schema(resource.name, resource.schema)
         except (SchemaError, KeyError, TypeError) as error:
-            report.merge([Finding("schema-error", f"the schema cannot be used: {error}", table=resource.name,
-                                  file=resource.schema_path)])
+            report.merge(
+                [
+                    Finding(
+                        "schema-error",
+                        f"the schema cannot be used: {error}",
+                        table=resource.name,
+                        file=resource.schema_path,
+                    )
+                ]
+            )
             continue
         raw, findings = structure.check(resource, spec, limits)
         report.merge(findings)
@@ -89,8 +109,9 @@ def _baseline(root: Path, against, report: Report):
         return read_version(against, root=root)
     except (VersionError, OSError, ValueError) as error:
         if against is not None:
-            report.merge([Finding("package-error", f"cannot read the release to compare with: {error}",
-                                  file=str(against))])
+            report.merge(
+                [Finding("package-error", f"cannot read the release to compare with: {error}", file=str(against))]
+            )
         return None
 
 
@@ -98,7 +119,8 @@ def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
     """A cell absent from the file (missing cell or column) is reported once, by the structure layer."""
     absent = {(name, line, column) for name, typed in tables.items() for line, column in typed.padded_cells}
     report.findings = [
-        f for f in report.findings
+        f
+        for f in report.findings
         if not (f.code in ("constraint-error", "type-error") and (f.table, f.line, f.column) in absent)
     ]
 
@@ -109,8 +131,11 @@ def _foreign_keys(typed: TypedTable, tables: dict[str, TypedTable]) -> list[Find
     frame = typed.frame
     for key in typed.spec.foreign_keys:
         target = tables.get(key.resource)
-        if target is None or any(f not in frame.columns for f in key.fields) \
-                or any(f not in target.frame.columns for f in key.reference_fields):
+        if (
+            target is None
+            or any(f not in frame.columns for f in key.fields)
+            or any(f not in target.frame.columns for f in key.reference_fields)
+        ):
             continue
         own = frame[list(key.fields)]
         present = own.notna().all(axis=1)
@@ -122,11 +147,19 @@ def _foreign_keys(typed: TypedTable, tables: dict[str, TypedTable]) -> list[Find
             missing = present & ~own.apply(tuple, axis=1).isin(known)
         for line in frame.index[missing.to_numpy()]:
             values = [str(v) for v in own.loc[line]]
-            findings.append(Finding(
-                "foreign-key", f"{', '.join(values)} not found in {key.resource}.{', '.join(key.reference_fields)}",
-                table=typed.spec.name, file=typed.relpath, line=int(line), column=key.fields[0],
-                value=values[0], expected=f"an existing {key.resource}.{key.reference_fields[0]}",
-                found_by=("pandera",)))
+            findings.append(
+                Finding(
+                    "foreign-key",
+                    f"{', '.join(values)} not found in {key.resource}.{', '.join(key.reference_fields)}",
+                    table=typed.spec.name,
+                    file=typed.relpath,
+                    line=int(line),
+                    column=key.fields[0],
+                    value=values[0],
+                    expected=f"an existing {key.resource}.{key.reference_fields[0]}",
+                    found_by=("pandera",),
+                )
+            )
     return findings
 
 

@@ -19,7 +19,8 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
     Tables that could not be parsed are left out, and so are foreign keys into
     them, so that one broken file does not hide the findings of the others.
     """
-    from frictionless import FrictionlessException, Package as FrictionlessPackage, system
+    from frictionless import FrictionlessException, system
+    from frictionless import Package as FrictionlessPackage
 
     descriptor = copy.deepcopy(package.descriptor)
     readable = {name for name in tables}
@@ -30,9 +31,7 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
             continue
         resource = package.resource(name)
         schema = copy.deepcopy(resource.schema)
-        schema["foreignKeys"] = [
-            key for key in schema.get("foreignKeys", []) if _usable(key, name, schema, tables)
-        ]
+        schema["foreignKeys"] = [key for key in schema.get("foreignKeys", []) if _usable(key, name, schema, tables)]
         entry["schema"] = schema
         resources.append(entry)
     if not resources:
@@ -44,8 +43,14 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
             frictionless_package = FrictionlessPackage(descriptor, basepath=str(package.root))
             report = frictionless_package.validate(limit_errors=10**9)
     except FrictionlessException as error:
-        return [Finding("package-error", f"frictionless could not validate the package: {error.error.message}",
-                        file="datapackage.json", found_by=(ENGINE,))]
+        return [
+            Finding(
+                "package-error",
+                f"frictionless could not validate the package: {error.error.message}",
+                file="datapackage.json",
+                found_by=(ENGINE,),
+            )
+        ]
     for task in report.tasks:
         table = tables.get(task.name)
         for error in task.errors:
@@ -110,5 +115,13 @@ def _finding(error, table_name: str, table: TypedTable | None) -> Finding:
     if code == "foreign-key" and error.field_cells:
         value = error.field_cells[0]
     message = _ROW_POSITION.sub(lambda m: _as_line(m, table), error.message)
-    return Finding(code, message, table=table_name, file=relpath, line=line, column=column,
-                   value=value if value not in (None, "") else None, found_by=(ENGINE,))
+    return Finding(
+        code,
+        message,
+        table=table_name,
+        file=relpath,
+        line=line,
+        column=column,
+        value=value if value not in (None, "") else None,
+        found_by=(ENGINE,),
+    )

@@ -28,20 +28,30 @@ def check(package: Package) -> list[Finding]:
 
 
 def _descriptor(package: Package) -> list[Finding]:
-    from frictionless import FrictionlessException, Package as FrictionlessPackage
+    from frictionless import FrictionlessException
+    from frictionless import Package as FrictionlessPackage
 
     findings = []
     descriptor = package.descriptor
     version = descriptor.get("version")
     if not isinstance(version, str) or not SEMVER.fullmatch(version):
-        findings.append(Finding("package-error", f"version {version!r} is not a semantic version (MAJOR.MINOR.PATCH)",
-                                file=DESCRIPTOR, column="version", value=str(version), expected="MAJOR.MINOR.PATCH",
-                                found_by=(ENGINE,)))
+        findings.append(
+            Finding(
+                "package-error",
+                f"version {version!r} is not a semantic version (MAJOR.MINOR.PATCH)",
+                file=DESCRIPTOR,
+                column="version",
+                value=str(version),
+                expected="MAJOR.MINOR.PATCH",
+                found_by=(ENGINE,),
+            )
+        )
     for key in ("name", "title", "description", "licenses"):
         if not descriptor.get(key):
             code = "missing-description" if key == "description" else "package-error"
-            findings.append(Finding(code, f"the descriptor has no {key}", file=DESCRIPTOR, column=key,
-                                    found_by=(ENGINE,)))
+            findings.append(
+                Finding(code, f"the descriptor has no {key}", file=DESCRIPTOR, column=key, found_by=(ENGINE,))
+            )
     safe = copy.deepcopy(descriptor)
     by_name = {r.name: r for r in package.resources}
     safe["resources"] = []
@@ -51,11 +61,26 @@ def _descriptor(package: Package) -> list[Finding]:
             safe_entry["schema"] = copy.deepcopy(by_name[entry["name"]].schema)
             safe["resources"].append(safe_entry)
             if not entry.get("description"):
-                findings.append(Finding("missing-description", f"resource {entry['name']!r} has no description",
-                                        table=entry["name"], file=DESCRIPTOR, found_by=(ENGINE,)))
+                findings.append(
+                    Finding(
+                        "missing-description",
+                        f"resource {entry['name']!r} has no description",
+                        table=entry["name"],
+                        file=DESCRIPTOR,
+                        found_by=(ENGINE,),
+                    )
+                )
             if not SNAKE_CASE.fullmatch(entry["name"]):
-                findings.append(Finding("non-snake-case-name", f"resource name {entry['name']!r} is not snake_case",
-                                        table=entry["name"], file=DESCRIPTOR, value=entry["name"], found_by=(ENGINE,)))
+                findings.append(
+                    Finding(
+                        "non-snake-case-name",
+                        f"resource name {entry['name']!r} is not snake_case",
+                        table=entry["name"],
+                        file=DESCRIPTOR,
+                        value=entry["name"],
+                        found_by=(ENGINE,),
+                    )
+                )
     try:
         errors = FrictionlessPackage.metadata_validate(safe) if safe["resources"] else []
     except FrictionlessException as error:
@@ -75,10 +100,19 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
     findings: list[Finding] = []
 
     def add(code: str, message: str, column: str | None = None, value=None, expected=None) -> None:
-        findings.append(Finding(code, message, table=resource.name, file=file,
-                                line=_line_of_field(text, column), column=column,
-                                value=None if value is None else str(value), expected=expected,
-                                found_by=(ENGINE,)))
+        findings.append(
+            Finding(
+                code,
+                message,
+                table=resource.name,
+                file=file,
+                line=_line_of_field(text, column),
+                column=column,
+                value=None if value is None else str(value),
+                expected=expected,
+                found_by=(ENGINE,),
+            )
+        )
 
     fields = schema.get("fields")
     if not isinstance(fields, list) or not fields:
@@ -98,8 +132,13 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
         name = field["name"]
         names.append(name)
         if field.get("type", "string") not in SUPPORTED_TYPES:
-            add("schema-error", f"field {name!r} has type {field.get('type')!r}; supported: {', '.join(SUPPORTED_TYPES)}",
-                name, field.get("type"), ", ".join(SUPPORTED_TYPES))
+            add(
+                "schema-error",
+                f"field {name!r} has type {field.get('type')!r}; supported: {', '.join(SUPPORTED_TYPES)}",
+                name,
+                field.get("type"),
+                ", ".join(SUPPORTED_TYPES),
+            )
         if not SNAKE_CASE.fullmatch(name):
             add("non-snake-case-name", f"field name {name!r} is not snake_case", name, name)
         if not field.get("description"):
@@ -108,12 +147,22 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
             add("missing-example", f"field {name!r} has no example", name)
         for key in CONSTRAINT_KEYS:
             if key in field:
-                add("misplaced-constraint", f"field {name!r} has {key!r} outside its constraints", name, key,
-                    f"constraints.{key}")
+                add(
+                    "misplaced-constraint",
+                    f"field {name!r} has {key!r} outside its constraints",
+                    name,
+                    key,
+                    f"constraints.{key}",
+                )
         for key in UNENFORCED_FIELD_KEYS:
             if key in field:
-                add("misplaced-constraint", f"field {name!r} uses {key!r}, which the validators ignore", name, key,
-                    "constraints.enum")
+                add(
+                    "misplaced-constraint",
+                    f"field {name!r} uses {key!r}, which the validators ignore",
+                    name,
+                    key,
+                    "constraints.enum",
+                )
         if "primaryKey" in field:
             add("field-primary-key", f"field {name!r} declares primaryKey", name)
     for key in UNENFORCED_SCHEMA_KEYS:
@@ -136,17 +185,24 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
             if key_field not in names:
                 add("key-field-missing", f"a foreign key names {key_field!r}, which is not a field", None, key_field)
         if target not in resources:
-            add("key-field-missing", f"a foreign key references resource {target!r}, which does not exist",
-                own[0] if own else None, target)
+            add(
+                "key-field-missing",
+                f"a foreign key references resource {target!r}, which does not exist",
+                own[0] if own else None,
+                target,
+            )
             continue
         if package.resource(target) is None:
             continue  # declared but unreadable: its own finding says why
-        target_names = [f.get("name") for f in package.resource(target).schema.get("fields", [])
-                        if isinstance(f, dict)]
+        target_names = [f.get("name") for f in package.resource(target).schema.get("fields", []) if isinstance(f, dict)]
         for key_field in theirs:
             if key_field not in target_names:
-                add("key-field-missing", f"a foreign key references {target}.{key_field}, which is not a field",
-                    own[0] if own else None, key_field)
+                add(
+                    "key-field-missing",
+                    f"a foreign key references {target}.{key_field}, which is not a field",
+                    own[0] if own else None,
+                    key_field,
+                )
     return findings
 
 

@@ -29,22 +29,41 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str) -> tuple[TypedTabl
         short = min(len(record), header_width)
         padded.update((line, name) for name in names[short:])
     index = pd.Index(lines, dtype="int64", name="line")
-    text = pd.DataFrame(rows, columns=names, index=index, dtype="string") if rows else \
-        pd.DataFrame({name: pd.Series([], dtype="string") for name in names}, index=index)
+    text = (
+        pd.DataFrame(rows, columns=names, index=index, dtype="string")
+        if rows
+        else pd.DataFrame({name: pd.Series([], dtype="string") for name in names}, index=index)
+    )
     findings: list[Finding] = []
     columns = {}
-    table = TypedTable(spec=spec, relpath=relpath, frame=None, record_lines=list(raw.lines),
-                       blank_lines=set(raw.lines) - set(lines), padded_cells=padded)
+    table = TypedTable(
+        spec=spec,
+        relpath=relpath,
+        frame=None,
+        record_lines=list(raw.lines),
+        blank_lines=set(raw.lines) - set(lines),
+        padded_cells=padded,
+    )
     for field in spec.fields:
         parsed = parse_column(text[field.name], field, spec.missing_values)
         columns[field.name] = parsed.values
         table.bad_cells[field.name] = parsed.bad
         for line in parsed.bad.index[parsed.bad.to_numpy()]:
             value = text.at[line, field.name]
-            findings.append(Finding(
-                "type-error", f"{value!r} is not of type {field.type}" + (f" ({field.format})" if field.format != "default" else ""),
-                table=spec.name, file=relpath, line=int(line), column=field.name, value=str(value),
-                expected=field.type, found_by=(ENGINE,)))
+            findings.append(
+                Finding(
+                    "type-error",
+                    f"{value!r} is not of type {field.type}"
+                    + (f" ({field.format})" if field.format != "default" else ""),
+                    table=spec.name,
+                    file=relpath,
+                    line=int(line),
+                    column=field.name,
+                    value=str(value),
+                    expected=field.type,
+                    found_by=(ENGINE,),
+                )
+            )
     table.frame = pd.DataFrame(columns, index=index)
     table.text = text
     return table, findings
@@ -75,7 +94,11 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
             if line in key_rows:
                 continue
             key_rows.add(line)
-            code, column, message = "primary-key", None, f"the primary key ({', '.join(spec.primary_key)}) repeats an earlier row"
+            code, column, message = (
+                "primary-key",
+                None,
+                f"the primary key ({', '.join(spec.primary_key)}) repeats an earlier row",
+            )
         elif check == "field_uniqueness":
             code, message = "unique-error", f"{value!r} repeats an earlier row of the unique field"
         elif check == "not_nullable":
@@ -87,8 +110,18 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         else:
             code = "constraint-error"
             message = f"{value!r} breaks the constraint {_constraint(check, spec.field(column))}"
-        findings.append(Finding(code, message, table=spec.name, file=table.relpath, line=line,
-                                column=column, value=value, found_by=(ENGINE,)))
+        findings.append(
+            Finding(
+                code,
+                message,
+                table=spec.name,
+                file=table.relpath,
+                line=line,
+                column=column,
+                value=value,
+                found_by=(ENGINE,),
+            )
+        )
     return findings
 
 

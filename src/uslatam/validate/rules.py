@@ -39,13 +39,21 @@ class Context:
         typed = self.tables.get(table)
         return typed.frame if typed is not None else None
 
-    def finding(self, code: str, message: str, table: str, line=None, column=None, value=None,
-                expected=None) -> Finding:
+    def finding(
+        self, code: str, message: str, table: str, line=None, column=None, value=None, expected=None
+    ) -> Finding:
         typed = self.tables.get(table)
-        return Finding(code, message, table=table, file=typed.relpath if typed else None,
-                       line=int(line) if line is not None else None, column=column,
-                       value=None if value is None else str(value),
-                       expected=None if expected is None else str(expected), found_by=(ENGINE,))
+        return Finding(
+            code,
+            message,
+            table=table,
+            file=typed.relpath if typed else None,
+            line=int(line) if line is not None else None,
+            column=column,
+            value=None if value is None else str(value),
+            expected=None if expected is None else str(expected),
+            found_by=(ENGINE,),
+        )
 
 
 Rule = Callable[[Context], Iterator[Finding]]
@@ -54,9 +62,11 @@ RULES: list[tuple[str, tuple[str, ...], Rule]] = []
 
 def rule(*codes: str):
     """Register a rule under its function name, with the codes it reports."""
+
     def register(function: Rule) -> Rule:
         RULES.append((function.__name__, codes, function))
         return function
+
     return register
 
 
@@ -67,15 +77,23 @@ def _records(frame):
         yield int(line), {c: (None if _is_missing(v) else v) for c, v in zip(columns, values)}
 
 
+def _mapping(frame, key: str, value: str) -> dict:
+    """{key: value} over the rows where both are present (a missing cell is never a match)."""
+    pairs = frame[[key, value]].dropna()
+    return dict(zip(pairs[key], pairs[value]))
+
+
 def _is_missing(value) -> bool:
     try:
         import pandas as pd
+
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
 
 # --- evidence ------------------------------------------------------------------------
+
 
 @rule("source-text-missing", "source-hash-mismatch", "source-size-mismatch", "unsafe-path", "remote-path")
 def source_texts(ctx: Context) -> Iterator[Finding]:
@@ -90,33 +108,52 @@ def source_texts(ctx: Context) -> Iterator[Finding]:
             continue
         problem = check_path(root, path, what=f"text_path of source {source_id!r}")
         if problem:
-            yield Finding(problem.code, problem.message, table="sources", file=ctx.tables["sources"].relpath,
-                          line=line, column="text_path", value=path, expected=problem.expected,
-                          found_by=(ENGINE,))
+            yield Finding(
+                problem.code,
+                problem.message,
+                table="sources",
+                file=ctx.tables["sources"].relpath,
+                line=line,
+                column="text_path",
+                value=path,
+                expected=problem.expected,
+                found_by=(ENGINE,),
+            )
             continue
         file = root / path
         if not file.is_file():
-            yield ctx.finding("source-text-missing", f"the stored text {path} does not exist", "sources",
-                              line, "text_path", path)
+            yield ctx.finding(
+                "source-text-missing", f"the stored text {path} does not exist", "sources", line, "text_path", path
+            )
             continue
         raw = file.read_bytes()
         digest = hashlib.sha256(raw).hexdigest()
         if row.get("sha256") is not None and digest != row["sha256"]:
-            yield ctx.finding("source-hash-mismatch", f"{path} has SHA-256 {digest}", "sources", line,
-                              "sha256", row["sha256"], digest)
+            yield ctx.finding(
+                "source-hash-mismatch", f"{path} has SHA-256 {digest}", "sources", line, "sha256", row["sha256"], digest
+            )
             continue
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            yield ctx.finding("source-text-missing", f"{path} is not UTF-8 (byte {error.start})", "sources",
-                              line, "text_path", path)
+            yield ctx.finding(
+                "source-text-missing", f"{path} is not UTF-8 (byte {error.start})", "sources", line, "text_path", path
+            )
             continue
         if row.get("bytes") is not None and row["bytes"] != len(raw):
-            yield ctx.finding("source-size-mismatch", f"{path} has {len(raw)} bytes", "sources", line,
-                              "bytes", row["bytes"], len(raw))
+            yield ctx.finding(
+                "source-size-mismatch", f"{path} has {len(raw)} bytes", "sources", line, "bytes", row["bytes"], len(raw)
+            )
         if row.get("code_points") is not None and row["code_points"] != len(text):
-            yield ctx.finding("source-size-mismatch", f"{path} has {len(text)} code points", "sources",
-                              line, "code_points", row["code_points"], len(text))
+            yield ctx.finding(
+                "source-size-mismatch",
+                f"{path} has {len(text)} code points",
+                "sources",
+                line,
+                "code_points",
+                row["code_points"],
+                len(text),
+            )
         ctx.texts[source_id] = text
 
 
@@ -134,28 +171,54 @@ def span_words(ctx: Context) -> Iterator[Finding]:
         start, end = int(start), int(end)
         if not 0 <= start < end <= len(text):
             ctx.broken_spans.add(row.get("span_id"))
-            yield ctx.finding("span-out-of-range", f"offsets {start}..{end} are not inside the text of "
-                              f"{len(text)} code points", "spans", line, "end" if end > len(text) else "start",
-                              f"{start}..{end}", f"0 <= start < end <= {len(text)}")
+            yield ctx.finding(
+                "span-out-of-range",
+                f"offsets {start}..{end} are not inside the text of {len(text)} code points",
+                "spans",
+                line,
+                "end" if end > len(text) else "start",
+                f"{start}..{end}",
+                f"0 <= start < end <= {len(text)}",
+            )
             continue
         exact = row.get("exact") or ""
         if text[start:end] != exact:
             ctx.broken_spans.add(row.get("span_id"))
-            yield ctx.finding("span-mismatch", f"the text at {start}..{end} reads {text[start:end]!r}",
-                              "spans", line, "exact", exact, text[start:end])
+            yield ctx.finding(
+                "span-mismatch",
+                f"the text at {start}..{end} reads {text[start:end]!r}",
+                "spans",
+                line,
+                "exact",
+                exact,
+                text[start:end],
+            )
             continue
         prefix, suffix = context(text, start, end, CONTEXT_WIDTH)
         if (row.get("prefix") or "") != prefix:
-            yield ctx.finding("span-context-mismatch", f"the {CONTEXT_WIDTH} code points before the span are {prefix!r}",
-                              "spans", line, "prefix", row.get("prefix"), prefix)
+            yield ctx.finding(
+                "span-context-mismatch",
+                f"the {CONTEXT_WIDTH} code points before the span are {prefix!r}",
+                "spans",
+                line,
+                "prefix",
+                row.get("prefix"),
+                prefix,
+            )
         if (row.get("suffix") or "") != suffix:
-            yield ctx.finding("span-context-mismatch", f"the {CONTEXT_WIDTH} code points after the span are {suffix!r}",
-                              "spans", line, "suffix", row.get("suffix"), suffix)
+            yield ctx.finding(
+                "span-context-mismatch",
+                f"the {CONTEXT_WIDTH} code points after the span are {suffix!r}",
+                "spans",
+                line,
+                "suffix",
+                row.get("suffix"),
+                suffix,
+            )
 
 
 def _span_fields(typed: TypedTable) -> list[str]:
-    return [key.fields[0] for key in typed.spec.foreign_keys
-            if key.resource == "spans" and len(key.fields) == 1]
+    return [key.fields[0] for key in typed.spec.foreign_keys if key.resource == "spans" and len(key.fields) == 1]
 
 
 @rule("span-source-mismatch")
@@ -164,17 +227,28 @@ def span_sources(ctx: Context) -> Iterator[Finding]:
     spans = ctx.rows("spans")
     if spans is None:
         return
-    span_source = dict(zip(spans["span_id"], spans["source_id"]))
+    span_source = _mapping(spans, "span_id", "source_id")
     for name, typed in ctx.tables.items():
         if name == "spans" or "source_id" not in typed.frame.columns:
             continue
         for column in _span_fields(typed):
             for line, row in _records(typed.frame[["source_id", column]]):
                 cited = span_source.get(row[column])
-                if row[column] is not None and cited is not None and row["source_id"] is not None \
-                        and cited != row["source_id"]:
-                    yield ctx.finding("span-source-mismatch", f"span {row[column]!r} belongs to source {cited!r}",
-                                      name, line, column, row[column], row["source_id"])
+                if (
+                    row[column] is not None
+                    and cited is not None
+                    and row["source_id"] is not None
+                    and cited != row["source_id"]
+                ):
+                    yield ctx.finding(
+                        "span-source-mismatch",
+                        f"span {row[column]!r} belongs to source {cited!r}",
+                        name,
+                        line,
+                        column,
+                        row[column],
+                        row["source_id"],
+                    )
 
 
 @rule("quote-outside-quotation-marks")
@@ -195,9 +269,15 @@ def quotes_in_quotation_marks(ctx: Context) -> Iterator[Finding]:
         before = text[start - 1] if start > 0 else ""
         after = text[end] if end < len(text) else ""
         if not (before and before in QUOTE_OPENERS and after and after in QUOTE_CLOSERS):
-            yield ctx.finding("quote-outside-quotation-marks",
-                              f"span {row['span_id']!r} is preceded by {before!r} and followed by {after!r}",
-                              "quotes", line, "span_id", row["span_id"], "a quotation mark on each side")
+            yield ctx.finding(
+                "quote-outside-quotation-marks",
+                f"span {row['span_id']!r} is preceded by {before!r} and followed by {after!r}",
+                "quotes",
+                line,
+                "span_id",
+                row["span_id"],
+                "a quotation mark on each side",
+            )
 
 
 _SCALES = {"thousand": 10**3, "million": 10**6, "billion": 10**9, "trillion": 10**12}
@@ -239,46 +319,91 @@ def value_bounds(value_text: str) -> tuple[Decimal, Decimal] | None:
     return (number - half) * scale, (number + half) * scale
 
 
-@rule("value-text-not-in-span", "value-text-unparsed", "value-outside-rounding",
-      "part-exceeds-whole", "part-unit-mismatch", "parent-relation-mismatch")
+@rule(
+    "value-text-not-in-span",
+    "value-text-unparsed",
+    "value-outside-rounding",
+    "part-exceeds-whole",
+    "part-unit-mismatch",
+    "parent-relation-mismatch",
+)
 def statistic_values(ctx: Context) -> Iterator[Finding]:
     """value_text occurs in the span and gives value; a part fits inside its whole."""
     stats, spans = ctx.rows("statistics"), ctx.rows("spans")
     if stats is None:
         return
-    exact_by_span = dict(zip(spans["span_id"], spans["exact"])) if spans is not None else {}
+    exact_by_span = _mapping(spans, "span_id", "exact") if spans is not None else {}
     by_id = {row["statistic_id"]: row for _, row in _records(stats)}
     for line, row in _records(stats):
         value_text, value = row.get("value_text"), row.get("value")
         exact = exact_by_span.get(row.get("span_id"))
         if value_text is not None and exact is not None and value_text not in exact:
-            yield ctx.finding("value-text-not-in-span", f"{value_text!r} does not occur in span {row['span_id']!r}",
-                              "statistics", line, "value_text", value_text)
+            yield ctx.finding(
+                "value-text-not-in-span",
+                f"{value_text!r} does not occur in span {row['span_id']!r}",
+                "statistics",
+                line,
+                "value_text",
+                value_text,
+            )
         if value_text is not None and value is not None:
             bounds = value_bounds(value_text)
             if bounds is None:
-                yield ctx.finding("value-text-unparsed", f"{value_text!r} is not a number form the validator reads",
-                                  "statistics", line, "value_text", value_text)
+                yield ctx.finding(
+                    "value-text-unparsed",
+                    f"{value_text!r} is not a number form the validator reads",
+                    "statistics",
+                    line,
+                    "value_text",
+                    value_text,
+                )
             elif not math.isfinite(value) or not bounds[0] <= Decimal(repr(float(value))) <= bounds[1]:
-                yield ctx.finding("value-outside-rounding", f"{value_text!r} means {bounds[0]} to {bounds[1]}",
-                                  "statistics", line, "value", value, f"{bounds[0]}..{bounds[1]}")
+                yield ctx.finding(
+                    "value-outside-rounding",
+                    f"{value_text!r} means {bounds[0]} to {bounds[1]}",
+                    "statistics",
+                    line,
+                    "value",
+                    value,
+                    f"{bounds[0]}..{bounds[1]}",
+                )
         parent_id, relation = row.get("parent_statistic_id"), row.get("relation_to_parent")
         if (parent_id is None) != (relation is None):
-            yield ctx.finding("parent-relation-mismatch", "parent_statistic_id and relation_to_parent go together",
-                              "statistics", line, "relation_to_parent" if parent_id else "parent_statistic_id",
-                              relation or parent_id)
+            yield ctx.finding(
+                "parent-relation-mismatch",
+                "parent_statistic_id and relation_to_parent go together",
+                "statistics",
+                line,
+                "relation_to_parent" if parent_id else "parent_statistic_id",
+                relation or parent_id,
+            )
         parent = by_id.get(parent_id)
         if parent is None:
             continue
         if parent.get("unit") != row.get("unit"):
-            yield ctx.finding("part-unit-mismatch", f"the parent {parent_id!r} is in {parent.get('unit')!r}",
-                              "statistics", line, "unit", row.get("unit"), parent.get("unit"))
+            yield ctx.finding(
+                "part-unit-mismatch",
+                f"the parent {parent_id!r} is in {parent.get('unit')!r}",
+                "statistics",
+                line,
+                "unit",
+                row.get("unit"),
+                parent.get("unit"),
+            )
         elif value is not None and parent.get("value") is not None and value > parent["value"]:
-            yield ctx.finding("part-exceeds-whole", f"{value} is larger than its parent's {parent['value']}",
-                              "statistics", line, "value", value, f"<= {parent['value']}")
+            yield ctx.finding(
+                "part-exceeds-whole",
+                f"{value} is larger than its parent's {parent['value']}",
+                "statistics",
+                line,
+                "value",
+                value,
+                f"<= {parent['value']}",
+            )
 
 
 # --- cross-table consistency -----------------------------------------------------------
+
 
 @rule("entity-type-mismatch")
 def entity_types(ctx: Context) -> Iterator[Finding]:
@@ -286,7 +411,7 @@ def entity_types(ctx: Context) -> Iterator[Finding]:
     entities = ctx.rows("entities")
     if entities is None:
         return
-    type_of = dict(zip(entities["entity_id"], entities["entity_type"]))
+    type_of = _mapping(entities, "entity_id", "entity_type")
     for name, typed in ctx.tables.items():
         for spec in typed.spec.fields:
             if not spec.entity_types:
@@ -295,8 +420,15 @@ def entity_types(ctx: Context) -> Iterator[Finding]:
                 entity = row[spec.name]
                 actual = type_of.get(entity)
                 if entity is not None and actual is not None and actual not in spec.entity_types:
-                    yield ctx.finding("entity-type-mismatch", f"{entity!r} is a {actual}",
-                                      name, line, spec.name, entity, " or ".join(spec.entity_types))
+                    yield ctx.finding(
+                        "entity-type-mismatch",
+                        f"{entity!r} is a {actual}",
+                        name,
+                        line,
+                        spec.name,
+                        entity,
+                        " or ".join(spec.entity_types),
+                    )
 
 
 @rule("speaker-occupancy-mismatch")
@@ -305,13 +437,20 @@ def speaker_offices(ctx: Context) -> Iterator[Finding]:
     quotes, occupancies = ctx.rows("quotes"), ctx.rows("occupancies")
     if quotes is None or occupancies is None:
         return
-    holder = dict(zip(occupancies["occupancy_id"], occupancies["person_entity_id"]))
+    holder = _mapping(occupancies, "occupancy_id", "person_entity_id")
     for line, row in _records(quotes):
         occupancy = row.get("speaker_occupancy_id")
         person = holder.get(occupancy)
         if occupancy is not None and person is not None and person != row.get("speaker_entity_id"):
-            yield ctx.finding("speaker-occupancy-mismatch", f"occupancy {occupancy!r} is held by {person!r}",
-                              "quotes", line, "speaker_occupancy_id", occupancy, row.get("speaker_entity_id"))
+            yield ctx.finding(
+                "speaker-occupancy-mismatch",
+                f"occupancy {occupancy!r} is held by {person!r}",
+                "quotes",
+                line,
+                "speaker_occupancy_id",
+                occupancy,
+                row.get("speaker_entity_id"),
+            )
 
 
 _PRECISION_LENGTH = {"day": 10, "month": 7, "year": 4, "unknown": 0}
@@ -348,22 +487,42 @@ def dates(ctx: Context) -> Iterator[Finding]:
                 if date is not None and not date_form.fullmatch(date):
                     continue  # the pattern constraint reports it
                 if date is not None and not _real_date(date):
-                    yield ctx.finding("invalid-date", f"{date!r} is not a calendar date", name, line,
-                                      spec.name, date)
+                    yield ctx.finding("invalid-date", f"{date!r} is not a calendar date", name, line, spec.name, date)
                     continue
                 length = len(date) if date else 0
                 optional_end = spec.not_before is not None and date is None
                 if precision in _PRECISION_LENGTH and length != _PRECISION_LENGTH[precision] and not optional_end:
-                    yield ctx.finding("date-precision-mismatch", f"{date or 'an empty date'!r} is not a date of precision {precision}",
-                                      name, line, spec.name, date, f"{_PRECISION_LENGTH[precision]} characters")
+                    yield ctx.finding(
+                        "date-precision-mismatch",
+                        f"{date or 'an empty date'!r} is not a date of precision {precision}",
+                        name,
+                        line,
+                        spec.name,
+                        date,
+                        f"{_PRECISION_LENGTH[precision]} characters",
+                    )
                 start = row.get(spec.not_before) if spec.not_before else None
                 if date is not None and start is not None and date < start[: len(date)]:
-                    yield ctx.finding("date-end-before-start", f"{date} is before {spec.not_before} {start}",
-                                      name, line, spec.name, date, f">= {start}")
+                    yield ctx.finding(
+                        "date-end-before-start",
+                        f"{date} is before {spec.not_before} {start}",
+                        name,
+                        line,
+                        spec.name,
+                        date,
+                        f">= {start}",
+                    )
                 issued = published.get(row.get("source_id"))
                 if date is not None and issued is not None and date > issued[: len(date)]:
-                    yield ctx.finding("date-after-publication", f"{date} is after the source's publication on {issued}",
-                                      name, line, spec.name, date, f"<= {issued}")
+                    yield ctx.finding(
+                        "date-after-publication",
+                        f"{date} is after the source's publication on {issued}",
+                        name,
+                        line,
+                        spec.name,
+                        date,
+                        f"<= {issued}",
+                    )
 
 
 @rule("unknown-country-code")
@@ -379,8 +538,14 @@ def country_codes(ctx: Context) -> Iterator[Finding]:
             for line, row in _records(typed.frame[[spec.name]]):
                 code = row[spec.name]
                 if code is not None and code not in known:
-                    yield ctx.finding("unknown-country-code", f"{code!r} is not an ISO 3166-1 alpha-3 code",
-                                      name, line, spec.name, code)
+                    yield ctx.finding(
+                        "unknown-country-code",
+                        f"{code!r} is not an ISO 3166-1 alpha-3 code",
+                        name,
+                        line,
+                        spec.name,
+                        code,
+                    )
 
 
 @rule("vocabulary-mismatch")
@@ -403,13 +568,25 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
             defined = codes.get(spec.vocabulary)
             enum = list(spec.enum or [])
             if defined != enum:
-                yield Finding("vocabulary-mismatch",
-                              f"{name}.{spec.name} has enum {enum}, vocabulary {spec.vocabulary!r} has {defined}",
-                              table=name, file=ctx.package.resource(name).schema_path, column=spec.name,
-                              value=str(enum), expected=str(defined), found_by=(ENGINE,))
+                yield Finding(
+                    "vocabulary-mismatch",
+                    f"{name}.{spec.name} has enum {enum}, vocabulary {spec.vocabulary!r} has {defined}",
+                    table=name,
+                    file=ctx.package.resource(name).schema_path,
+                    column=spec.name,
+                    value=str(enum),
+                    expected=str(defined),
+                    found_by=(ENGINE,),
+                )
     for vocabulary in sorted(set(codes) - used):
-        yield ctx.finding("vocabulary-mismatch", f"vocabulary {vocabulary!r} is used by no field",
-                          "vocabularies", first_line[vocabulary], "vocabulary", vocabulary)
+        yield ctx.finding(
+            "vocabulary-mismatch",
+            f"vocabulary {vocabulary!r} is used by no field",
+            "vocabularies",
+            first_line[vocabulary],
+            "vocabulary",
+            vocabulary,
+        )
 
 
 @rule("retraction-error", "retracted-id-reused", "removed-without-retraction")
@@ -418,24 +595,37 @@ def retractions(ctx: Context) -> Iterator[Finding]:
     table = ctx.rows("retractions")
     if table is None:
         return
-    keys = {name: {"|".join(str(v) for v in key) for key in
-                   typed.frame[list(typed.spec.primary_key)].astype("string").itertuples(index=False, name=None)}
-            for name, typed in ctx.tables.items() if typed.spec.primary_key}
+    keys = {
+        name: {
+            "|".join(str(v) for v in key)
+            for key in typed.frame[list(typed.spec.primary_key)].astype("string").itertuples(index=False, name=None)
+        }
+        for name, typed in ctx.tables.items()
+        if typed.spec.primary_key
+    }
     retracted = set()
     for line, row in _records(table):
         name, row_id = row.get("table_name"), row.get("row_id")
         retracted.add((name, row_id))
         if name not in ctx.specs:
-            yield ctx.finding("retraction-error", f"{name!r} is not a table of the package", "retractions", line,
-                              "table_name", name)
+            yield ctx.finding(
+                "retraction-error", f"{name!r} is not a table of the package", "retractions", line, "table_name", name
+            )
             continue
         if name in keys and row_id in keys[name]:
-            yield ctx.finding("retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line,
-                              "row_id", row_id)
+            yield ctx.finding(
+                "retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line, "row_id", row_id
+            )
         replacement = row.get("replacement_id")
         if replacement is not None and name in keys and replacement not in keys[name]:
-            yield ctx.finding("retraction-error", f"the replacement {replacement!r} is not a row of {name}",
-                              "retractions", line, "replacement_id", replacement)
+            yield ctx.finding(
+                "retraction-error",
+                f"the replacement {replacement!r} is not a row of {name}",
+                "retractions",
+                line,
+                "replacement_id",
+                replacement,
+            )
     baseline = ctx.baseline
     if baseline is None:
         return
@@ -446,10 +636,15 @@ def retractions(ctx: Context) -> Iterator[Finding]:
         for old in rows:
             key = "|".join(old.get(column, "") for column in spec.primary_key)
             if key not in keys[name] and (name, key) not in retracted:
-                yield Finding("removed-without-retraction",
-                              f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
-                              table=name, file=ctx.tables[name].relpath, value=key,
-                              expected="the row, or a retraction record", found_by=(ENGINE,))
+                yield Finding(
+                    "removed-without-retraction",
+                    f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
+                    table=name,
+                    file=ctx.tables[name].relpath,
+                    value=key,
+                    expected="the row, or a retraction record",
+                    found_by=(ENGINE,),
+                )
 
 
 _RELEASE_HEADING = re.compile(r"^## \[?v?(?P<version>[0-9]+\.[0-9]+\.[0-9]+[^\]\s]*)\]?", re.MULTILINE)
@@ -463,30 +658,44 @@ def released_versions(changelog: str) -> list[str]:
 @rule("version-mismatch")
 def versions(ctx: Context) -> Iterator[Finding]:
     """datapackage.json, CITATION.cff and CHANGELOG.md's newest release name the same version."""
-    import yaml
+    from ..package import UnsafeYaml, load_yaml
 
     version = ctx.package.descriptor.get("version")
     root = ctx.package.root
     citation_file = root / "CITATION.cff"
     if citation_file.is_file() and not citation_file.is_symlink():
         try:
-            citation = yaml.safe_load(citation_file.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            yield Finding("version-mismatch", f"CITATION.cff cannot be read: {error}", file="CITATION.cff",
-                          found_by=(ENGINE,))
+            citation = load_yaml(citation_file.read_text(encoding="utf-8"))
+        except (UnsafeYaml, UnicodeDecodeError) as error:
+            yield Finding(
+                "version-mismatch", f"CITATION.cff cannot be read: {error}", file="CITATION.cff", found_by=(ENGINE,)
+            )
             citation = None
         cited = str(citation.get("version")) if isinstance(citation, dict) and "version" in citation else None
         if cited != version:
-            yield Finding("version-mismatch", f"CITATION.cff has version {cited!r}, datapackage.json {version!r}",
-                          file="CITATION.cff", line=_line_of(citation_file, "version:"), column="version",
-                          value=cited, expected=version, found_by=(ENGINE,))
+            yield Finding(
+                "version-mismatch",
+                f"CITATION.cff has version {cited!r}, datapackage.json {version!r}",
+                file="CITATION.cff",
+                line=_line_of(citation_file, "version:"),
+                column="version",
+                value=cited,
+                expected=version,
+                found_by=(ENGINE,),
+            )
     changelog_file = root / "CHANGELOG.md"
     if changelog_file.is_file() and not changelog_file.is_symlink():
         released = released_versions(changelog_file.read_text(encoding="utf-8", errors="replace"))
         if released and released[0] != version:
-            yield Finding("version-mismatch", f"CHANGELOG.md's newest release is {released[0]!r}, datapackage.json {version!r}",
-                          file="CHANGELOG.md", line=_line_of(changelog_file, f"## [{released[0]}]"),
-                          value=released[0], expected=version, found_by=(ENGINE,))
+            yield Finding(
+                "version-mismatch",
+                f"CHANGELOG.md's newest release is {released[0]!r}, datapackage.json {version!r}",
+                file="CHANGELOG.md",
+                line=_line_of(changelog_file, f"## [{released[0]}]"),
+                value=released[0],
+                expected=version,
+                found_by=(ENGINE,),
+            )
 
 
 def _line_of(path, needle: str) -> int | None:
@@ -504,7 +713,10 @@ _INVISIBLE_SINGLE_LINE = "[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\
 
 @rule("text-not-nfc", "invisible-character")
 def text_hygiene(ctx: Context) -> Iterator[Finding]:
-    """Text cells are NFC and hold no control, zero-width or bidi characters (line ends only where a field is multiline)."""
+    """Text cells are NFC and hold no control, zero-width or bidi characters.
+
+    Line ends are allowed only in fields marked ``multiline``.
+    """
     for name, typed in ctx.tables.items():
         text = typed.text
         for spec in typed.spec.fields:
@@ -515,19 +727,38 @@ def text_hygiene(ctx: Context) -> Iterator[Finding]:
             hidden = column[column.str.contains(pattern, regex=True)]
             for line, value in hidden.items():
                 char = re.search(pattern, value).group()
-                yield ctx.finding("invisible-character", f"the cell holds U+{ord(char):04X} ({unicodedata.name(char, 'control')})",
-                                  name, line, spec.name, value, "visible characters only")
+                yield ctx.finding(
+                    "invisible-character",
+                    f"the cell holds U+{ord(char):04X} ({unicodedata.name(char, 'control')})",
+                    name,
+                    line,
+                    spec.name,
+                    value,
+                    "visible characters only",
+                )
             ascii_only = column.str.isascii()
             for line, value in column[~ascii_only].items():
                 if not unicodedata.is_normalized("NFC", value):
-                    yield ctx.finding("text-not-nfc", "the cell is not in Unicode NFC", name, line, spec.name,
-                                      value, unicodedata.normalize("NFC", value))
+                    yield ctx.finding(
+                        "text-not-nfc",
+                        "the cell is not in Unicode NFC",
+                        name,
+                        line,
+                        spec.name,
+                        value,
+                        unicodedata.normalize("NFC", value),
+                    )
 
 
-def run(package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None,
-        baseline=None) -> list[Finding]:
-    ctx = Context(package=package, tables=tables, specs=specs if specs is not None else
-                  {name: typed.spec for name, typed in tables.items()}, baseline=baseline)
+def run(
+    package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None, baseline=None
+) -> list[Finding]:
+    ctx = Context(
+        package=package,
+        tables=tables,
+        specs=specs if specs is not None else {name: typed.spec for name, typed in tables.items()},
+        baseline=baseline,
+    )
     findings: list[Finding] = []
     for _, _, function in RULES:
         findings.extend(function(ctx))
@@ -537,5 +768,3 @@ def run(package: Package, tables: dict[str, TypedTable], specs: dict[str, TableS
 def catalogue() -> list[tuple[str, tuple[str, ...], str]]:
     """(rule name, codes, first line of its docstring) for documentation."""
     return [(name, codes, (function.__doc__ or "").strip().splitlines()[0]) for name, codes, function in RULES]
-
-
