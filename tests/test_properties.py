@@ -15,7 +15,7 @@ import unicodedata
 from pathlib import Path
 
 import pycountry
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from uslatam.csvio import dumps
@@ -164,6 +164,7 @@ def _fresh(tmp_path_factory) -> Path:
     return package
 
 
+@settings(max_examples=max(200, settings.default.max_examples))  # hundreds: no false positive may hide
 @given(rows=additions())
 def test_rows_drawn_from_the_schemas_always_validate(tmp_path_factory, rows) -> None:
     package = _fresh(tmp_path_factory)
