@@ -157,3 +157,12 @@ def test_readme_example_report_is_what_validate_prints(package_copy: Path) -> No
     printed = uslatam("validate", cwd=package_copy).stdout
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert printed.strip() in readme
+
+
+def test_ci_runs_the_readme_set_up_commands_verbatim() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [line for line in ci.splitlines() if line.startswith("python3 -m venv")]
+    assert len(commands) == 2
+    for command in commands:
+        assert f"\n{command}\n" in readme, command

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import sqlite3
-import tempfile
 from pathlib import Path
 
-from .files import file_mode, write_atomic
+from .files import replacing, write_atomic
 from .loading import _root, _specs, _typed
 from .schema import TableSpec
 
@@ -91,13 +89,8 @@ def _parquet(descriptor, specs, frames, destination: Path) -> list[Path]:
             fields, metadata={**(table.schema.metadata or {}), b"uslatam": json.dumps(metadata).encode()}
         )
         table = table.cast(schema)
-        with tempfile.NamedTemporaryFile(dir=destination, prefix=f".{name}.", suffix=".tmp", delete=False) as handle:
-            temporary = Path(handle.name)
-        try:
+        with replacing(destination / f"{name}.parquet") as temporary:
             pq.write_table(table, temporary)
-            os.replace(temporary, destination / f"{name}.parquet")
-        finally:
-            temporary.unlink(missing_ok=True)
         written.append(destination / f"{name}.parquet")
     return written
 
@@ -112,10 +105,7 @@ def _quote(identifier: str) -> str:
 def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
     """One database with primary and foreign keys, descriptions in _columns, and metadata.json."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
-    os.close(handle)
-    os.unlink(temporary)
-    try:
+    with replacing(destination) as temporary:
         connection = sqlite3.connect(temporary)
         with connection:
             connection.execute("PRAGMA foreign_keys = OFF")
@@ -146,11 +136,6 @@ def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
                 raise ExportError(f"foreign keys do not hold in the export: {problems[:3]}")
         connection.execute("VACUUM")
         connection.close()
-        os.chmod(temporary, file_mode(destination))
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     metadata_file = destination.parent / "metadata.json"
     write_atomic(
         metadata_file,
@@ -207,9 +192,7 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
                     f"characters is over Excel's limit of {EXCEL_CELL_LIMIT}; it would be cut"
                 )
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
+    with replacing(destination) as temporary:
         options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         workbook = xlsxwriter.Workbook(temporary, options)
         created = datetime.datetime.fromisoformat(descriptor.get("created", "2000-01-01T00:00:00Z").replace("Z", ""))
@@ -247,11 +230,6 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
                     else:
                         sheet.write_string(row_number, column, str(value))
         workbook.close()
-        os.chmod(temporary, file_mode(destination))
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return [destination]
 
 
