@@ -204,6 +204,8 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int, max
                     value=cell[:40] + "…",
                     expected=f"<= {max_cell_chars} characters",
                 )
+                result.readable = False  # oversized input is answered at once, not carried through every layer
+                return result
     if not header_read:
         report("missing-label", "the file is empty: it has no header", 1)
         result.readable = False
