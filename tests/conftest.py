@@ -49,3 +49,20 @@ def _hypothesis_profiles() -> None:
 
 
 _hypothesis_profiles()
+
+
+def uslatam(*args: str, cwd: Path = ROOT, env: dict | None = None, stdin: str | None = None):
+    """Run the uslatam command in a subprocess, as a user would."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "uslatam.cli.app", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        input=stdin,
+        env={**os.environ, **(env or {})},
+    )

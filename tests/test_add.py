@@ -19,7 +19,7 @@ from uslatam.rows import AddError, add_rows, add_source, read_input
 from uslatam.transaction import PackageLock, TransactionError
 from uslatam.validate import validate
 
-from .conftest import ROOT, record
+from .conftest import ROOT, record, uslatam
 
 SOURCE = "insightcrime-2017-05-19-mexico-colombia-meetings"
 TACKLE_JOINTLY = f"""
@@ -37,18 +37,6 @@ quotes:
       id: ic-a-videgaray-noted
       words: Videgaray noted
 """
-
-
-def uslatam(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "uslatam.cli.app", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        input=stdin,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def snapshot(package: Path) -> dict[str, bytes]:

@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from uslatam.docs import codes_markdown
 from uslatam.validate import validate
 
-from .conftest import FIXTURES, ROOT
-
-UTF8 = {"PYTHONIOENCODING": "utf-8"}
-
-
-def uslatam(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "uslatam.cli.app", *args], cwd=cwd, capture_output=True, text=True, encoding="utf-8"
-    )
+from .conftest import FIXTURES, ROOT, uslatam
 
 
 def test_help_lists_the_commands() -> None:

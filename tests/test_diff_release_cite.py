@@ -6,10 +6,8 @@ import csv
 import datetime
 import io
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,20 +18,9 @@ from uslatam.package import refresh_integrity
 from uslatam.release import ReleaseError, plan_release, release
 from uslatam.validate import validate
 
-from .conftest import ROOT, record
+from .conftest import ROOT, record, uslatam
 
 SOURCE = "insightcrime-2017-05-19-mexico-colombia-meetings"
-
-
-def uslatam(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "uslatam.cli.app", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env={**os.environ, **(env or {})},
-    )
 
 
 def git(cwd: Path, *args: str) -> str:
