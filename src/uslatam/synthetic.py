@@ -1,0 +1,357 @@
+"""Synthetic packages of any size, built from the real package, valid unless defects are asked for.
+
+The real package is the template: every table's rows are repeated in *bundles*, the
+IDs of bundle ``c`` get the suffix ``-c``, and references point into a bundle that
+exists in full, so keys resolve and every cross-table rule holds (a span's words,
+a speaker's office, a part within its whole). Each source gets a text of its own:
+the stored article plus a line naming the copy, so every text has its own SHA-256.
+
+Sizes: ``rows`` rows in every fact table, ``spans`` and ``retractions``; one source
+(and its authors) per ``rows_per_source`` rows; ``vocabularies`` unchanged (it is the
+code list the schemas' enums must equal).
+
+Defects are injected at seeded places, each recorded as the finding it must cause,
+(code, table, line, column), in ``defects.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import own_package
+from .schema import TableSpec
+from .spans import context
+
+DEFECT_KINDS = ("type", "enum", "required", "pattern", "foreign-key", "primary-key", "stray-quote", "extra-cell")
+# Where each defect goes: cells whose change causes exactly the one finding named.
+_DEFECT_PLACES = {
+    "type": [("spans", "start"), ("statistics", "value"), ("spans", "end")],
+    "enum": [("events", "status"), ("quotes", "quote_type"), ("trend_claims", "direction")],
+    "required": [("events", "summary"), ("trend_claims", "subject"), ("positions", "label")],
+    "pattern": [("trend_claims", "period"), ("occupancies", "valid_on")],
+    "foreign-key": [("quotes", "event_id"), ("trend_claims", "area_entity_id"), ("event_participants", "span_id")],
+    "primary-key": [("trend_claims", "claim_id"), ("retractions", "row_id")],
+    "stray-quote": [("trend_claims", "subject"), ("events", "summary")],
+    "extra-cell": [("trend_claims", None), ("quotes", None)],
+}
+_DEFECT_CODES = {
+    "type": "type-error",
+    "enum": "constraint-error",
+    "required": "constraint-error",
+    "pattern": "constraint-error",
+    "foreign-key": "foreign-key",
+    "primary-key": "primary-key",
+    "stray-quote": "csv-syntax-error",
+    "extra-cell": "extra-cell",
+}
+_BAD_VALUES = {"type": "n/a", "enum": "no-such-code", "required": "", "pattern": "sometime"}
+
+
+@dataclass(frozen=True)
+class Defect:
+    kind: str
+    code: str
+    table: str
+    line: int
+    column: str | None
+
+    def key(self) -> tuple:
+        return (self.code, self.table, self.line, self.column)
+
+
+def generate(
+    target: str | Path,
+    rows: int,
+    *,
+    seed: int = 0,
+    defects: dict[str, int] | None = None,
+    rows_per_source: int = 1000,
+    template: str | Path | None = None,
+) -> list[Defect]:
+    """Write a package of ``rows`` rows per table to ``target`` (a new or empty folder).
+
+    ``defects`` maps a kind of :data:`DEFECT_KINDS` to how many to inject. Returns
+    the injected defects (also written to ``target/defects.json``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    source = Path(template) if template else own_package()
+    target = Path(target)
+    if target.exists() and any(target.iterdir()):
+        raise FileExistsError(f"{target} is not empty")
+    descriptor = json.loads((source / "datapackage.json").read_text(encoding="utf-8"))
+    specs = {
+        r["name"]: TableSpec.from_schema(
+            r["name"], json.loads((source / r["schema"]).read_text(encoding="utf-8"))
+        )
+        for r in descriptor["resources"]
+    }
+    templates = {
+        r["name"]: pd.read_csv(source / r["path"], dtype=str, keep_default_na=False) for r in descriptor["resources"]
+    }
+    widest = max(len(templates[name]) for name in _REPLICATED if name in templates)
+    if rows < widest:
+        raise ValueError(f"rows must be at least {widest}, the largest template table")
+    full_bundles = rows // widest  # every replicated table has at least this many whole bundles
+    source_count = max(1, min(full_bundles, -(-rows // rows_per_source)))
+
+    (target / "data").mkdir(parents=True, exist_ok=True)
+    (target / "sources").mkdir(exist_ok=True)
+    texts = _write_sources(source, target, templates["sources"], source_count)
+    tables: dict[str, pd.DataFrame] = {}
+    for name, spec in specs.items():
+        frame = templates[name]
+        if name == "sources":
+            tables[name] = _sources_table(frame, texts)
+        elif name == "source_authors":
+            tables[name] = _authors_table(frame, source_count)
+        elif name == "vocabularies":
+            tables[name] = frame
+        elif name == "retractions":
+            tables[name] = _retractions_table(rows, specs)
+        else:
+            tables[name] = _replicate(frame, spec, rows, full_bundles, source_count)
+    _fix_span_context(tables["spans"], texts, templates["spans"])
+
+    rng = random.Random(seed)
+    injected: list[Defect] = []
+    structural: dict[str, list[tuple[int, str, str | None]]] = {}
+    for kind, count in (defects or {}).items():
+        if kind not in DEFECT_KINDS:
+            raise ValueError(f"unknown defect kind {kind!r}; known: {', '.join(DEFECT_KINDS)}")
+        places = [p for p in _DEFECT_PLACES[kind] if len(tables.get(p[0], ())) > 1]
+        for number in range(count):
+            table, column = places[number % len(places)]
+            frame = tables[table]
+            position = _free_row(rng, frame, table, injected, structural)
+            if kind in _BAD_VALUES:
+                frame.iat[position, frame.columns.get_loc(column)] = _BAD_VALUES[kind]
+            elif kind == "foreign-key":
+                frame.iat[position, frame.columns.get_loc(column)] = f"missing-{number}"
+            elif kind == "primary-key":
+                frame.iat[position, frame.columns.get_loc(column)] = frame.iat[position - 1, frame.columns.get_loc(column)]
+                if table == "retractions":  # the key is (table_name, row_id)
+                    frame.iat[position, 0] = frame.iat[position - 1, 0]
+                column = None
+            else:
+                structural.setdefault(table, []).append((position, kind, column))
+                column = None
+            injected.append(Defect(kind, _DEFECT_CODES[kind], table, position, column))
+
+    lines: dict[str, np.ndarray] = {}
+    for resource in descriptor["resources"]:
+        name = resource["name"]
+        lines[name] = _write_table(target / resource["path"], tables[name], structural.get(name, []))
+        resource.pop("bytes", None)
+        resource.pop("hash", None)
+    for folder in ("schemas",):
+        shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
+    descriptor["name"] = f"{descriptor.get('name', 'package')}-synthetic"
+    descriptor["title"] = f"Synthetic package: {rows} rows per table, seed {seed}"
+    (target / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    from .package import refresh_integrity
+
+    refresh_integrity(target)
+    # Positions become physical lines now that the files are written.
+    injected = [
+        Defect(d.kind, d.code, d.table, int(lines[d.table][d.line]), d.column) for d in injected
+    ]
+    (target / "defects.json").write_text(
+        json.dumps([d.__dict__ for d in injected], indent=1) + "\n", encoding="utf-8"
+    )
+    return injected
+
+
+_REPLICATED = (
+    "spans",
+    "entities",
+    "positions",
+    "occupancies",
+    "events",
+    "event_participants",
+    "quotes",
+    "statistics",
+    "trend_claims",
+)
+
+
+def _free_row(rng: random.Random, frame, table: str, injected: list[Defect], structural) -> int:
+    """A row with no defect yet (nor one on the row before, which a duplicate key copies)."""
+    taken = {d.line for d in injected if d.table == table}
+    taken |= {d.line + 1 for d in injected if d.table == table}
+    while True:
+        position = rng.randrange(1, len(frame))
+        if position not in taken and position - 1 not in taken:
+            return position
+
+
+def _write_sources(template_root: Path, target: Path, sources, count: int) -> list[tuple[str, str, str]]:
+    """(source_id, text_path, text) of every generated source: the article with a line naming the copy."""
+    row = sources.iloc[0]
+    article = (template_root / row["text_path"]).read_text(encoding="utf-8")
+    stem = Path(row["text_path"]).stem
+    texts = []
+    for k in range(count):
+        text = f"{article}\nSynthetic copy {k} of this text, for testing at scale.\n"
+        path = f"sources/{stem}-{k}.txt"
+        (target / path).write_bytes(text.encode("utf-8"))
+        texts.append((f"{row['source_id']}-{k}", path, text))
+    return texts
+
+
+def _sources_table(frame, texts):
+    import pandas as pd
+
+    row = frame.iloc[0].to_dict()
+    records = []
+    for k, (source_id, path, text) in enumerate(texts):
+        data = text.encode("utf-8")
+        records.append(
+            {
+                **row,
+                "source_id": source_id,
+                "title_span_id": _suffixed(row["title_span_id"], k),
+                "reuse_terms_span_id": _suffixed(row["reuse_terms_span_id"], k),
+                "text_path": path,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": str(len(data)),
+                "code_points": str(len(text)),
+            }
+        )
+    return pd.DataFrame(records, columns=frame.columns)
+
+
+def _authors_table(frame, count: int):
+    import pandas as pd
+
+    copies = []
+    for k in range(count):
+        copy = frame.copy()
+        copy["source_id"] = copy["source_id"] + f"-{k}"
+        copies.append(copy)
+    return pd.concat(copies, ignore_index=True)
+
+
+def _retractions_table(rows: int, specs: dict[str, TableSpec]):
+    import pandas as pd
+
+    names = [name for name in _REPLICATED if len(specs[name].primary_key) == 1]
+    index = pd.RangeIndex(rows)
+    return pd.DataFrame(
+        {
+            "table_name": [names[i % len(names)] for i in index],
+            "row_id": [f"withdrawn-{i}" for i in index],
+            "retracted_on": "2017-05-20",
+            "reason": "Synthetic retraction, for testing at scale.",
+            "replacement_id": "",
+        }
+    )
+
+
+def _suffixed(value: str, bundle: int) -> str:
+    return f"{value}-{bundle}" if value else value
+
+
+def _replicate(frame, spec: TableSpec, rows: int, full_bundles: int, source_count: int):
+    """``rows`` rows of bundles of ``frame``; IDs and references carry their bundle number."""
+    import numpy as np
+    import pandas as pd
+
+    width = len(frame)
+    position = np.arange(rows)
+    template_row = position % width
+    bundle = position // width
+    # References go to a bundle every table has in full; a key made of references
+    # (event_participants) keeps its own bundle so that its rows stay distinct.
+    shared = bundle % full_bundles
+    suffix_own = pd.Series(bundle).astype(str).radd("-").to_numpy()
+    suffix_shared = pd.Series(shared).astype(str).radd("-").to_numpy()
+    suffix_source = pd.Series(shared % source_count).astype(str).radd("-").to_numpy()
+    targets = {key.fields[0]: key.resource or spec.name for key in spec.foreign_keys if len(key.fields) == 1}
+    columns = {}
+    for name in frame.columns:
+        values = frame[name].to_numpy(dtype=object)[template_row]
+        if name in targets:
+            own = name in spec.primary_key
+            suffix = suffix_source if targets[name] == "sources" else suffix_own if own else suffix_shared
+        elif spec.primary_key == (name,):
+            suffix = suffix_own
+        else:
+            columns[name] = values
+            continue
+        present = values != ""
+        columns[name] = np.where(present, values.astype(str) + suffix, "").astype(object)
+    return pd.DataFrame(columns, columns=frame.columns)
+
+
+def _fix_span_context(spans, texts, template) -> None:
+    """Spans near the end of the article see the copy's own last line in their suffix."""
+    import numpy as np
+
+    by_id = {source_id: text for source_id, _, text in texts}
+    article_length = len(texts[0][2]) - len(texts[0][2].split("\n")[-2]) - 2
+    ends = spans["end"].astype(int).to_numpy()
+    near = np.flatnonzero(ends + 32 > article_length)
+    for position in near:
+        text = by_id[spans.iat[position, spans.columns.get_loc("source_id")]]
+        start, end = int(spans.iat[position, spans.columns.get_loc("start")]), int(ends[position])
+        prefix, suffix = context(text, start, end)
+        spans.iat[position, spans.columns.get_loc("prefix")] = prefix
+        spans.iat[position, spans.columns.get_loc("suffix")] = suffix
+
+
+def _write_table(path: Path, frame, structural: list[tuple[int, str, str | None]]):
+    """Write canonical CSV; returns the physical line of every row (after the structural defects)."""
+    import numpy as np
+
+    text = frame.to_csv(index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    if structural:
+        records = _split_records(text, frame)
+        for position, kind, column in structural:
+            record = records[position + 1]
+            if kind == "extra-cell":
+                records[position + 1] = record[:-1] + ",extra\n"
+            else:  # a stray quotation mark inside an unquoted cell
+                cells = next(csv.reader([record]))
+                index = frame.columns.get_loc(column)
+                cells[index] = cells[index].replace('"', "").replace(",", " ").replace("\n", " ")
+                cells[index] = cells[index][:3] + '"' + cells[index][3:]
+                records[position + 1] = _join_unquoted(cells, index)
+        text = "".join(records)
+    path.write_text(text, encoding="utf-8", newline="")
+    newlines = np.zeros(len(frame), dtype=np.int64)
+    for name in frame.columns:
+        newlines += frame[name].str.count("\n").to_numpy(dtype=np.int64)
+    return 2 + np.arange(len(frame)) + np.concatenate([[0], np.cumsum(newlines)[:-1]])
+
+
+def _split_records(text: str, frame) -> list[str]:
+    """The header and each record's text (records may span lines)."""
+    import io
+
+    handle = io.StringIO(text, newline="")
+    reader = csv.reader(handle)
+    records, previous = [], 0
+    lines = text.split("\n")
+    for _ in reader:
+        records.append("\n".join(lines[previous : reader.line_num]) + "\n")
+        previous = reader.line_num
+    return records
+
+
+def _join_unquoted(cells: list[str], raw_index: int) -> str:
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    line = buffer.getvalue()
+    # csv quotes the cell with the mark; undo that one cell's quoting to make the mark stray.
+    quoted = '"' + cells[raw_index].replace('"', '""') + '"'
+    return line.replace(quoted, cells[raw_index], 1)
