@@ -59,6 +59,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     tables: dict[str, int] = field(default_factory=dict)
     fatal: bool = False
+    engines: tuple[str, ...] = ()  # the table engines that ran
 
     @property
     def errors(self) -> list[Finding]:
@@ -80,6 +81,7 @@ class Report:
             "valid": self.valid,
             "fatal": self.fatal,
             "tables": dict(self.tables),
+            "engines": list(self.engines),
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -88,9 +88,7 @@ def generate(
         raise FileExistsError(f"{target} is not empty")
     descriptor = json.loads((source / "datapackage.json").read_text(encoding="utf-8"))
     specs = {
-        r["name"]: TableSpec.from_schema(
-            r["name"], json.loads((source / r["schema"]).read_text(encoding="utf-8"))
-        )
+        r["name"]: TableSpec.from_schema(r["name"], json.loads((source / r["schema"]).read_text(encoding="utf-8")))
         for r in descriptor["resources"]
     }
     templates = {
@@ -136,7 +134,9 @@ def generate(
             elif kind == "foreign-key":
                 frame.iat[position, frame.columns.get_loc(column)] = f"missing-{number}"
             elif kind == "primary-key":
-                frame.iat[position, frame.columns.get_loc(column)] = frame.iat[position - 1, frame.columns.get_loc(column)]
+                frame.iat[position, frame.columns.get_loc(column)] = frame.iat[
+                    position - 1, frame.columns.get_loc(column)
+                ]
                 if table == "retractions":  # the key is (table_name, row_id)
                     frame.iat[position, 0] = frame.iat[position - 1, 0]
                 column = None
@@ -160,12 +160,8 @@ def generate(
 
     refresh_integrity(target)
     # Positions become physical lines now that the files are written.
-    injected = [
-        Defect(d.kind, d.code, d.table, int(lines[d.table][d.line]), d.column) for d in injected
-    ]
-    (target / "defects.json").write_text(
-        json.dumps([d.__dict__ for d in injected], indent=1) + "\n", encoding="utf-8"
-    )
+    injected = [Defect(d.kind, d.code, d.table, int(lines[d.table][d.line]), d.column) for d in injected]
+    (target / "defects.json").write_text(json.dumps([d.__dict__ for d in injected], indent=1) + "\n", encoding="utf-8")
     return injected
 
 

@@ -8,29 +8,56 @@ rules. A finding several layers make is reported once, naming each layer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..package import DEFAULT_LIMITS, Limits, PackageError, load
+from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, load
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted
-from . import frictionless_check, lint, pandera_check, rules, structure
+from . import columns, frictionless_check, lint, pandera_check, rules, structure
 
-ENGINES = ("frictionless", "pandera")
+ENGINES = ("frictionless", "pandera", "vectorised")
+SMALL_ENGINES = ("frictionless", "pandera")  # every engine at once, while the package is small
+LARGE_ENGINES = ("vectorised",)
+LARGE_PACKAGE_BYTES = 20_000_000  # CSV bytes from which only the vectorised engine runs (about 100,000 rows)
+
+
+def choose_engines(package: Package) -> tuple[str, ...]:
+    """frictionless and pandera together for a small package; the vectorised engine alone for a large one."""
+    size = sum(r.file.stat().st_size for r in package.resources if r.file is not None and r.file.is_file())
+    return SMALL_ENGINES if size < LARGE_PACKAGE_BYTES else LARGE_ENGINES
+
+
+@dataclass
+class Progress:
+    """What ``progress`` is told after each table: enough for a display to show rows done and time left."""
+
+    table: str
+    rows: int
+    tables_done: int
+    tables_total: int
+    bytes_done: int
+    bytes_total: int
 
 
 def validate(
     path: str | Path = ".",
     *,
     limits: Limits = DEFAULT_LIMITS,
-    engines: tuple[str, ...] = ENGINES,
+    engines: tuple[str, ...] | None = None,
     against: str | Path | bool | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> Report:
     """Validate the data package at ``path`` (a folder or its ``datapackage.json``).
 
-    ``against`` is the release that no row may vanish from without a retraction: a
-    folder or git revision; None finds the last release in git (if any); False skips it.
-    Never prints and never raises for bad data: problems are findings in the report.
+    ``engines`` None chooses by size (:func:`choose_engines`). ``against`` is the release
+    that no row may vanish from without a retraction: a folder or git revision; None
+    finds the last release in git (if any); False skips it. Tables are read one at a
+    time; once a table is checked only its keys and the columns later rules look up
+    (``rules.RETAINED``) stay in memory. Never prints and never raises for bad data:
+    problems are findings in the report.
     """
     report = Report(package=str(path))
     try:
@@ -51,12 +78,14 @@ def validate(
             ]
         )
     report.merge(lint.check(package))
+    engines = tuple(engines) if engines else choose_engines(package)
+    report.engines = engines
+    key_engine = next((e for e in engines if e != "frictionless"), None)
 
-    tables: dict[str, TypedTable] = {}
     specs: dict[str, TableSpec] = {}
     for resource in package.resources:
         try:
-            spec = specs[resource.name] = TableSpec.from_schema(resource.name, resource.schema)
+            specs[resource.name] = TableSpec.from_schema(resource.name, resource.schema)
         except (SchemaError, KeyError, TypeError) as error:
             report.merge(
                 [
@@ -68,26 +97,88 @@ def validate(
                     )
                 ]
             )
-            continue
-        raw, findings = structure.check(resource, spec, limits)
-        report.merge(findings)
-        if not raw.readable:
-            continue
-        typed, findings = pandera_check.typed_table(spec, raw, resource.path)
-        report.merge(findings)
-        tables[resource.name] = typed
-        report.tables[resource.name] = len(typed.frame)
-
-    if "pandera" in engines:
-        for typed in tables.values():
-            report.merge(pandera_check.check(typed))
-            report.merge(_foreign_keys(typed, tables))
+    tables: dict[str, TypedTable] = {}
+    ctx = rules.Context(package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report))
+    pending = {resource.name for resource in package.resources}
+    referenced = _referenced_fields(specs)
+    deferred: list[tuple[str, object]] = []  # (table, rule or foreign key) waiting for a table not read yet
+    sizes = {
+        r.name: (r.file.stat().st_size if r.file is not None and r.file.is_file() else 0) for r in package.resources
+    }
+    bytes_done = 0
+    for number, resource in enumerate(package.resources, 1):
+        pending.discard(resource.name)
+        spec = specs.get(resource.name)
+        if spec is not None:
+            typed, findings = structure.read(resource, spec, limits, fast="vectorised" in engines)
+            report.merge(findings)
+            if typed is not None:
+                tables[resource.name] = typed
+                report.tables[resource.name] = len(typed.frame)
+                if "pandera" in engines:
+                    report.merge(pandera_check.check(typed))
+                if "vectorised" in engines:
+                    report.merge(columns.check(typed))
+                waiting = False
+                for key in typed.spec.foreign_keys:
+                    if key.resource in pending and key.resource != resource.name:
+                        deferred.append((resource.name, key))
+                        waiting = True
+                    elif key_engine is not None:
+                        report.merge(_foreign_key(typed, key, tables, key_engine))
+                for rule in rules.table_rules(resource.name):
+                    if pending & set(rule.needs):
+                        deferred.append((resource.name, rule))
+                        waiting = True
+                    else:
+                        report.merge(rules.run_table(ctx, rule, typed))
+                if not waiting:
+                    _let_go(typed, referenced)
+        bytes_done += sizes.get(resource.name, 0)
+        if progress is not None:
+            progress(
+                Progress(
+                    table=resource.name,
+                    rows=report.tables.get(resource.name, 0),
+                    tables_done=number,
+                    tables_total=len(package.resources),
+                    bytes_done=bytes_done,
+                    bytes_total=sum(sizes.values()),
+                )
+            )
+    for name, waiting_check in deferred:
+        typed = tables[name]
+        if isinstance(waiting_check, rules.Rule):
+            report.merge(rules.run_table(ctx, waiting_check, typed))
+        elif key_engine is not None:
+            report.merge(_foreign_key(typed, waiting_check, tables, key_engine))
+    for name in {name for name, _ in deferred}:
+        _let_go(tables[name], referenced)
     if "frictionless" in engines:
         report.merge(frictionless_check.check(package, tables))
-    report.merge(rules.run(package, tables, specs, baseline=_baseline(package.root, against, report)))
+    report.merge(rules.run_package(ctx))
     _drop_consequences(report, tables)
     report.sort()
     return report
+
+
+def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
+    """Per table, the columns kept after it is checked: its key, what foreign keys and rules look up."""
+    kept: dict[str, set[str]] = {
+        name: set(spec.primary_key) | set(rules.RETAINED.get(name, ())) for name, spec in specs.items()
+    }
+    for name, spec in specs.items():
+        for key in spec.foreign_keys:
+            kept.setdefault(key.resource, set()).update(key.reference_fields)
+    return kept
+
+
+def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
+    """Keep only the columns later checks read, so that memory holds one whole table at a time."""
+    keep = [c for c in typed.frame.columns if c in referenced.get(typed.spec.name, ())]
+    typed.frame = typed.frame[keep]
+    typed.text = None
+    typed.bad_cells = {}
 
 
 def _baseline(root: Path, against, report: Report):
@@ -125,42 +216,48 @@ def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
     ]
 
 
-def _foreign_keys(typed: TypedTable, tables: dict[str, TypedTable]) -> list[Finding]:
-    """Foreign keys checked on whole columns (pandera has no cross-table check)."""
-    findings = []
+def _foreign_key(typed: TypedTable, key, tables: dict[str, TypedTable], engine: str) -> list[Finding]:
+    """One foreign key checked on whole columns: one pyarrow hash lookup for all rows."""
+    from .rules import _isin
+
     frame = typed.frame
-    for key in typed.spec.foreign_keys:
-        target = tables.get(key.resource)
-        if (
-            target is None
-            or any(f not in frame.columns for f in key.fields)
-            or any(f not in target.frame.columns for f in key.reference_fields)
-        ):
-            continue
-        own = frame[list(key.fields)]
-        present = own.notna().all(axis=1)
-        if len(key.fields) == 1:
-            known = set(target.frame[key.reference_fields[0]].dropna())
-            missing = present & ~own.iloc[:, 0].isin(known)
-        else:
-            known = set(target.frame[list(key.reference_fields)].dropna().itertuples(index=False, name=None))
-            missing = present & ~own.apply(tuple, axis=1).isin(known)
-        for line in frame.index[missing.to_numpy()]:
-            values = [str(v) for v in own.loc[line]]
-            findings.append(
-                Finding(
-                    "foreign-key",
-                    f"{', '.join(values)} not found in {key.resource}.{', '.join(key.reference_fields)}",
-                    table=typed.spec.name,
-                    file=typed.relpath,
-                    line=int(line),
-                    column=key.fields[0],
-                    value=values[0],
-                    expected=f"an existing {key.resource}.{key.reference_fields[0]}",
-                    found_by=("pandera",),
-                )
+    target = tables.get(key.resource)
+    if (
+        target is None
+        or any(f not in frame.columns for f in key.fields)
+        or any(f not in target.frame.columns for f in key.reference_fields)
+    ):
+        return []
+    own = _joined(frame, key.fields)
+    known = _joined(target.frame, key.reference_fields).dropna()
+    present = own.notna().to_numpy(bool)
+    missing = present & ~_isin(own.fillna(""), known)
+    findings = []
+    for line in frame.index[missing]:
+        values = [str(frame.at[line, f]) for f in key.fields]
+        findings.append(
+            Finding(
+                "foreign-key",
+                f"{', '.join(values)} not found in {key.resource}.{', '.join(key.reference_fields)}",
+                table=typed.spec.name,
+                file=typed.relpath,
+                line=int(line),
+                column=key.fields[0],
+                value=values[0],
+                expected=f"an existing {key.resource}.{key.reference_fields[0]}",
+                found_by=(engine,),
             )
+        )
     return findings
 
 
-__all__ = ["validate", "Report", "Finding", "Limits", "ENGINES"]
+def _joined(frame, fields):
+    """The key's cells as one string per row (missing if any cell is missing)."""
+    columns = [frame[f].astype("string") for f in fields]
+    joined = columns[0]
+    for column in columns[1:]:
+        joined = joined + "\x1f" + column
+    return joined
+
+
+__all__ = ["validate", "choose_engines", "Progress", "Report", "Finding", "Limits", "ENGINES"]

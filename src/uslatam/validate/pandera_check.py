@@ -13,7 +13,7 @@ from ..schema import TableSpec, TypedTable, pandera_schema, parse_column
 ENGINE = "pandera"
 
 
-def typed_table(spec: TableSpec, raw: RawTable, relpath: str) -> tuple[TypedTable, list[Finding]]:
+def typed_table(spec: TableSpec, raw: RawTable, relpath: str, engine: str = ENGINE) -> tuple[TypedTable, list[Finding]]:
     """Parse every column of ``raw`` to its field's dtype; cells of the wrong type become NA."""
     import pandas as pd
 
@@ -34,8 +34,6 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str) -> tuple[TypedTabl
         if rows
         else pd.DataFrame({name: pd.Series([], dtype="string") for name in names}, index=index)
     )
-    findings: list[Finding] = []
-    columns = {}
     table = TypedTable(
         spec=spec,
         relpath=relpath,
@@ -44,6 +42,16 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str) -> tuple[TypedTabl
         blank_lines=set(raw.lines) - set(lines),
         padded_cells=padded,
     )
+    return table, parse_text(table, text, engine)
+
+
+def parse_text(table: TypedTable, text, engine: str) -> list[Finding]:
+    """Fill ``table.frame`` from ``text`` (cells as strings, indexed by line); report cells of the wrong type."""
+    import pandas as pd
+
+    spec = table.spec
+    findings: list[Finding] = []
+    columns = {}
     for field in spec.fields:
         parsed = parse_column(text[field.name], field, spec.missing_values)
         columns[field.name] = parsed.values
@@ -56,17 +64,17 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str) -> tuple[TypedTabl
                     f"{value!r} is not of type {field.type}"
                     + (f" ({field.format})" if field.format != "default" else ""),
                     table=spec.name,
-                    file=relpath,
+                    file=table.relpath,
                     line=int(line),
                     column=field.name,
                     value=str(value),
                     expected=field.type,
-                    found_by=(ENGINE,),
+                    found_by=(engine,),
                 )
             )
-    table.frame = pd.DataFrame(columns, index=index)
+    table.frame = pd.DataFrame(columns, index=text.index)
     table.text = text
-    return table, findings
+    return findings
 
 
 def check(table: TypedTable) -> list[Finding]:

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from ..package import Package, check_path
 from ..report import Finding
 from ..schema import TableSpec, TypedTable
-from ..spans import CONTEXT_WIDTH, context
+from ..spans import CONTEXT_WIDTH
 
 ENGINE = "rules"
 QUOTE_OPENERS = '"“'
@@ -29,7 +29,7 @@ QUOTE_CLOSERS = '"”'
 @dataclass
 class Context:
     package: Package
-    tables: dict[str, TypedTable]
+    tables: dict[str, TypedTable]  # tables read so far: the current one whole, earlier ones cut to RETAINED
     specs: dict[str, TableSpec] = field(default_factory=dict)  # every usable schema, readable table or not
     texts: dict[str, str] = field(default_factory=dict)  # source_id -> stored text, when intact
     broken_spans: set[str] = field(default_factory=set)  # spans whose offsets do not hold: skip, do not re-report
@@ -38,6 +38,13 @@ class Context:
     def rows(self, table: str):
         typed = self.tables.get(table)
         return typed.frame if typed is not None else None
+
+    def lookup(self, table: str, key: str, column: str, values):
+        """``table.column`` of the first row whose ``key`` equals each of ``values`` (NA where none), or None."""
+        frame = self.rows(table)
+        if frame is None or key not in frame.columns or column not in frame.columns:
+            return None
+        return lookup(frame[key], frame[column], values)
 
     def finding(
         self, code: str, message: str, table: str, line=None, column=None, value=None, expected=None
@@ -56,25 +63,103 @@ class Context:
         )
 
 
-Rule = Callable[[Context], Iterator[Finding]]
-RULES: list[tuple[str, tuple[str, ...], Rule]] = []
+# Columns of a table that rules of later tables look up, kept after the table is checked;
+# everything else of a large table is let go (primary and foreign key columns are kept too).
+RETAINED = {
+    "sources": ("source_id", "published"),
+    "spans": ("span_id", "source_id", "start", "end", "exact"),
+    "entities": ("entity_id", "entity_type"),
+    "occupancies": ("occupancy_id", "person_entity_id"),
+    "vocabularies": ("vocabulary", "code"),
+    "retractions": ("table_name", "row_id", "replacement_id"),
+}
+
+TableRule = Callable[[Context, TypedTable], Iterator[Finding]]
+PackageRule = Callable[[Context], Iterator[Finding]]
 
 
-def rule(*codes: str):
-    """Register a rule under its function name, with the codes it reports."""
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    codes: tuple[str, ...]
+    function: Callable
+    tables: tuple[str, ...] | None = None  # the tables it checks; None: every table (package rules: none)
+    needs: tuple[str, ...] = ()  # tables that must be read first (their RETAINED columns are looked up)
+    per_table: bool = True
 
-    def register(function: Rule) -> Rule:
-        RULES.append((function.__name__, codes, function))
+
+RULES: list[Rule] = []
+
+
+def rule(*codes: str, tables: tuple[str, ...] | None = None, needs: tuple[str, ...] = ()):
+    """Register a rule that checks one table at a time, once the tables it ``needs`` are read."""
+
+    def register(function: TableRule) -> TableRule:
+        RULES.append(Rule(function.__name__, codes, function, tables, needs))
         return function
 
     return register
 
 
+def package_rule(*codes: str):
+    """Register a rule that runs once, after every table is read."""
+
+    def register(function: PackageRule) -> PackageRule:
+        RULES.append(Rule(function.__name__, codes, function, per_table=False))
+        return function
+
+    return register
+
+
+def lookup(keys, column, values):
+    """``column[i]`` for the first ``i`` with ``keys[i] == value``, for each of ``values``; NA where none.
+
+    One hash join in pyarrow: a million values against a million keys in well under a second.
+    """
+    import pyarrow.compute as pc
+
+    keys_array, values_array = _arrow(keys), _arrow(values)
+    if keys_array.type != values_array.type:
+        values_array = values_array.cast(keys_array.type)
+    positions = pc.index_in(values_array, value_set=keys_array)
+    taken = pc.take(_arrow(column), positions)
+    result = taken.to_pandas(types_mapper=_pandas_type)
+    result.index = values.index
+    return result
+
+
+def _arrow(series):
+    import pyarrow as pa
+
+    array = pa.array(series)
+    if pa.types.is_string(array.type):
+        return array.cast(pa.large_string())
+    return array
+
+
+def _pandas_type(arrow_type):
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_large_string(arrow_type) or pa.types.is_string(arrow_type):
+        return pd.StringDtype("pyarrow")
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_floating(arrow_type):
+        return pd.Float64Dtype()
+    return None
+
+
 def _records(frame):
-    """(line, row dict) for every row; NA becomes None."""
+    """(line, row dict) for every row; NA becomes None. For small tables and the rows that failed."""
     columns = list(frame.columns)
     for line, values in zip(frame.index, frame.itertuples(index=False, name=None)):
         yield int(line), {c: (None if _is_missing(v) else v) for c, v in zip(columns, values)}
+
+
+def _values(series) -> list:
+    """A column as a Python list with None for missing, for the loops that must look at each cell."""
+    return [None if _is_missing(v) else v for v in series.tolist()]
 
 
 def _mapping(frame, key: str, value: str) -> dict:
@@ -95,12 +180,17 @@ def _is_missing(value) -> bool:
 # --- evidence ------------------------------------------------------------------------
 
 
-@rule("source-text-missing", "source-hash-mismatch", "source-size-mismatch", "unsafe-path", "remote-path")
-def source_texts(ctx: Context) -> Iterator[Finding]:
+@rule(
+    "source-text-missing",
+    "source-hash-mismatch",
+    "source-size-mismatch",
+    "unsafe-path",
+    "remote-path",
+    tables=("sources",),
+)
+def source_texts(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Each source's stored text exists inside the package and matches its SHA-256 and sizes."""
-    sources = ctx.rows("sources")
-    if sources is None:
-        return
+    sources = typed.frame
     root = ctx.package.root
     for line, row in _records(sources):
         source_id, path = row.get("source_id"), row.get("text_path")
@@ -157,20 +247,21 @@ def source_texts(ctx: Context) -> Iterator[Finding]:
         ctx.texts[source_id] = text
 
 
-@rule("span-out-of-range", "span-mismatch", "span-context-mismatch")
-def span_words(ctx: Context) -> Iterator[Finding]:
+@rule("span-out-of-range", "span-mismatch", "span-context-mismatch", tables=("spans",), needs=("sources",))
+def span_words(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Each span's exact words are the stored text at its offsets; prefix and suffix agree."""
-    spans = ctx.rows("spans")
-    if spans is None:
+    spans = typed.frame
+    columns = ("span_id", "source_id", "start", "end", "exact", "prefix", "suffix")
+    if not ctx.texts or any(c not in spans.columns for c in columns):
         return
-    for line, row in _records(spans):
-        text = ctx.texts.get(row.get("source_id"))
-        start, end = row.get("start"), row.get("end")
+    width = CONTEXT_WIDTH
+    rows = zip(spans.index.tolist(), *(_values(spans[c]) for c in columns))
+    for line, span_id, source_id, start, end, exact, prefix, suffix in rows:
+        text = ctx.texts.get(source_id)
         if text is None or start is None or end is None:
             continue
-        start, end = int(start), int(end)
         if not 0 <= start < end <= len(text):
-            ctx.broken_spans.add(row.get("span_id"))
+            ctx.broken_spans.add(span_id)
             yield ctx.finding(
                 "span-out-of-range",
                 f"offsets {start}..{end} are not inside the text of {len(text)} code points",
@@ -181,39 +272,33 @@ def span_words(ctx: Context) -> Iterator[Finding]:
                 f"0 <= start < end <= {len(text)}",
             )
             continue
-        exact = row.get("exact") or ""
-        if text[start:end] != exact:
-            ctx.broken_spans.add(row.get("span_id"))
+        words = text[start:end]
+        if words != (exact or ""):
+            ctx.broken_spans.add(span_id)
             yield ctx.finding(
-                "span-mismatch",
-                f"the text at {start}..{end} reads {text[start:end]!r}",
-                "spans",
-                line,
-                "exact",
-                exact,
-                text[start:end],
+                "span-mismatch", f"the text at {start}..{end} reads {words!r}", "spans", line, "exact", exact, words
             )
             continue
-        prefix, suffix = context(text, start, end, CONTEXT_WIDTH)
-        if (row.get("prefix") or "") != prefix:
+        before, after = text[max(0, start - width) : start], text[end : end + width]
+        if (prefix or "") != before:
             yield ctx.finding(
                 "span-context-mismatch",
-                f"the {CONTEXT_WIDTH} code points before the span are {prefix!r}",
+                f"the {width} code points before the span are {before!r}",
                 "spans",
                 line,
                 "prefix",
-                row.get("prefix"),
                 prefix,
+                before,
             )
-        if (row.get("suffix") or "") != suffix:
+        if (suffix or "") != after:
             yield ctx.finding(
                 "span-context-mismatch",
-                f"the {CONTEXT_WIDTH} code points after the span are {suffix!r}",
+                f"the {width} code points after the span are {after!r}",
                 "spans",
                 line,
                 "suffix",
-                row.get("suffix"),
                 suffix,
+                after,
             )
 
 
@@ -221,61 +306,57 @@ def _span_fields(typed: TypedTable) -> list[str]:
     return [key.fields[0] for key in typed.spec.foreign_keys if key.resource == "spans" and len(key.fields) == 1]
 
 
-@rule("span-source-mismatch")
-def span_sources(ctx: Context) -> Iterator[Finding]:
+@rule("span-source-mismatch", needs=("spans",))
+def span_sources(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A fact row's source is the source of every span it cites."""
-    spans = ctx.rows("spans")
-    if spans is None:
+    frame = typed.frame
+    if typed.spec.name == "spans" or "source_id" not in frame.columns:
         return
-    span_source = _mapping(spans, "span_id", "source_id")
-    for name, typed in ctx.tables.items():
-        if name == "spans" or "source_id" not in typed.frame.columns:
+    for column in _span_fields(typed):
+        if column not in frame.columns:
             continue
-        for column in _span_fields(typed):
-            for line, row in _records(typed.frame[["source_id", column]]):
-                cited = span_source.get(row[column])
-                if (
-                    row[column] is not None
-                    and cited is not None
-                    and row["source_id"] is not None
-                    and cited != row["source_id"]
-                ):
-                    yield ctx.finding(
-                        "span-source-mismatch",
-                        f"span {row[column]!r} belongs to source {cited!r}",
-                        name,
-                        line,
-                        column,
-                        row[column],
-                        row["source_id"],
-                    )
+        cited = ctx.lookup("spans", "span_id", "source_id", frame[column])
+        if cited is None:
+            return
+        differs = (cited.notna() & frame["source_id"].notna() & (cited != frame["source_id"])).fillna(False)
+        for line in frame.index[differs.to_numpy(bool)]:
+            yield ctx.finding(
+                "span-source-mismatch",
+                f"span {frame.at[line, column]!r} belongs to source {cited.at[line]!r}",
+                typed.spec.name,
+                line,
+                column,
+                frame.at[line, column],
+                frame.at[line, "source_id"],
+            )
 
 
-@rule("quote-outside-quotation-marks")
-def quotes_in_quotation_marks(ctx: Context) -> Iterator[Finding]:
+@rule("quote-outside-quotation-marks", tables=("quotes",), needs=("spans", "sources"))
+def quotes_in_quotation_marks(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A quote's span is exactly the words between quotation marks (pull quotes excepted)."""
-    quotes, spans = ctx.rows("quotes"), ctx.rows("spans")
-    if quotes is None or spans is None:
+    quotes = typed.frame
+    if "span_id" not in quotes.columns or "quote_type" not in quotes.columns:
         return
-    by_id = {row["span_id"]: row for _, row in _records(spans)}
-    for line, row in _records(quotes):
-        span = by_id.get(row.get("span_id"))
-        if row.get("quote_type") == "pull_quote" or span is None or row.get("span_id") in ctx.broken_spans:
+    found = [ctx.lookup("spans", "span_id", c, quotes["span_id"]) for c in ("source_id", "start", "end")]
+    if any(f is None for f in found):
+        return
+    rows = zip(quotes.index.tolist(), _values(quotes["span_id"]), _values(quotes["quote_type"]), *map(_values, found))
+    for line, span_id, quote_type, source_id, start, end in rows:
+        if quote_type == "pull_quote" or span_id is None or span_id in ctx.broken_spans:
             continue
-        text = ctx.texts.get(span["source_id"])
-        if text is None or span["start"] is None or span["end"] is None:
+        text = ctx.texts.get(source_id)
+        if text is None or start is None or end is None:
             continue
-        start, end = int(span["start"]), int(span["end"])
-        before = text[start - 1] if start > 0 else ""
-        after = text[end] if end < len(text) else ""
+        before = text[start - 1] if 0 < start <= len(text) else ""
+        after = text[end] if 0 <= end < len(text) else ""
         if not (before and before in QUOTE_OPENERS and after and after in QUOTE_CLOSERS):
             yield ctx.finding(
                 "quote-outside-quotation-marks",
-                f"span {row['span_id']!r} is preceded by {before!r} and followed by {after!r}",
+                f"span {span_id!r} is preceded by {before!r} and followed by {after!r}",
                 "quotes",
                 line,
                 "span_id",
-                row["span_id"],
+                span_id,
                 "a quotation mark on each side",
             )
 
@@ -326,28 +407,44 @@ def value_bounds(value_text: str) -> tuple[Decimal, Decimal] | None:
     "part-exceeds-whole",
     "part-unit-mismatch",
     "parent-relation-mismatch",
+    tables=("statistics",),
+    needs=("spans",),
 )
-def statistic_values(ctx: Context) -> Iterator[Finding]:
+def statistic_values(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """value_text occurs in the span and gives value; a part fits inside its whole."""
-    stats, spans = ctx.rows("statistics"), ctx.rows("spans")
-    if stats is None:
-        return
-    exact_by_span = _mapping(spans, "span_id", "exact") if spans is not None else {}
-    by_id = {row["statistic_id"]: row for _, row in _records(stats)}
-    for line, row in _records(stats):
-        value_text, value = row.get("value_text"), row.get("value")
-        exact = exact_by_span.get(row.get("span_id"))
-        if value_text is not None and exact is not None and value_text not in exact:
+    stats = typed.frame
+    exact = ctx.lookup("spans", "span_id", "exact", stats["span_id"])
+    exact_values = _values(exact) if exact is not None else [None] * len(stats)
+    bounds_of: dict[str, tuple | None] = {}
+    parent = stats["parent_statistic_id"]
+    parent_unit = lookup(stats["statistic_id"], stats["unit"], parent)
+    parent_value = lookup(stats["statistic_id"], stats["value"], parent)
+    rows = zip(
+        stats.index.tolist(),
+        _values(stats["value_text"]),
+        _values(stats["value"]),
+        exact_values,
+        _values(stats["span_id"]),
+        _values(parent),
+        _values(stats["relation_to_parent"]),
+        _values(stats["unit"]),
+        _values(parent_unit),
+        _values(parent_value),
+    )
+    for line, value_text, value, words, span_id, parent_id, relation, unit, whole_unit, whole in rows:
+        if value_text is not None and words is not None and value_text not in words:
             yield ctx.finding(
                 "value-text-not-in-span",
-                f"{value_text!r} does not occur in span {row['span_id']!r}",
+                f"{value_text!r} does not occur in span {span_id!r}",
                 "statistics",
                 line,
                 "value_text",
                 value_text,
             )
         if value_text is not None and value is not None:
-            bounds = value_bounds(value_text)
+            if value_text not in bounds_of:
+                bounds_of[value_text] = value_bounds(value_text)
+            bounds = bounds_of[value_text]
             if bounds is None:
                 yield ctx.finding(
                     "value-text-unparsed",
@@ -367,7 +464,6 @@ def statistic_values(ctx: Context) -> Iterator[Finding]:
                     value,
                     f"{bounds[0]}..{bounds[1]}",
                 )
-        parent_id, relation = row.get("parent_statistic_id"), row.get("relation_to_parent")
         if (parent_id is None) != (relation is None):
             yield ctx.finding(
                 "parent-relation-mismatch",
@@ -377,178 +473,217 @@ def statistic_values(ctx: Context) -> Iterator[Finding]:
                 "relation_to_parent" if parent_id else "parent_statistic_id",
                 relation or parent_id,
             )
-        parent = by_id.get(parent_id)
-        if parent is None:
-            continue
-        if parent.get("unit") != row.get("unit"):
+        if parent_id is None or whole_unit is None:
+            continue  # no parent, or one that is not a row (the foreign key reports it)
+        if whole_unit != unit:
             yield ctx.finding(
                 "part-unit-mismatch",
-                f"the parent {parent_id!r} is in {parent.get('unit')!r}",
+                f"the parent {parent_id!r} is in {whole_unit!r}",
                 "statistics",
                 line,
                 "unit",
-                row.get("unit"),
-                parent.get("unit"),
+                unit,
+                whole_unit,
             )
-        elif value is not None and parent.get("value") is not None and value > parent["value"]:
+        elif value is not None and whole is not None and value > whole:
             yield ctx.finding(
                 "part-exceeds-whole",
-                f"{value} is larger than its parent's {parent['value']}",
+                f"{value} is larger than its parent's {whole}",
                 "statistics",
                 line,
                 "value",
                 value,
-                f"<= {parent['value']}",
+                f"<= {whole}",
             )
 
 
 # --- cross-table consistency -----------------------------------------------------------
 
 
-@rule("entity-type-mismatch")
-def entity_types(ctx: Context) -> Iterator[Finding]:
+@rule("entity-type-mismatch", needs=("entities",))
+def entity_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A reference whose field lists ``entityTypes`` names an entity of one of those types."""
-    entities = ctx.rows("entities")
-    if entities is None:
-        return
-    type_of = _mapping(entities, "entity_id", "entity_type")
-    for name, typed in ctx.tables.items():
-        for spec in typed.spec.fields:
-            if not spec.entity_types:
-                continue
-            for line, row in _records(typed.frame[[spec.name]]):
-                entity = row[spec.name]
-                actual = type_of.get(entity)
-                if entity is not None and actual is not None and actual not in spec.entity_types:
-                    yield ctx.finding(
-                        "entity-type-mismatch",
-                        f"{entity!r} is a {actual}",
-                        name,
-                        line,
-                        spec.name,
-                        entity,
-                        " or ".join(spec.entity_types),
-                    )
-
-
-@rule("speaker-occupancy-mismatch")
-def speaker_offices(ctx: Context) -> Iterator[Finding]:
-    """A quote's speaker_occupancy_id is an office of the quote's own speaker."""
-    quotes, occupancies = ctx.rows("quotes"), ctx.rows("occupancies")
-    if quotes is None or occupancies is None:
-        return
-    holder = _mapping(occupancies, "occupancy_id", "person_entity_id")
-    for line, row in _records(quotes):
-        occupancy = row.get("speaker_occupancy_id")
-        person = holder.get(occupancy)
-        if occupancy is not None and person is not None and person != row.get("speaker_entity_id"):
+    frame = typed.frame
+    for spec in typed.spec.fields:
+        if not spec.entity_types or spec.name not in frame.columns:
+            continue
+        actual = ctx.lookup("entities", "entity_id", "entity_type", frame[spec.name])
+        if actual is None:
+            return
+        wrong = (actual.notna() & ~actual.isin(list(spec.entity_types))).fillna(False)
+        for line in frame.index[wrong.to_numpy(bool)]:
+            entity = frame.at[line, spec.name]
             yield ctx.finding(
-                "speaker-occupancy-mismatch",
-                f"occupancy {occupancy!r} is held by {person!r}",
-                "quotes",
+                "entity-type-mismatch",
+                f"{entity!r} is a {actual.at[line]}",
+                typed.spec.name,
                 line,
-                "speaker_occupancy_id",
-                occupancy,
-                row.get("speaker_entity_id"),
+                spec.name,
+                entity,
+                " or ".join(spec.entity_types),
             )
 
 
+@rule("speaker-occupancy-mismatch", tables=("quotes",), needs=("occupancies",))
+def speaker_offices(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A quote's speaker_occupancy_id is an office of the quote's own speaker."""
+    quotes = typed.frame
+    holder = ctx.lookup("occupancies", "occupancy_id", "person_entity_id", quotes["speaker_occupancy_id"])
+    if holder is None:
+        return
+    speaker = quotes["speaker_entity_id"]
+    wrong = (holder.notna() & (speaker.isna() | (holder != speaker))).fillna(False)
+    for line in quotes.index[wrong.to_numpy(bool)]:
+        occupancy = quotes.at[line, "speaker_occupancy_id"]
+        speaker_id = speaker.at[line]
+        yield ctx.finding(
+            "speaker-occupancy-mismatch",
+            f"occupancy {occupancy!r} is held by {holder.at[line]!r}",
+            "quotes",
+            line,
+            "speaker_occupancy_id",
+            occupancy,
+            None if _is_missing(speaker_id) else speaker_id,
+        )
+
+
 _PRECISION_LENGTH = {"day": 10, "month": 7, "year": 4, "unknown": 0}
+_DATE_FORM = r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?"
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _real_date(text: str) -> bool:
-    import datetime
+def _real_dates(dates, well_formed):
+    """Which well-formed date prefixes (YYYY, YYYY-MM, YYYY-MM-DD) name a real calendar year, month or day."""
+    import numpy as np
 
-    parts = [int(p) for p in text.split("-")]
-    try:
-        datetime.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
-    except ValueError:
-        return False
-    return parts[0] >= 1
+    text = dates.where(well_formed, "0001-01-01").fillna("0001-01-01")
+    length = text.str.len().to_numpy(int)
+    year = text.str.slice(0, 4).astype(int).to_numpy()
+    month = np.where(length >= 7, text.str.slice(5, 7).where(length >= 7, "01").astype(int).to_numpy(), 1)
+    day = np.where(length == 10, text.str.slice(8, 10).where(length == 10, "01").astype(int).to_numpy(), 1)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    days = np.array(_DAYS_IN_MONTH)[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    return (year >= 1) & month_ok & (day >= 1) & (day <= days)
 
 
-@rule("invalid-date", "date-precision-mismatch", "date-end-before-start", "date-after-publication")
-def dates(ctx: Context) -> Iterator[Finding]:
+def _before_prefix(dates, bounds, mask):
+    """Rows of ``mask`` where the date is before ``bounds`` cut to the date's own length (ISO text order)."""
+    import pandas as pd
+
+    result = pd.Series(False, index=dates.index)
+    lengths = dates.str.len()
+    for length in (4, 7, 10):
+        rows = (mask & (lengths == length)).fillna(False).to_numpy(bool)
+        if rows.any():
+            result[rows] = (dates[rows] < bounds[rows].str.slice(0, length)).fillna(False).to_numpy(bool)
+    return result
+
+
+@rule("invalid-date", "date-precision-mismatch", "date-end-before-start", "date-after-publication", needs=("sources",))
+def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Date prefixes are real dates, as precise as stated, ordered, and not after publication."""
-    sources = ctx.rows("sources")
-    published = {}
-    if sources is not None and "published" in sources.columns:
-        for _, row in _records(sources[["source_id", "published"]]):
-            if row["published"] is not None:
-                published[row["source_id"]] = row["published"].strftime("%Y-%m-%d")
-    date_form = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
-    for name, typed in ctx.tables.items():
-        frame = typed.frame
-        for spec in typed.spec.fields:
-            if not spec.precision_field or spec.precision_field not in frame.columns:
+    import numpy as np
+    import pandas as pd
+
+    name, frame = typed.spec.name, typed.frame
+    for spec in typed.spec.fields:
+        if not spec.precision_field or spec.precision_field not in frame.columns or spec.name not in frame.columns:
+            continue
+        date, precision = frame[spec.name], frame[spec.precision_field]
+        present = date.notna().to_numpy(bool)
+        well_formed = date.str.fullmatch(_DATE_FORM).fillna(False).to_numpy(bool)  # else the pattern reports it
+        real = _real_dates(date, well_formed)
+        invalid = present & well_formed & ~real
+        for line in frame.index[invalid]:
+            value = date.at[line]
+            yield ctx.finding("invalid-date", f"{value!r} is not a calendar date", name, line, spec.name, value)
+        usable = ~present | (well_formed & real)
+        length = date.str.len().fillna(0).to_numpy(int)
+        expected = precision.map(_PRECISION_LENGTH).astype("Int64")
+        optional_end = ~present if spec.not_before is not None else np.zeros(len(frame), dtype=bool)
+        wrong = usable & expected.notna().to_numpy(bool) & (length != expected.fillna(-1).to_numpy(int)) & ~optional_end
+        for line in frame.index[wrong]:
+            value = date.at[line]
+            shown = "an empty date" if _is_missing(value) else value
+            wanted = _PRECISION_LENGTH[precision.at[line]]
+            yield ctx.finding(
+                "date-precision-mismatch",
+                f"{shown!r} is not a date of precision {precision.at[line]}",
+                name,
+                line,
+                spec.name,
+                None if _is_missing(value) else value,
+                f"{wanted} characters",
+            )
+        checked = pd.Series(present & well_formed & real, index=frame.index)
+        if spec.not_before and spec.not_before in frame.columns:
+            start = frame[spec.not_before]
+            early = _before_prefix(date, start, checked & start.notna())
+            for line in frame.index[early.to_numpy(bool)]:
+                yield ctx.finding(
+                    "date-end-before-start",
+                    f"{date.at[line]} is before {spec.not_before} {start.at[line]}",
+                    name,
+                    line,
+                    spec.name,
+                    date.at[line],
+                    f">= {start.at[line]}",
+                )
+        if "source_id" in frame.columns:
+            published = ctx.lookup("sources", "source_id", "published", frame["source_id"])
+            if published is None:
                 continue
-            for line, row in _records(frame):
-                date, precision = row.get(spec.name), row.get(spec.precision_field)
-                if date is not None and not date_form.fullmatch(date):
-                    continue  # the pattern constraint reports it
-                if date is not None and not _real_date(date):
-                    yield ctx.finding("invalid-date", f"{date!r} is not a calendar date", name, line, spec.name, date)
-                    continue
-                length = len(date) if date else 0
-                optional_end = spec.not_before is not None and date is None
-                if precision in _PRECISION_LENGTH and length != _PRECISION_LENGTH[precision] and not optional_end:
-                    yield ctx.finding(
-                        "date-precision-mismatch",
-                        f"{date or 'an empty date'!r} is not a date of precision {precision}",
-                        name,
-                        line,
-                        spec.name,
-                        date,
-                        f"{_PRECISION_LENGTH[precision]} characters",
-                    )
-                start = row.get(spec.not_before) if spec.not_before else None
-                if date is not None and start is not None and date < start[: len(date)]:
-                    yield ctx.finding(
-                        "date-end-before-start",
-                        f"{date} is before {spec.not_before} {start}",
-                        name,
-                        line,
-                        spec.name,
-                        date,
-                        f">= {start}",
-                    )
-                issued = published.get(row.get("source_id"))
-                if date is not None and issued is not None and date > issued[: len(date)]:
-                    yield ctx.finding(
-                        "date-after-publication",
-                        f"{date} is after the source's publication on {issued}",
-                        name,
-                        line,
-                        spec.name,
-                        date,
-                        f"<= {issued}",
-                    )
+            issued = published.dt.strftime("%Y-%m-%d").astype("string")
+            late = _after_prefix(date, issued, checked & issued.notna())
+            for line in frame.index[late.to_numpy(bool)]:
+                yield ctx.finding(
+                    "date-after-publication",
+                    f"{date.at[line]} is after the source's publication on {issued.at[line]}",
+                    name,
+                    line,
+                    spec.name,
+                    date.at[line],
+                    f"<= {issued.at[line]}",
+                )
+
+
+def _after_prefix(dates, bounds, mask):
+    """Rows of ``mask`` where the date is after ``bounds`` cut to the date's own length."""
+    import pandas as pd
+
+    result = pd.Series(False, index=dates.index)
+    lengths = dates.str.len()
+    for length in (4, 7, 10):
+        rows = (mask & (lengths == length)).fillna(False).to_numpy(bool)
+        if rows.any():
+            result[rows] = (dates[rows] > bounds[rows].str.slice(0, length)).fillna(False).to_numpy(bool)
+    return result
 
 
 @rule("unknown-country-code")
-def country_codes(ctx: Context) -> Iterator[Finding]:
+def country_codes(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Fields with ``codelist: ISO 3166-1 alpha-3`` hold real ISO 3166-1 alpha-3 codes."""
     import pycountry
 
-    known = {country.alpha_3 for country in pycountry.countries}
-    for name, typed in ctx.tables.items():
-        for spec in typed.spec.fields:
-            if spec.codelist != "ISO 3166-1 alpha-3":
-                continue
-            for line, row in _records(typed.frame[[spec.name]]):
-                code = row[spec.name]
-                if code is not None and code not in known:
-                    yield ctx.finding(
-                        "unknown-country-code",
-                        f"{code!r} is not an ISO 3166-1 alpha-3 code",
-                        name,
-                        line,
-                        spec.name,
-                        code,
-                    )
+    known = [country.alpha_3 for country in pycountry.countries]
+    for spec in typed.spec.fields:
+        if spec.codelist != "ISO 3166-1 alpha-3" or spec.name not in typed.frame.columns:
+            continue
+        codes = typed.frame[spec.name]
+        unknown = (codes.notna() & ~codes.isin(known)).fillna(False).to_numpy(bool)
+        for line, code in codes[unknown].items():
+            yield ctx.finding(
+                "unknown-country-code",
+                f"{code!r} is not an ISO 3166-1 alpha-3 code",
+                typed.spec.name,
+                line,
+                spec.name,
+                code,
+            )
 
 
-@rule("vocabulary-mismatch")
+@package_rule("vocabulary-mismatch")
 def vocabularies(ctx: Context) -> Iterator[Finding]:
     """Every field naming a ``vocabulary`` has an enum equal to that vocabulary's codes, in order."""
     table = ctx.rows("vocabularies")
@@ -556,7 +691,7 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
         return
     codes: dict[str, list[str]] = {}
     first_line: dict[str, int] = {}
-    for line, row in _records(table):
+    for line, row in _records(table[["vocabulary", "code"]]):
         codes.setdefault(row["vocabulary"], []).append(row["code"])
         first_line.setdefault(row["vocabulary"], line)
     used = set()
@@ -578,7 +713,7 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
                     expected=str(defined),
                     found_by=(ENGINE,),
                 )
-    for vocabulary in sorted(set(codes) - used):
+    for vocabulary in sorted(set(codes) - used, key=str):
         yield ctx.finding(
             "vocabulary-mismatch",
             f"vocabulary {vocabulary!r} is used by no field",
@@ -589,62 +724,97 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
         )
 
 
-@rule("retraction-error", "retracted-id-reused", "removed-without-retraction")
+def _keys(typed: TypedTable):
+    """Each row's primary key as text (fields joined by '|'), as a pandas string Series."""
+    frame = typed.frame
+    columns = [frame[c].astype("string").fillna("") for c in typed.spec.primary_key]
+    keys = columns[0]
+    for column in columns[1:]:
+        keys = keys + "|" + column
+    return keys
+
+
+def _isin(values, keys):
+    """``values.isin(keys)`` as one pyarrow hash lookup (pandas' isin on strings is far slower)."""
+    import pyarrow.compute as pc
+
+    return pc.is_in(_arrow(values), value_set=_arrow(keys)).to_numpy(zero_copy_only=False)
+
+
+@package_rule("retraction-error", "retracted-id-reused", "removed-without-retraction")
 def retractions(ctx: Context) -> Iterator[Finding]:
     """Retractions name real tables and replacements; a retracted ID stays unused; no released row vanishes silently."""
     table = ctx.rows("retractions")
     if table is None:
         return
-    keys = {
-        name: {
-            "|".join(str(v) for v in key)
-            for key in typed.frame[list(typed.spec.primary_key)].astype("string").itertuples(index=False, name=None)
-        }
+    keyed = {
+        name
         for name, typed in ctx.tables.items()
-        if typed.spec.primary_key
+        if typed.spec.primary_key and all(c in typed.frame.columns for c in typed.spec.primary_key)
     }
-    retracted = set()
-    for line, row in _records(table):
-        name, row_id = row.get("table_name"), row.get("row_id")
-        retracted.add((name, row_id))
+    keys = {}
+
+    def keys_of(name):
+        if name not in keys:
+            keys[name] = _keys(ctx.tables[name])
+        return keys[name]
+
+    names = table["table_name"]
+    for name in names.dropna().unique().tolist():
+        rows = table[(names == name).fillna(False).to_numpy(bool)]
         if name not in ctx.specs:
-            yield ctx.finding(
-                "retraction-error", f"{name!r} is not a table of the package", "retractions", line, "table_name", name
-            )
+            for line in rows.index:
+                yield ctx.finding(
+                    "retraction-error",
+                    f"{name!r} is not a table of the package",
+                    "retractions",
+                    line,
+                    "table_name",
+                    name,
+                )
             continue
-        if name in keys and row_id in keys[name]:
+        if name not in keyed:
+            continue
+        reused = _isin(rows["row_id"], keys_of(name)) & rows["row_id"].notna().to_numpy(bool)
+        for line, row_id in rows["row_id"][reused].items():
             yield ctx.finding(
                 "retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line, "row_id", row_id
             )
-        replacement = row.get("replacement_id")
-        if replacement is not None and name in keys and replacement not in keys[name]:
+        replacement = rows["replacement_id"]
+        unknown = replacement.notna().to_numpy(bool) & ~_isin(replacement, keys_of(name))
+        for line, value in replacement[unknown].items():
             yield ctx.finding(
                 "retraction-error",
-                f"the replacement {replacement!r} is not a row of {name}",
+                f"the replacement {value!r} is not a row of {name}",
                 "retractions",
                 line,
                 "replacement_id",
-                replacement,
+                value,
             )
     baseline = ctx.baseline
     if baseline is None:
         return
-    for name, rows in baseline.tables.items():
+    import pandas as pd
+
+    retracted = set(zip(names.tolist(), table["row_id"].tolist()))
+    for name, old_rows in baseline.tables.items():
         spec = ctx.specs.get(name)
-        if spec is None or name not in keys or not spec.primary_key:
+        if spec is None or name not in keyed or not spec.primary_key or not old_rows:
             continue
-        for old in rows:
-            key = "|".join(old.get(column, "") for column in spec.primary_key)
-            if key not in keys[name] and (name, key) not in retracted:
-                yield Finding(
-                    "removed-without-retraction",
-                    f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
-                    table=name,
-                    file=ctx.tables[name].relpath,
-                    value=key,
-                    expected="the row, or a retraction record",
-                    found_by=(ENGINE,),
-                )
+        old = pd.Series(["|".join(r.get(c, "") for c in spec.primary_key) for r in old_rows], dtype="string")
+        gone = old[~_isin(old, keys_of(name))]
+        for key in gone.tolist():
+            if (name, key) in retracted:
+                continue
+            yield Finding(
+                "removed-without-retraction",
+                f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
+                table=name,
+                file=ctx.tables[name].relpath,
+                value=key,
+                expected="the row, or a retraction record",
+                found_by=(ENGINE,),
+            )
 
 
 _RELEASE_HEADING = re.compile(r"^## \[?v?(?P<version>[0-9]+\.[0-9]+\.[0-9]+[^\]\s]*)\]?", re.MULTILINE)
@@ -655,7 +825,7 @@ def released_versions(changelog: str) -> list[str]:
     return [m["version"] for m in _RELEASE_HEADING.finditer(changelog)]
 
 
-@rule("version-mismatch")
+@package_rule("version-mismatch")
 def versions(ctx: Context) -> Iterator[Finding]:
     """datapackage.json, CITATION.cff and CHANGELOG.md's newest release name the same version."""
     from ..package import UnsafeYaml, load_yaml
@@ -712,47 +882,71 @@ _INVISIBLE_SINGLE_LINE = "[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\
 
 
 @rule("text-not-nfc", "invisible-character")
-def text_hygiene(ctx: Context) -> Iterator[Finding]:
+def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Text cells are NFC and hold no control, zero-width or bidi characters.
 
     Line ends are allowed only in fields marked ``multiline``.
     """
-    for name, typed in ctx.tables.items():
-        text = typed.text
-        for spec in typed.spec.fields:
-            if text is None or spec.name not in text.columns:
-                continue
-            column = text[spec.name].dropna()
-            pattern = _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE
-            hidden = column[column.str.contains(pattern, regex=True)]
-            for line, value in hidden.items():
-                char = re.search(pattern, value).group()
-                yield ctx.finding(
-                    "invisible-character",
-                    f"the cell holds U+{ord(char):04X} ({unicodedata.name(char, 'control')})",
-                    name,
-                    line,
-                    spec.name,
-                    value,
-                    "visible characters only",
-                )
-            ascii_only = column.str.isascii()
-            for line, value in column[~ascii_only].items():
-                if not unicodedata.is_normalized("NFC", value):
-                    yield ctx.finding(
-                        "text-not-nfc",
-                        "the cell is not in Unicode NFC",
-                        name,
-                        line,
-                        spec.name,
-                        value,
-                        unicodedata.normalize("NFC", value),
-                    )
+    import pyarrow.compute as pc
+
+    text = typed.text
+    if text is None:
+        return
+    name = typed.spec.name
+    for spec in typed.spec.fields:
+        if spec.name not in text.columns:
+            continue
+        column = text[spec.name].dropna()
+        if column.empty:
+            continue
+        pattern = _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE
+        hidden = column[column.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)]
+        for line, value in hidden.items():
+            char = re.search(pattern, value).group()
+            yield ctx.finding(
+                "invisible-character",
+                f"the cell holds U+{ord(char):04X} ({unicodedata.name(char, 'control')})",
+                name,
+                line,
+                spec.name,
+                value,
+                "visible characters only",
+            )
+        values = _arrow(column)
+        normal = pc.equal(values, pc.utf8_normalize(values, "NFC")).to_numpy(zero_copy_only=False)
+        for line, value in column[~normal].items():
+            yield ctx.finding(
+                "text-not-nfc",
+                "the cell is not in Unicode NFC",
+                name,
+                line,
+                spec.name,
+                value,
+                unicodedata.normalize("NFC", value),
+            )
+
+
+def table_rules(name: str) -> list[Rule]:
+    """The rules that check table ``name``, in order."""
+    return [r for r in RULES if r.per_table and (r.tables is None or name in r.tables)]
+
+
+def run_table(ctx: Context, rule_: Rule, typed: TypedTable) -> list[Finding]:
+    return list(rule_.function(ctx, typed))
+
+
+def run_package(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    for rule_ in RULES:
+        if not rule_.per_table:
+            findings.extend(rule_.function(ctx))
+    return findings
 
 
 def run(
     package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None, baseline=None
 ) -> list[Finding]:
+    """Every rule over whole tables already read (tables in package order)."""
     ctx = Context(
         package=package,
         tables=tables,
@@ -760,11 +954,13 @@ def run(
         baseline=baseline,
     )
     findings: list[Finding] = []
-    for _, _, function in RULES:
-        findings.extend(function(ctx))
+    for name, typed in tables.items():
+        for rule_ in table_rules(name):
+            findings.extend(run_table(ctx, rule_, typed))
+    findings.extend(run_package(ctx))
     return findings
 
 
 def catalogue() -> list[tuple[str, tuple[str, ...], str]]:
     """(rule name, codes, first line of its docstring) for documentation."""
-    return [(name, codes, (function.__doc__ or "").strip().splitlines()[0]) for name, codes, function in RULES]
+    return [(r.name, r.codes, (r.function.__doc__ or "").strip().splitlines()[0]) for r in RULES]

@@ -5,9 +5,52 @@ from __future__ import annotations
 from ..csvio import RawTable, check_shape, read_table
 from ..package import Limits, Resource, file_integrity
 from ..report import Finding
-from ..schema import TableSpec
+from ..schema import TableSpec, TypedTable
 
 ENGINE = "structure"
+
+
+def read(resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool) -> tuple[TypedTable | None, list[Finding]]:
+    """The table parsed to its schema's dtypes (None if unreadable), with the findings of reading it.
+
+    ``fast`` reads with pyarrow when the bytes pass the screen of :mod:`uslatam.arrowcsv`;
+    anything unusual is read by the strict reader, which reports exactly what is wrong.
+    """
+    from . import pandera_check
+
+    engine = "vectorised" if fast else pandera_check.ENGINE
+    if fast and resource.file is not None and resource.file.is_file():
+        typed, findings = _read_fast(resource, spec, limits, engine)
+        if typed is not None:
+            return typed, findings
+    raw, findings = check(resource, spec, limits)
+    if not raw.readable:
+        return None, findings
+    typed, parsed = pandera_check.typed_table(spec, raw, resource.path, engine)
+    return typed, findings + parsed
+
+
+def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str):
+    import pandas as pd
+
+    from .. import arrowcsv
+    from . import pandera_check
+
+    raw = resource.file.read_bytes()
+    if len(raw) > limits.max_file_bytes:
+        return None, []
+    table = arrowcsv.read(raw, spec.field_names, max_cell_chars=limits.max_cell_chars)
+    del raw
+    if table is None:
+        return None, []
+    index = pd.Index(table.lines, dtype="int64", name="line")
+    text = table.columns.to_pandas(
+        types_mapper=lambda t: pd.StringDtype("pyarrow"), split_blocks=True, self_destruct=True
+    )
+    text.index = index
+    typed = TypedTable(spec=spec, relpath=resource.path, frame=None, record_lines=table.lines)
+    findings = [_tag(f) for f in _integrity(resource)]
+    return typed, findings + pandera_check.parse_text(typed, text, engine)
 
 
 def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable, list[Finding]]:

@@ -1,0 +1,84 @@
+"""Differential test: frictionless and the vectorised engine report the same findings.
+
+Same set of (code, table, line, column) on every fixture package, on the corruption
+mutants of the clean fixture, and on synthetic packages with defects injected at
+seeded places; and each injected defect is among them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from uslatam.package import Limits
+from uslatam.synthetic import DEFECT_KINDS, generate
+from uslatam.validate import LARGE_ENGINES, SMALL_ENGINES, choose_engines, validate
+
+from .conftest import FIXTURES
+
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
+
+
+def _locations(package: Path, engine: str, **options) -> set[tuple]:
+    report = validate(package, engines=(engine,), **options)
+    return {f.location for f in report.findings}
+
+
+def _options(case: str) -> dict:
+    options = json.loads((FIXTURES / case / "expected.json").read_text()).get("options", {})
+    against = options.pop("against", False)
+    return {"limits": Limits(**options), "against": FIXTURES / against if against else False}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_engines_agree_on_fixture(case: str) -> None:
+    options = _options(case)
+    frictionless = _locations(FIXTURES / case, "frictionless", **options)
+    vectorised = _locations(FIXTURES / case, "vectorised", **options)
+    assert frictionless == vectorised, (
+        f"only frictionless: {frictionless - vectorised}\nonly vectorised: {vectorised - frictionless}"
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_engines_agree_on_injected_defects(tmp_path: Path, seed: int) -> None:
+    injected = generate(tmp_path / "package", 400, seed=seed, defects={kind: 4 for kind in DEFECT_KINDS})
+    frictionless = _locations(tmp_path / "package", "frictionless", against=False)
+    vectorised = _locations(tmp_path / "package", "vectorised", against=False)
+    assert frictionless == vectorised, (
+        f"only frictionless: {frictionless - vectorised}\nonly vectorised: {vectorised - frictionless}"
+    )
+    assert {d.key() for d in injected} <= vectorised
+    assert len(injected) == 4 * len(DEFECT_KINDS)
+
+
+def test_synthetic_package_is_valid_and_deterministic(tmp_path: Path) -> None:
+    generate(tmp_path / "a", 300, seed=7)
+    generate(tmp_path / "b", 300, seed=7)
+    for engine in ("frictionless", "vectorised"):
+        report = validate(tmp_path / "a", engines=(engine,), against=False)
+        assert report.valid, [f.location for f in report.findings]
+        assert report.tables["spans"] == 300 and report.tables["quotes"] == 300
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_one_percent_bad_cells_are_all_reported(tmp_path: Path) -> None:
+    rows = 2000
+    injected = generate(tmp_path / "package", rows, seed=3, defects={"type": rows // 100, "enum": rows // 100})
+    report = validate(tmp_path / "package", engines=("vectorised",), against=False)
+    assert {d.key() for d in injected} <= {f.location for f in report.findings}
+
+
+def test_engine_is_chosen_by_size(tmp_path: Path, monkeypatch) -> None:
+    from uslatam import validate as validate_module
+    from uslatam.package import load
+
+    package, _ = load(FIXTURES / "clean")
+    assert choose_engines(package) == SMALL_ENGINES
+    monkeypatch.setattr(validate_module, "LARGE_PACKAGE_BYTES", 1)
+    assert choose_engines(package) == LARGE_ENGINES
+    assert validate(FIXTURES / "clean").engines == LARGE_ENGINES
