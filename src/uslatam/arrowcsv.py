@@ -23,6 +23,7 @@ class ArrowTable:
     header: list[str]
     columns: object  # pyarrow.Table of string columns named as the header
     lines: object  # numpy int64: the physical line where each record starts
+    plain: bool  # no cell holds a line end or a control, zero-width or bidi character
 
 
 def read(raw: bytes, field_names: list[str], *, max_cell_chars: int) -> ArrowTable | None:
@@ -62,7 +63,27 @@ def read(raw: bytes, field_names: list[str], *, max_cell_chars: int) -> ArrowTab
     if _blank_or_oversized(table, max_cell_chars):
         return None
     lines = ends_index[:-1].astype(np.int64) + 2
-    return ArrowTable(header=header, columns=table, lines=lines)
+    return ArrowTable(header=header, columns=table, lines=lines, plain=not quoted_newlines and not _hidden(data))
+
+
+def _hidden(data) -> bool:
+    """Whether the bytes may hold a character the text rules call invisible (C0/C1 controls but LF,
+    DEL, zero-width and bidi marks, BOM, ALM): a cheap screen, exact checks run when it says yes."""
+    import numpy as np
+
+    if np.any(((data < 0x20) & (data != _NEWLINE)) | (data == 0x7F)):
+        return True
+    lead = np.flatnonzero((data == 0xC2) | (data == 0xD8) | (data == 0xE2) | (data == 0xEF))
+    last = len(data) - 1
+    first, second, third = data[lead], data[np.minimum(lead + 1, last)], data[np.minimum(lead + 2, last)]
+    c1 = (first == 0xC2) & (second >= 0x80) & (second <= 0x9F)
+    alm = (first == 0xD8) & (second == 0x9C)
+    marks = (first == 0xE2) & (
+        ((second == 0x80) & (((third >= 0x8B) & (third <= 0x8F)) | ((third >= 0xAA) & (third <= 0xAE))))
+        | ((second == 0x81) & (((third >= 0xA0) & (third <= 0xA4)) | ((third >= 0xA6) & (third <= 0xA9))))
+    )
+    bom = (first == 0xEF) & (second == 0xBB) & (third == 0xBF)
+    return bool(np.any(c1 | alm | marks | bom))
 
 
 def _quoting_state(data, quotes, newlines):

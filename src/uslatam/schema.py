@@ -257,3 +257,4 @@ class TypedTable:
     blank_lines: set[int] = field(default_factory=set)
     padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
     bad_cells: dict[str, object] = field(default_factory=dict)
+    plain_text: bool = False  # proven from the bytes: no cell holds a line end or an invisible character

@@ -57,9 +57,11 @@ class Format(str, Enum):
 
 
 class Engine(str, Enum):
+    auto = "auto"
     both = "both"
     frictionless = "frictionless"
     pandera = "pandera"
+    vectorised = "vectorised"
 
 
 def _fail(message: str, debug: bool, error: BaseException | None = None) -> None:
@@ -87,8 +89,12 @@ def validate(
     ] = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
     engine: Annotated[
-        Engine, typer.Option(help="Which table engines run besides lint, structure and rules.")
-    ] = Engine.both,
+        Engine,
+        typer.Option(
+            help="Table engines besides lint, structure and rules: auto (frictionless and pandera for a small "
+            "package, vectorised for a large one), both (frictionless and pandera), or one."
+        ),
+    ] = Engine.auto,
     max_file_bytes: Annotated[int | None, typer.Option(help="Refuse data files larger than this.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code.")] = False,
     debug: Debug = False,
@@ -96,17 +102,21 @@ def validate(
     """Validate every layer of a data package and report all findings together."""
     from ..package import DEFAULT_LIMITS, Limits
     from ..paths import default_package
-    from ..validate import ENGINES
+    from ..validate import SMALL_ENGINES
     from ..validate import validate as run
-    from .render import as_github, as_json, as_text, colour_enabled
+    from .render import ProgressLine, as_github, as_json, as_text, colour_enabled
 
     path = path if path is not None else default_package()
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
-    engines = ENGINES if engine is Engine.both else (engine.value,)
+    engines = {Engine.auto: None, Engine.both: SMALL_ENGINES}.get(engine, (engine.value,))
+    progress = None if quiet else ProgressLine.on(sys.stderr)
     try:
-        report = run(path, limits=limits, engines=engines)
+        report = run(path, limits=limits, engines=engines, progress=progress)
     except Exception as error:  # an unexpected failure, not a finding: say so in one line
         _fail(f"validation could not run: {error}", debug, error)
+    finally:
+        if progress is not None:
+            progress.close()
     if not quiet:
         if output_format is Format.json:
             typer.echo(as_json(report))

@@ -182,3 +182,40 @@ def diff_markdown(diff) -> str:
                 lines += [f"- `{c.key}`: {_cells(c.cells)}" for c in table.changed]
                 lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+class ProgressLine:
+    """One status line on a terminal, rewritten after each table: table, rows, time spent and left.
+
+    Only for a terminal: ``on`` returns None for a pipe or file, so logs and CI stay clean.
+    """
+
+    def __init__(self, stream):
+        import time
+
+        self.stream = stream
+        self.started = time.monotonic()
+        self.shown = False
+
+    @classmethod
+    def on(cls, stream) -> ProgressLine | None:
+        return cls(stream) if hasattr(stream, "isatty") and stream.isatty() else None
+
+    def __call__(self, progress) -> None:
+        import time
+
+        spent = time.monotonic() - self.started
+        share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 1.0
+        left = spent / share - spent if share > 0 else 0.0
+        line = (
+            f"[{progress.tables_done}/{progress.tables_total}] {progress.table}: {progress.rows:,} rows"
+            f" · {spent:.1f} s · about {left:.0f} s left"
+        )
+        self.stream.write("\r\x1b[2K" + line)
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()

@@ -167,7 +167,7 @@ def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
     kept: dict[str, set[str]] = {
         name: set(spec.primary_key) | set(rules.RETAINED.get(name, ())) for name, spec in specs.items()
     }
-    for name, spec in specs.items():
+    for spec in specs.values():
         for key in spec.foreign_keys:
             kept.setdefault(key.resource, set()).update(key.reference_fields)
     return kept

@@ -159,7 +159,7 @@ def _records(frame):
 
 def _values(series) -> list:
     """A column as a Python list with None for missing, for the loops that must look at each cell."""
-    return [None if _is_missing(v) else v for v in series.tolist()]
+    return _arrow(series).to_pylist()
 
 
 def _mapping(frame, key: str, value: str) -> dict:
@@ -900,7 +900,10 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if column.empty:
             continue
         pattern = _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE
-        hidden = column[column.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)]
+        if typed.plain_text:
+            hidden = column.iloc[:0]
+        else:
+            hidden = column[column.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)]
         for line, value in hidden.items():
             char = re.search(pattern, value).group()
             yield ctx.finding(
@@ -913,6 +916,10 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 "visible characters only",
             )
         values = _arrow(column)
+        other = ~pc.string_is_ascii(values).to_numpy(zero_copy_only=False)  # ASCII text is always NFC
+        if not other.any():
+            continue
+        column, values = column[other], _arrow(column[other])
         normal = pc.equal(values, pc.utf8_normalize(values, "NFC")).to_numpy(zero_copy_only=False)
         for line, value in column[~normal].items():
             yield ctx.finding(

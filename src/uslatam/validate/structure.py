@@ -48,7 +48,7 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
         types_mapper=lambda t: pd.StringDtype("pyarrow"), split_blocks=True, self_destruct=True
     )
     text.index = index
-    typed = TypedTable(spec=spec, relpath=resource.path, frame=None, record_lines=table.lines)
+    typed = TypedTable(spec=spec, relpath=resource.path, frame=None, record_lines=table.lines, plain_text=table.plain)
     findings = [_tag(f) for f in _integrity(resource)]
     return typed, findings + pandera_check.parse_text(typed, text, engine)
 
