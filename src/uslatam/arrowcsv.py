@@ -63,27 +63,40 @@ def read(raw: bytes, field_names: list[str], *, max_cell_chars: int) -> ArrowTab
     if _blank_or_oversized(table, max_cell_chars):
         return None
     lines = ends_index[:-1].astype(np.int64) + 2
-    return ArrowTable(header=header, columns=table, lines=lines, plain=not quoted_newlines and not _hidden(data))
+    return ArrowTable(header=header, columns=table, lines=lines, plain=not quoted_newlines and not _hidden(raw, data))
 
 
-def _hidden(data) -> bool:
+_CONTROLS = bytes([*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F])  # every C0 control but LF, and DEL
+_NOT_CONTROLS = bytes(b for b in range(256) if b not in _CONTROLS)
+_LEADS = bytes([0xC2, 0xD8, 0xE2, 0xEF])  # first bytes of C1 controls, ALM, zero-width and bidi marks, BOM
+_NOT_LEADS = bytes(b for b in range(256) if b not in _LEADS)
+
+
+def _hidden(raw: bytes, data) -> bool:
     """Whether the bytes may hold a character the text rules call invisible (C0/C1 controls but LF,
     DEL, zero-width and bidi marks, BOM, ALM): a cheap screen, exact checks run when it says yes."""
     import numpy as np
 
-    if np.any(((data < 0x20) & (data != _NEWLINE)) | (data == 0x7F)):
+    if raw.translate(None, _NOT_CONTROLS):
         return True
-    lead = np.flatnonzero((data == 0xC2) | (data == 0xD8) | (data == 0xE2) | (data == 0xEF))
+    leads = set(raw.translate(None, _NOT_LEADS))
     last = len(data) - 1
-    first, second, third = data[lead], data[np.minimum(lead + 1, last)], data[np.minimum(lead + 2, last)]
-    c1 = (first == 0xC2) & (second >= 0x80) & (second <= 0x9F)
-    alm = (first == 0xD8) & (second == 0x9C)
-    marks = (first == 0xE2) & (
-        ((second == 0x80) & (((third >= 0x8B) & (third <= 0x8F)) | ((third >= 0xAA) & (third <= 0xAE))))
-        | ((second == 0x81) & (((third >= 0xA0) & (third <= 0xA4)) | ((third >= 0xA6) & (third <= 0xA9))))
-    )
-    bom = (first == 0xEF) & (second == 0xBB) & (third == 0xBF)
-    return bool(np.any(c1 | alm | marks | bom))
+    for lead in leads:
+        at = np.flatnonzero(data == lead)
+        second, third = data[np.minimum(at + 1, last)], data[np.minimum(at + 2, last)]
+        if lead == 0xC2:
+            found = (second >= 0x80) & (second <= 0x9F)
+        elif lead == 0xD8:
+            found = second == 0x9C
+        elif lead == 0xEF:
+            found = (second == 0xBB) & (third == 0xBF)
+        else:
+            found = ((second == 0x80) & (((third >= 0x8B) & (third <= 0x8F)) | ((third >= 0xAA) & (third <= 0xAE)))) | (
+                (second == 0x81) & (((third >= 0xA0) & (third <= 0xA4)) | ((third >= 0xA6) & (third <= 0xA9)))
+            )
+        if np.any(found):
+            return True
+    return False
 
 
 def _quoting_state(data, quotes, newlines):

@@ -173,12 +173,13 @@ def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> Pars
 
     text = text.astype("string")
     missing = text.isna() | text.isin(list(missing_values))
-    present = text.mask(missing)
+    # Masks copy a column: skip them when nothing is missing or bad (most key columns).
+    present = text.mask(missing) if missing.any() else text
     lexical = spec.lexical_pattern
     bad = pd.Series(False, index=text.index)
     if lexical is not None:
         bad = ~missing & ~present.str.fullmatch(lexical).fillna(False).astype(bool)
-    usable = present.mask(bad)
+    usable = present.mask(bad) if bad.any() else present
     if spec.type == "string":
         values = usable.astype("string")
     elif spec.type == "integer":
@@ -258,3 +259,4 @@ class TypedTable:
     padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
     bad_cells: dict[str, object] = field(default_factory=dict)
     plain_text: bool = False  # proven from the bytes: no cell holds a line end or an invisible character
+    key_hashes: object = None  # numpy uint64 hash of each row's primary key, kept when the columns are let go

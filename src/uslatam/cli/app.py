@@ -78,6 +78,18 @@ PackagePath = Annotated[
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")]
 
 
+def _give_back_freed_memory() -> None:
+    """Arrow's default allocator keeps freed memory for reuse; a one-shot validation of large
+    tables, freed one after the other, peaks lower if it returns memory to the system at once."""
+    try:
+        import pyarrow as pa
+
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except (ImportError, NotImplementedError, Exception):  # no jemalloc in this pyarrow build: keep the default
+        pass
+
+
 @app.command()
 def validate(
     path: Annotated[
@@ -110,6 +122,7 @@ def validate(
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
     engines = {Engine.auto: None, Engine.both: SMALL_ENGINES}.get(engine, (engine.value,))
     progress = None if quiet else ProgressLine.on(sys.stderr)
+    _give_back_freed_memory()
     try:
         report = run(path, limits=limits, engines=engines, progress=progress)
     except Exception as error:  # an unexpected failure, not a finding: say so in one line

@@ -125,7 +125,7 @@ def validate(
                         deferred.append((resource.name, key))
                         waiting = True
                     elif key_engine is not None:
-                        report.merge(_foreign_key(typed, key, tables, key_engine))
+                        report.merge(_foreign_key(ctx, typed, key, key_engine))
                 for rule in rules.table_rules(resource.name):
                     if pending & set(rule.needs):
                         deferred.append((resource.name, rule))
@@ -134,6 +134,7 @@ def validate(
                         report.merge(rules.run_table(ctx, rule, typed))
                 if not waiting:
                     _let_go(typed, referenced)
+                    ctx.forget(resource.name)
         bytes_done += sizes.get(resource.name, 0)
         if progress is not None:
             progress(
@@ -151,9 +152,10 @@ def validate(
         if isinstance(waiting_check, rules.Rule):
             report.merge(rules.run_table(ctx, waiting_check, typed))
         elif key_engine is not None:
-            report.merge(_foreign_key(typed, waiting_check, tables, key_engine))
+            report.merge(_foreign_key(ctx, typed, waiting_check, key_engine))
     for name in {name for name, _ in deferred}:
         _let_go(tables[name], referenced)
+        ctx.forget(name)
     if "frictionless" in engines:
         report.merge(frictionless_check.check(package, tables))
     report.merge(rules.run_package(ctx))
@@ -163,20 +165,31 @@ def validate(
 
 
 def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
-    """Per table, the columns kept after it is checked: its key, what foreign keys and rules look up."""
-    kept: dict[str, set[str]] = {
-        name: set(spec.primary_key) | set(rules.RETAINED.get(name, ())) for name, spec in specs.items()
-    }
-    for spec in specs.values():
+    """Per table, the columns kept after it is checked: what other tables' foreign keys and rules look up."""
+    kept: dict[str, set[str]] = {name: set(rules.RETAINED.get(name, ())) for name in specs}
+    for name, spec in specs.items():
         for key in spec.foreign_keys:
-            kept.setdefault(key.resource, set()).update(key.reference_fields)
+            if key.resource != name:  # a table's references to itself are checked while it is whole
+                kept.setdefault(key.resource, set()).update(key.reference_fields)
     return kept
 
 
 def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
-    """Keep only the columns later checks read, so that memory holds one whole table at a time."""
+    """Keep only what later checks read, so that memory holds one whole table at a time.
+
+    The primary key stays as 64-bit hashes (8 bytes a row) for the retraction rules;
+    columns that other tables look up stay as they are, with few distinct values
+    dictionary-encoded.
+    """
     keep = [c for c in typed.frame.columns if c in referenced.get(typed.spec.name, ())]
-    typed.frame = typed.frame[keep]
+    if not set(typed.spec.primary_key) <= set(keep):
+        typed.key_hashes = rules.key_hashes(typed)
+    frame = typed.frame[keep]
+    joins = {f for spec in [typed.spec] for f in spec.primary_key}
+    for column in rules.RETAINED.get(typed.spec.name, ()):
+        if column in frame.columns and column not in joins and frame[column].dtype == "string" and len(frame) > 1000:
+            frame[column] = frame[column].astype("category")  # looked up, never joined on: few distinct values
+    typed.frame = frame
     typed.text = None
     typed.bad_cells = {}
 
@@ -216,12 +229,12 @@ def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
     ]
 
 
-def _foreign_key(typed: TypedTable, key, tables: dict[str, TypedTable], engine: str) -> list[Finding]:
+def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> list[Finding]:
     """One foreign key checked on whole columns: one pyarrow hash lookup for all rows."""
     from .rules import _isin
 
     frame = typed.frame
-    target = tables.get(key.resource)
+    target = ctx.tables.get(key.resource)
     if (
         target is None
         or any(f not in frame.columns for f in key.fields)
@@ -229,9 +242,13 @@ def _foreign_key(typed: TypedTable, key, tables: dict[str, TypedTable], engine: 
     ):
         return []
     own = _joined(frame, key.fields)
-    known = _joined(target.frame, key.reference_fields).dropna()
     present = own.notna().to_numpy(bool)
-    missing = present & ~_isin(own.fillna(""), known)
+    if len(key.fields) == 1:
+        positions = ctx.positions(typed, key.fields[0], key.resource, key.reference_fields[0])
+        missing = present & positions.is_null().to_numpy(zero_copy_only=False)
+    else:
+        known = _joined(target.frame, key.reference_fields).dropna()
+        missing = present & ~_isin(own.fillna(""), known)
     findings = []
     for line in frame.index[missing]:
         values = [str(frame.at[line, f]) for f in key.fields]

@@ -34,17 +34,68 @@ class Context:
     texts: dict[str, str] = field(default_factory=dict)  # source_id -> stored text, when intact
     broken_spans: set[str] = field(default_factory=set)  # spans whose offsets do not hold: skip, do not re-report
     baseline: object = None  # the last release (uslatam.diff.Snapshot), to check nothing vanished silently
+    _positions: dict = field(default_factory=dict)  # (table, column, parent, key) -> positions, see positions()
 
     def rows(self, table: str):
         typed = self.tables.get(table)
         return typed.frame if typed is not None else None
 
-    def lookup(self, table: str, key: str, column: str, values):
-        """``table.column`` of the first row whose ``key`` equals each of ``values`` (NA where none), or None."""
+    def positions(self, typed: TypedTable, column: str, parent: str, parent_key: str):
+        """For each row of ``typed``, where in ``parent`` is the row its ``column`` names (null: none), or None.
+
+        One pyarrow hash join per parent key and table: every column of ``typed`` that
+        references the same key is looked up in the same call, and the answer is kept
+        for the foreign key check and every rule that follows the reference.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cache_key = (typed.spec.name, column, parent, parent_key)
+        if cache_key not in self._positions:
+            target = self.tables.get(parent)
+            if target is None or parent_key not in target.frame.columns or column not in typed.frame.columns:
+                return None
+            columns = [
+                key.fields[0]
+                for key in typed.spec.foreign_keys
+                if key.resource == parent
+                and key.reference_fields == (parent_key,)
+                and key.fields[0] in typed.frame.columns
+            ]
+            if column not in columns:
+                columns.append(column)
+            arrays = [_arrow(typed.frame[c]) for c in columns]
+            keys = _arrow(target.frame[parent_key])
+            arrays = [a.cast(keys.type) if a.type != keys.type else a for a in arrays]
+            chunks = [chunk for array in arrays for chunk in getattr(array, "chunks", [array])]
+            found = pc.index_in(pa.chunked_array(chunks, type=keys.type), value_set=keys)
+            offset = 0
+            for name, array in zip(columns, arrays):
+                self._positions[(typed.spec.name, name, parent, parent_key)] = found.slice(offset, len(array))
+                offset += len(array)
+        return self._positions[cache_key]
+
+    def lookup(self, table: str, key: str, column: str, typed: TypedTable, reference: str):
+        """``table.column`` of the row that ``typed.reference`` names, per row of ``typed`` (NA where none)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         frame = self.rows(table)
-        if frame is None or key not in frame.columns or column not in frame.columns:
+        if frame is None or column not in frame.columns:
             return None
-        return lookup(frame[key], frame[column], values)
+        positions = self.positions(typed, reference, table, key)
+        if positions is None:
+            return None
+        taken = pc.take(_arrow(frame[column]), positions)
+        if pa.types.is_dictionary(taken.type):
+            taken = taken.cast(taken.type.value_type)
+        result = taken.to_pandas(types_mapper=_pandas_type)
+        result.index = typed.frame.index
+        return result
+
+    def forget(self, table: str) -> None:
+        """Let go of the lookups made for ``table`` (once it is checked)."""
+        self._positions = {k: v for k, v in self._positions.items() if k[0] != table}
 
     def finding(
         self, code: str, message: str, table: str, line=None, column=None, value=None, expected=None
@@ -67,7 +118,7 @@ class Context:
 # everything else of a large table is let go (primary and foreign key columns are kept too).
 RETAINED = {
     "sources": ("source_id", "published"),
-    "spans": ("span_id", "source_id", "start", "end", "exact"),
+    "spans": ("span_id", "source_id", "start", "end"),
     "entities": ("entity_id", "entity_type"),
     "occupancies": ("occupancy_id", "person_entity_id"),
     "vocabularies": ("vocabulary", "code"),
@@ -111,23 +162,6 @@ def package_rule(*codes: str):
     return register
 
 
-def lookup(keys, column, values):
-    """``column[i]`` for the first ``i`` with ``keys[i] == value``, for each of ``values``; NA where none.
-
-    One hash join in pyarrow: a million values against a million keys in well under a second.
-    """
-    import pyarrow.compute as pc
-
-    keys_array, values_array = _arrow(keys), _arrow(values)
-    if keys_array.type != values_array.type:
-        values_array = values_array.cast(keys_array.type)
-    positions = pc.index_in(values_array, value_set=keys_array)
-    taken = pc.take(_arrow(column), positions)
-    result = taken.to_pandas(types_mapper=_pandas_type)
-    result.index = values.index
-    return result
-
-
 def _arrow(series):
     import pyarrow as pa
 
@@ -160,6 +194,14 @@ def _records(frame):
 def _values(series) -> list:
     """A column as a Python list with None for missing, for the loops that must look at each cell."""
     return _arrow(series).to_pylist()
+
+
+def _each(index, *columns, size: int = 1 << 16):
+    """(line, value, ...) per row, as Python values (None for missing), made a chunk at a time:
+    a million rows never exist as Python objects all at once."""
+    for start in range(0, len(index), size):
+        stop = start + size
+        yield from zip(index[start:stop].tolist(), *(_values(column.iloc[start:stop]) for column in columns))
 
 
 def _mapping(frame, key: str, value: str) -> dict:
@@ -255,8 +297,7 @@ def span_words(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     if not ctx.texts or any(c not in spans.columns for c in columns):
         return
     width = CONTEXT_WIDTH
-    rows = zip(spans.index.tolist(), *(_values(spans[c]) for c in columns))
-    for line, span_id, source_id, start, end, exact, prefix, suffix in rows:
+    for line, span_id, source_id, start, end, exact, prefix, suffix in _each(spans.index, *(spans[c] for c in columns)):
         text = ctx.texts.get(source_id)
         if text is None or start is None or end is None:
             continue
@@ -315,7 +356,7 @@ def span_sources(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     for column in _span_fields(typed):
         if column not in frame.columns:
             continue
-        cited = ctx.lookup("spans", "span_id", "source_id", frame[column])
+        cited = ctx.lookup("spans", "span_id", "source_id", typed, column)
         if cited is None:
             return
         differs = (cited.notna() & frame["source_id"].notna() & (cited != frame["source_id"])).fillna(False)
@@ -337,10 +378,10 @@ def quotes_in_quotation_marks(ctx: Context, typed: TypedTable) -> Iterator[Findi
     quotes = typed.frame
     if "span_id" not in quotes.columns or "quote_type" not in quotes.columns:
         return
-    found = [ctx.lookup("spans", "span_id", c, quotes["span_id"]) for c in ("source_id", "start", "end")]
+    found = [ctx.lookup("spans", "span_id", c, typed, "span_id") for c in ("source_id", "start", "end")]
     if any(f is None for f in found):
         return
-    rows = zip(quotes.index.tolist(), _values(quotes["span_id"]), _values(quotes["quote_type"]), *map(_values, found))
+    rows = _each(quotes.index, quotes["span_id"], quotes["quote_type"], *found)
     for line, span_id, quote_type, source_id, start, end in rows:
         if quote_type == "pull_quote" or span_id is None or span_id in ctx.broken_spans:
             continue
@@ -413,25 +454,30 @@ def value_bounds(value_text: str) -> tuple[Decimal, Decimal] | None:
 def statistic_values(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """value_text occurs in the span and gives value; a part fits inside its whole."""
     stats = typed.frame
-    exact = ctx.lookup("spans", "span_id", "exact", stats["span_id"])
-    exact_values = _values(exact) if exact is not None else [None] * len(stats)
+    import pandas as pd
+
+    cited = [ctx.lookup("spans", "span_id", c, typed, "span_id") for c in ("source_id", "start", "end")]
+    if any(c is None for c in cited):
+        cited = [pd.Series(pd.NA, index=stats.index, dtype="string")] * 3
     bounds_of: dict[str, tuple | None] = {}
     parent = stats["parent_statistic_id"]
-    parent_unit = lookup(stats["statistic_id"], stats["unit"], parent)
-    parent_value = lookup(stats["statistic_id"], stats["value"], parent)
-    rows = zip(
-        stats.index.tolist(),
-        _values(stats["value_text"]),
-        _values(stats["value"]),
-        exact_values,
-        _values(stats["span_id"]),
-        _values(parent),
-        _values(stats["relation_to_parent"]),
-        _values(stats["unit"]),
-        _values(parent_unit),
-        _values(parent_value),
+    parent_unit = ctx.lookup("statistics", "statistic_id", "unit", typed, "parent_statistic_id")
+    parent_value = ctx.lookup("statistics", "statistic_id", "value", typed, "parent_statistic_id")
+    rows = _each(
+        stats.index,
+        stats["value_text"],
+        stats["value"],
+        *cited,
+        stats["span_id"],
+        parent,
+        stats["relation_to_parent"],
+        stats["unit"],
+        parent_unit,
+        parent_value,
     )
-    for line, value_text, value, words, span_id, parent_id, relation, unit, whole_unit, whole in rows:
+    for line, value_text, value, source_id, start, end, span_id, parent_id, relation, unit, whole_unit, whole in rows:
+        text = ctx.texts.get(source_id)
+        words = None if text is None or start is None or end is None or span_id in ctx.broken_spans else text[start:end]
         if value_text is not None and words is not None and value_text not in words:
             yield ctx.finding(
                 "value-text-not-in-span",
@@ -507,7 +553,7 @@ def entity_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     for spec in typed.spec.fields:
         if not spec.entity_types or spec.name not in frame.columns:
             continue
-        actual = ctx.lookup("entities", "entity_id", "entity_type", frame[spec.name])
+        actual = ctx.lookup("entities", "entity_id", "entity_type", typed, spec.name)
         if actual is None:
             return
         wrong = (actual.notna() & ~actual.isin(list(spec.entity_types))).fillna(False)
@@ -528,7 +574,7 @@ def entity_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 def speaker_offices(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A quote's speaker_occupancy_id is an office of the quote's own speaker."""
     quotes = typed.frame
-    holder = ctx.lookup("occupancies", "occupancy_id", "person_entity_id", quotes["speaker_occupancy_id"])
+    holder = ctx.lookup("occupancies", "occupancy_id", "person_entity_id", typed, "speaker_occupancy_id")
     if holder is None:
         return
     speaker = quotes["speaker_entity_id"]
@@ -631,7 +677,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                     f">= {start.at[line]}",
                 )
         if "source_id" in frame.columns:
-            published = ctx.lookup("sources", "source_id", "published", frame["source_id"])
+            published = ctx.lookup("sources", "source_id", "published", typed, "source_id")
             if published is None:
                 continue
             issued = published.dt.strftime("%Y-%m-%d").astype("string")
@@ -734,6 +780,30 @@ def _keys(typed: TypedTable):
     return keys
 
 
+def hash_keys(keys):
+    """64-bit hashes of key texts: a million keys in 8 MB (two keys collide with odds of about 1 in 10**19)."""
+    import pandas as pd
+
+    return pd.util.hash_pandas_object(keys.astype("string").fillna(""), index=False).to_numpy()
+
+
+def key_hashes(typed: TypedTable):
+    """The hashes of each row's primary key, or None if the table has no (complete) primary key."""
+    if typed.key_hashes is not None:
+        return typed.key_hashes
+    if not typed.spec.primary_key or any(c not in typed.frame.columns for c in typed.spec.primary_key):
+        return None
+    return hash_keys(_keys(typed))
+
+
+def _hash_isin(values, keys):
+    """Which of the uint64 ``values`` are among ``keys`` (pyarrow's hash set; numpy's isin sorts)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_in(pa.array(values), value_set=pa.array(keys)).to_numpy(zero_copy_only=False)
+
+
 def _isin(values, keys):
     """``values.isin(keys)`` as one pyarrow hash lookup (pandas' isin on strings is far slower)."""
     import pyarrow.compute as pc
@@ -747,17 +817,16 @@ def retractions(ctx: Context) -> Iterator[Finding]:
     table = ctx.rows("retractions")
     if table is None:
         return
-    keyed = {
-        name
-        for name, typed in ctx.tables.items()
-        if typed.spec.primary_key and all(c in typed.frame.columns for c in typed.spec.primary_key)
-    }
+    import pandas as pd
+
     keys = {}
 
     def keys_of(name):
         if name not in keys:
-            keys[name] = _keys(ctx.tables[name])
+            keys[name] = key_hashes(ctx.tables[name])
         return keys[name]
+
+    keyed = {name for name, typed in ctx.tables.items() if typed.key_hashes is not None or typed.spec.primary_key}
 
     names = table["table_name"]
     for name in names.dropna().unique().tolist():
@@ -773,15 +842,16 @@ def retractions(ctx: Context) -> Iterator[Finding]:
                     name,
                 )
             continue
-        if name not in keyed:
+        if name not in keyed or keys_of(name) is None:
             continue
-        reused = _isin(rows["row_id"], keys_of(name)) & rows["row_id"].notna().to_numpy(bool)
-        for line, row_id in rows["row_id"][reused].items():
+        row_ids, replacement = rows["row_id"], rows["replacement_id"]
+        found = _hash_isin(hash_keys(pd.concat([row_ids, replacement])), keys_of(name))  # one hash set, both columns
+        reused = found[: len(rows)] & row_ids.notna().to_numpy(bool)
+        for line, row_id in row_ids[reused].items():
             yield ctx.finding(
                 "retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line, "row_id", row_id
             )
-        replacement = rows["replacement_id"]
-        unknown = replacement.notna().to_numpy(bool) & ~_isin(replacement, keys_of(name))
+        unknown = replacement.notna().to_numpy(bool) & ~found[len(rows) :]
         for line, value in replacement[unknown].items():
             yield ctx.finding(
                 "retraction-error",
@@ -794,15 +864,13 @@ def retractions(ctx: Context) -> Iterator[Finding]:
     baseline = ctx.baseline
     if baseline is None:
         return
-    import pandas as pd
-
     retracted = set(zip(names.tolist(), table["row_id"].tolist()))
     for name, old_rows in baseline.tables.items():
         spec = ctx.specs.get(name)
         if spec is None or name not in keyed or not spec.primary_key or not old_rows:
             continue
         old = pd.Series(["|".join(r.get(c, "") for c in spec.primary_key) for r in old_rows], dtype="string")
-        gone = old[~_isin(old, keys_of(name))]
+        gone = old[~_hash_isin(hash_keys(old), keys_of(name))]
         for key in gone.tolist():
             if (name, key) in retracted:
                 continue
