@@ -43,7 +43,7 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     if len(raw) > limits.max_file_bytes:
         return None, []
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the GIL: it runs beside the parse
-        digest = pool.submit(lambda: "sha256:" + hashlib.sha256(raw).hexdigest())
+        digest = pool.submit(_sha256, raw)
         table = arrowcsv.read(raw, spec.field_names, max_cell_chars=limits.max_cell_chars)
         integrity = (len(raw), digest.result())
     del raw
@@ -72,6 +72,10 @@ def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable
         findings.extend(check_shape(raw, spec.field_names, table=resource.name, relpath=resource.path))
     findings.extend(_integrity(resource))
     return raw, [_tag(f) for f in findings]
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> list[Finding]:
