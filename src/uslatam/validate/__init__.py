@@ -21,7 +21,7 @@ from . import columns, frictionless_check, lint, pandera_check, rules, structure
 ENGINES = ("frictionless", "pandera", "vectorised")
 SMALL_ENGINES = ("frictionless", "pandera")  # every engine at once, while the package is small
 LARGE_ENGINES = ("vectorised",)
-LARGE_PACKAGE_BYTES = 20_000_000  # CSV bytes from which only the vectorised engine runs (about 100,000 rows)
+LARGE_PACKAGE_BYTES = 2_000_000  # CSV bytes (about 1,000 rows a table) from which the vectorised engine runs alone
 
 
 def choose_engines(package: Package) -> tuple[str, ...]:
@@ -126,7 +126,7 @@ def validate(
                         waiting = True
                     elif key_engine is not None:
                         report.merge(_foreign_key(ctx, typed, key, key_engine))
-                for rule in rules.table_rules(resource.name):
+                for rule in rules.table_rules(resource.name, spec):
                     if pending & set(rule.needs):
                         deferred.append((resource.name, rule))
                         waiting = True

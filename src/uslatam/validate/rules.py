@@ -137,16 +137,22 @@ class Rule:
     tables: tuple[str, ...] | None = None  # the tables it checks; None: every table (package rules: none)
     needs: tuple[str, ...] = ()  # tables that must be read first (their RETAINED columns are looked up)
     per_table: bool = True
+    applies: Callable[[TableSpec], bool] | None = None  # whether a table's schema gives the rule anything to check
 
 
 RULES: list[Rule] = []
 
 
-def rule(*codes: str, tables: tuple[str, ...] | None = None, needs: tuple[str, ...] = ()):
+def rule(
+    *codes: str,
+    tables: tuple[str, ...] | None = None,
+    needs: tuple[str, ...] = (),
+    applies: Callable[[TableSpec], bool] | None = None,
+):
     """Register a rule that checks one table at a time, once the tables it ``needs`` are read."""
 
     def register(function: TableRule) -> TableRule:
-        RULES.append(Rule(function.__name__, codes, function, tables, needs))
+        RULES.append(Rule(function.__name__, codes, function, tables, needs, applies=applies))
         return function
 
     return register
@@ -344,10 +350,18 @@ def span_words(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 
 
 def _span_fields(typed: TypedTable) -> list[str]:
-    return [key.fields[0] for key in typed.spec.foreign_keys if key.resource == "spans" and len(key.fields) == 1]
+    return _span_fields_of(typed.spec)
 
 
-@rule("span-source-mismatch", needs=("spans",))
+def _span_fields_of(spec: TableSpec) -> list[str]:
+    return [key.fields[0] for key in spec.foreign_keys if key.resource == "spans" and len(key.fields) == 1]
+
+
+@rule(
+    "span-source-mismatch",
+    needs=("spans",),
+    applies=lambda spec: spec.name != "spans" and "source_id" in spec.field_names and bool(_span_fields_of(spec)),
+)
 def span_sources(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A fact row's source is the source of every span it cites."""
     frame = typed.frame
@@ -546,7 +560,7 @@ def statistic_values(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 # --- cross-table consistency -----------------------------------------------------------
 
 
-@rule("entity-type-mismatch", needs=("entities",))
+@rule("entity-type-mismatch", needs=("entities",), applies=lambda spec: any(f.entity_types for f in spec.fields))
 def entity_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A reference whose field lists ``entityTypes`` names an entity of one of those types."""
     frame = typed.frame
@@ -626,7 +640,14 @@ def _before_prefix(dates, bounds, mask):
     return result
 
 
-@rule("invalid-date", "date-precision-mismatch", "date-end-before-start", "date-after-publication", needs=("sources",))
+@rule(
+    "invalid-date",
+    "date-precision-mismatch",
+    "date-end-before-start",
+    "date-after-publication",
+    needs=("sources",),
+    applies=lambda spec: any(f.precision_field for f in spec.fields),
+)
 def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Date prefixes are real dates, as precise as stated, ordered, and not after publication."""
     import numpy as np
@@ -707,7 +728,7 @@ def _after_prefix(dates, bounds, mask):
     return result
 
 
-@rule("unknown-country-code")
+@rule("unknown-country-code", applies=lambda spec: any(f.codelist for f in spec.fields))
 def country_codes(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Fields with ``codelist: ISO 3166-1 alpha-3`` hold real ISO 3166-1 alpha-3 codes."""
     import pycountry
@@ -1001,9 +1022,15 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             )
 
 
-def table_rules(name: str) -> list[Rule]:
+def table_rules(name: str, spec: TableSpec | None = None) -> list[Rule]:
     """The rules that check table ``name``, in order."""
-    return [r for r in RULES if r.per_table and (r.tables is None or name in r.tables)]
+    return [
+        r
+        for r in RULES
+        if r.per_table
+        and (r.tables is None or name in r.tables)
+        and (r.applies is None or spec is None or r.applies(spec))
+    ]
 
 
 def run_table(ctx: Context, rule_: Rule, typed: TypedTable) -> list[Finding]:
