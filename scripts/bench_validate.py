@@ -62,9 +62,7 @@ def main() -> None:
     bin_dir = Path(sys.executable).parent
     uslatam, frictionless = str(bin_dir / "uslatam"), str(bin_dir / "frictionless")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="uslatam-bench-"))
-    print(
-        f"# machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(f"# machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(
         f"# command: python scripts/bench_validate.py --sizes {' '.join(map(str, args.sizes))} --repeat {args.repeat}"
     )

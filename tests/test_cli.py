@@ -156,3 +156,52 @@ def test_ci_runs_the_readme_set_up_commands_verbatim() -> None:
     assert len(commands) == 2
     for command in commands:
         assert f"\n{command}\n" in readme, command
+
+
+def test_synth_writes_a_package_that_validates_with_its_defects(tmp_path: Path) -> None:
+    target = tmp_path / "synthetic"
+    result = uslatam("synth", str(target), "--rows", "200", "--defect", "enum=3", "--defect", "foreign-key=2")
+    assert result.returncode == 0, result.stderr
+    injected = json.loads((target / "defects.json").read_text())
+    assert len(injected) == 5
+    report = json.loads(uslatam("validate", "--format", "json", "--engine", "vectorised", str(target)).stdout)
+    found = {(f["code"], f["table"], f["line"], f["column"]) for f in report["findings"]}
+    assert {(d["code"], d["table"], d["line"], d["column"]) for d in injected} <= found
+    assert report["engines"] == ["vectorised"]
+    refused = uslatam("synth", str(target), "--rows", "200")
+    assert refused.returncode == 2 and "not empty" in refused.stderr
+    assert uslatam("synth", str(tmp_path / "x"), "--defect", "nonsense=1").returncode == 2
+
+
+def test_validate_engine_option() -> None:
+    for engine, engines in (
+        ("auto", ["frictionless", "pandera"]),
+        ("both", ["frictionless", "pandera"]),
+        ("vectorised", ["vectorised"]),
+        ("frictionless", ["frictionless"]),
+    ):
+        result = uslatam("validate", "--format", "json", "--engine", engine)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["engines"] == engines
+
+
+def test_progress_line_only_on_a_terminal() -> None:
+    import io
+
+    from uslatam.cli.render import ProgressLine
+    from uslatam.validate import Progress
+
+    assert ProgressLine.on(io.StringIO()) is None  # a pipe or file: no status line
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    line = ProgressLine.on(stream)
+    line(Progress("spans", 1_000_000, 3, 13, 50, 100))
+    line.close()
+    shown = stream.getvalue()
+    assert "[3/13] spans: 1,000,000 rows" in shown and "left" in shown
+    assert shown.endswith("\r\x1b[2K")  # the line is cleared before the report is printed
+    assert uslatam("validate").stderr == ""  # not a terminal under test: nothing on stderr

@@ -66,10 +66,11 @@ def test_synthetic_package_is_valid_and_deterministic(tmp_path: Path) -> None:
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
 
 
-def test_one_percent_bad_cells_are_all_reported(tmp_path: Path) -> None:
-    rows = 2000
-    injected = generate(tmp_path / "package", rows, seed=3, defects={"type": rows // 100, "enum": rows // 100})
-    report = validate(tmp_path / "package", engines=("vectorised",), against=False)
+@pytest.mark.parametrize("engine", ["vectorised", "frictionless"])
+def test_more_than_a_thousand_errors_are_all_reported(tmp_path: Path, engine: str) -> None:
+    injected = generate(tmp_path / "package", 3000, seed=3, defects={"type": 600, "enum": 600})
+    report = validate(tmp_path / "package", engines=(engine,), against=False)
+    assert len(injected) == 1200
     assert {d.key() for d in injected} <= {f.location for f in report.findings}
 
 

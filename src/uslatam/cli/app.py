@@ -145,6 +145,37 @@ def validate(
 
 
 @app.command()
+def synth(
+    target: Annotated[Path, typer.Argument(help="A new or empty folder to write the package to.")],
+    rows: Annotated[int, typer.Option(help="Rows in every fact table, spans and retractions.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the places defects go to.")] = 0,
+    defect: Annotated[
+        list[str] | None,
+        typer.Option(help="KIND=COUNT defects to inject (repeatable)."),
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Write a synthetic package of ROWS rows a table, built from this one, with defects if asked.
+
+    Defect kinds: type, enum, required, pattern, foreign-key, primary-key, stray-quote,
+    extra-cell. Each injected defect is recorded, as the finding it must cause, in defects.json.
+    """
+    from ..synthetic import DEFECT_KINDS, generate
+
+    defects: dict[str, int] = {}
+    for item in defect or []:
+        kind, _, count = item.partition("=")
+        if kind not in DEFECT_KINDS or not count.isdigit():
+            _fail(f"--defect {item!r}: expected KIND=COUNT with KIND one of {', '.join(DEFECT_KINDS)}", debug)
+        defects[kind] = defects.get(kind, 0) + int(count)
+    try:
+        injected = generate(target, rows, seed=seed, defects=defects)
+    except (ValueError, FileExistsError, OSError) as error:
+        _fail(str(error), debug, error)
+    typer.echo(f"wrote {target}: {rows:,} rows a table, {len(injected)} defect(s) (see defects.json)")
+
+
+@app.command()
 def locate(
     source_id: Annotated[str, typer.Argument(help="The source whose stored text holds the words.")],
     words: Annotated[str, typer.Argument(help="The exact words of the evidence.")],
