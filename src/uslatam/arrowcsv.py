@@ -35,21 +35,24 @@ def read(raw: bytes, field_names: list[str], *, max_cell_chars: int) -> ArrowTab
     if not raw.endswith(b"\n") or b"\r" in raw or b"\x00" in raw:
         return None
     data = np.frombuffer(raw, dtype=np.uint8)
-    newlines = np.flatnonzero(data == _NEWLINE)
-    quotes = np.flatnonzero(data == _QUOTE)
-    if len(quotes):
-        inside = _quoting_state(data, quotes, newlines)
+    if b'"' in raw:
+        newlines = np.flatnonzero(data == _NEWLINE)
+        inside = _quoting_state(data, newlines)
         if inside is None:
             return None
         record_ends = newlines[~inside]
         quoted_newlines = bool(inside.any())
         ends_index = np.flatnonzero(~inside)
-    else:
-        record_ends, quoted_newlines, ends_index = newlines, False, np.arange(len(newlines))
-    if record_ends[0] == 0 or np.any(np.diff(record_ends) == 1):
-        return None  # a blank line: the strict reader reports blank rows
+        header_end = int(record_ends[0])
+        if record_ends[0] == 0 or np.any(np.diff(record_ends) == 1):
+            return None  # a blank line: the strict reader reports blank rows
+    else:  # no quoting: every line end ends a record
+        if raw.startswith(b"\n") or b"\n\n" in raw:
+            return None
+        quoted_newlines, ends_index = False, np.arange(raw.count(b"\n"))
+        header_end = raw.index(b"\n")
     try:
-        header_text = raw[: record_ends[0]].decode("utf-8")
+        header_text = raw[:header_end].decode("utf-8")
     except UnicodeDecodeError:
         return None
     import csv
@@ -58,7 +61,7 @@ def read(raw: bytes, field_names: list[str], *, max_cell_chars: int) -> ArrowTab
     if header != field_names:
         return None
     table = _parse(raw, header, quoted_newlines)
-    if table is None or table.num_rows != len(record_ends) - 1:
+    if table is None or table.num_rows != len(ends_index) - 1:
         return None
     if _blank_or_oversized(table, max_cell_chars):
         return None
@@ -67,9 +70,8 @@ def read(raw: bytes, field_names: list[str], *, max_cell_chars: int) -> ArrowTab
 
 
 _CONTROLS = bytes([*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F])  # every C0 control but LF, and DEL
-_NOT_CONTROLS = bytes(b for b in range(256) if b not in _CONTROLS)
 _LEADS = bytes([0xC2, 0xD8, 0xE2, 0xEF])  # first bytes of C1 controls, ALM, zero-width and bidi marks, BOM
-_NOT_LEADS = bytes(b for b in range(256) if b not in _LEADS)
+_NEITHER = bytes(b for b in range(256) if b not in _LEADS and b not in _CONTROLS)
 
 
 def _hidden(raw: bytes, data) -> bool:
@@ -77,9 +79,10 @@ def _hidden(raw: bytes, data) -> bool:
     DEL, zero-width and bidi marks, BOM, ALM): a cheap screen, exact checks run when it says yes."""
     import numpy as np
 
-    if raw.translate(None, _NOT_CONTROLS):
+    kept = raw.translate(None, _NEITHER)  # one pass: the controls and lead bytes, nothing else
+    if kept.translate(None, _LEADS):
         return True
-    leads = set(raw.translate(None, _NOT_LEADS))
+    leads = set(kept)
     last = len(data) - 1
     for lead in leads:
         at = np.flatnonzero(data == lead)
@@ -99,10 +102,11 @@ def _hidden(raw: bytes, data) -> bool:
     return False
 
 
-def _quoting_state(data, quotes, newlines):
+def _quoting_state(data, newlines):
     """For every newline, whether it is inside a quoted cell; None if the quoting is broken."""
     import numpy as np
 
+    quotes = np.flatnonzero(data == _QUOTE)
     breaks = np.flatnonzero(np.diff(quotes) != 1) + 1
     run_starts = quotes[np.concatenate([[0], breaks])]
     run_lengths = np.diff(np.concatenate([[0], breaks, [len(quotes)]]))

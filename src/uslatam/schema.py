@@ -183,10 +183,10 @@ def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> Pars
     if spec.type == "string":
         values = usable.astype("string")
     elif spec.type == "integer":
-        values = pd.to_numeric(usable, errors="coerce").astype("Int64")
+        values = _cast(usable, "int64", "Int64")
     elif spec.type == "number":
-        replaced = usable.replace({"INF": "inf", "-INF": "-inf"})
-        values = pd.to_numeric(replaced, errors="coerce").astype("Float64")
+        replaced = usable.replace({"INF": "inf", "-INF": "-inf"}) if usable.isin(["INF", "-INF"]).any() else usable
+        values = _cast(replaced, "float64", "Float64")
     elif spec.type == "boolean":
         truthy = usable.isin(list(spec.true_values))
         falsy = usable.isin(list(spec.false_values))
@@ -201,6 +201,19 @@ def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> Pars
     else:  # pragma: no cover - from_descriptor refuses other types
         raise SchemaError(spec.type)
     return ParsedColumn(values=values, bad=bad.astype(bool))
+
+
+def _cast(text, arrow_type: str, pandas_dtype: str):
+    """Text already matched against the type's lexical form, cast in pyarrow (pandas' to_numeric
+    goes through Python objects); a value out of range (an integer over 64 bits) falls back to NA."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        array = pa.array(text, type=pa.large_string()).cast(arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(text, errors="coerce").astype(pandas_dtype)
+    return pd.Series(array.to_numpy(zero_copy_only=False), index=text.index).astype(pandas_dtype).mask(text.isna())
 
 
 def pandera_schema(table: TableSpec):
@@ -259,4 +272,3 @@ class TypedTable:
     padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
     bad_cells: dict[str, object] = field(default_factory=dict)
     plain_text: bool = False  # proven from the bytes: no cell holds a line end or an invisible character
-    key_hashes: object = None  # numpy uint64 hash of each row's primary key, kept when the columns are let go

@@ -106,7 +106,9 @@ def validate(
         r.name: (r.file.stat().st_size if r.file is not None and r.file.is_file() else 0) for r in package.resources
     }
     bytes_done = 0
-    for number, resource in enumerate(package.resources, 1):
+    first = [r for r in package.resources if r.name in rules.READ_FIRST]  # what every table's rules look up
+    ordered = first + [r for r in package.resources if r.name not in rules.READ_FIRST]
+    for number, resource in enumerate(ordered, 1):
         pending.discard(resource.name)
         spec = specs.get(resource.name)
         if spec is not None:
@@ -177,13 +179,10 @@ def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
 def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
     """Keep only what later checks read, so that memory holds one whole table at a time.
 
-    The primary key stays as 64-bit hashes (8 bytes a row) for the retraction rules;
-    columns that other tables look up stay as they are, with few distinct values
-    dictionary-encoded.
+    Keys other tables reference stay as they are; columns rules of later tables look up
+    stay dictionary-encoded.
     """
     keep = [c for c in typed.frame.columns if c in referenced.get(typed.spec.name, ())]
-    if not set(typed.spec.primary_key) <= set(keep):
-        typed.key_hashes = rules.key_hashes(typed)
     frame = typed.frame[keep]
     joins = {f for spec in [typed.spec] for f in spec.primary_key}
     for column in rules.RETAINED.get(typed.spec.name, ()):

@@ -114,6 +114,9 @@ class Context:
         )
 
 
+# Tables read before the others: every table's rules look them up.
+READ_FIRST = ("retractions",)
+
 # Columns of a table that rules of later tables look up, kept after the table is checked;
 # everything else of a large table is let go (primary and foreign key columns are kept too).
 RETAINED = {
@@ -389,25 +392,46 @@ def span_sources(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 @rule("quote-outside-quotation-marks", tables=("quotes",), needs=("spans", "sources"))
 def quotes_in_quotation_marks(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A quote's span is exactly the words between quotation marks (pull quotes excepted)."""
+    import numpy as np
+    import pandas as pd
+
     quotes = typed.frame
     if "span_id" not in quotes.columns or "quote_type" not in quotes.columns:
         return
     found = [ctx.lookup("spans", "span_id", c, typed, "span_id") for c in ("source_id", "start", "end")]
     if any(f is None for f in found):
         return
-    rows = _each(quotes.index, quotes["span_id"], quotes["quote_type"], *found)
-    for line, span_id, quote_type, source_id, start, end in rows:
-        if quote_type == "pull_quote" or span_id is None or span_id in ctx.broken_spans:
-            continue
+    source, start, end = found
+    checked = (
+        (quotes["quote_type"] != "pull_quote").fillna(True)
+        & quotes["span_id"].notna()
+        & ~quotes["span_id"].isin(list(ctx.broken_spans))
+        & source.notna()
+        & start.notna()
+        & end.notna()
+    ).to_numpy(bool)
+    codes, sources = pd.factorize(source)
+    for number, source_id in enumerate(sources):
         text = ctx.texts.get(source_id)
-        if text is None or start is None or end is None:
+        rows = np.flatnonzero(checked & (codes == number))
+        if text is None or not len(rows):
             continue
-        before = text[start - 1] if 0 < start <= len(text) else ""
-        after = text[end] if 0 <= end < len(text) else ""
-        if not (before and before in QUOTE_OPENERS and after and after in QUOTE_CLOSERS):
+        # The text as code points, so that the characters around every span are read at once.
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        first, last = start.to_numpy("int64", na_value=0)[rows], end.to_numpy("int64", na_value=0)[rows]
+        before = np.where((first > 0) & (first <= len(points)), points[np.clip(first - 1, 0, len(points) - 1)], 0)
+        after = np.where((last >= 0) & (last < len(points)), points[np.clip(last, 0, len(points) - 1)], 0)
+        opened = np.isin(before, [ord(c) for c in QUOTE_OPENERS])
+        closed = np.isin(after, [ord(c) for c in QUOTE_CLOSERS])
+        for position, before_point, after_point in zip(
+            rows[~(opened & closed)], before[~(opened & closed)], after[~(opened & closed)]
+        ):
+            line, span_id = quotes.index[position], quotes["span_id"].iat[position]
+            shown_before = chr(before_point) if before_point else ""
+            shown_after = chr(after_point) if after_point else ""
             yield ctx.finding(
                 "quote-outside-quotation-marks",
-                f"span {span_id!r} is preceded by {before!r} and followed by {after!r}",
+                f"span {span_id!r} is preceded by {shown_before!r} and followed by {shown_after!r}",
                 "quotes",
                 line,
                 "span_id",
@@ -467,94 +491,106 @@ def value_bounds(value_text: str) -> tuple[Decimal, Decimal] | None:
 )
 def statistic_values(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """value_text occurs in the span and gives value; a part fits inside its whole."""
-    stats = typed.frame
+    import numpy as np
     import pandas as pd
 
+    stats = typed.frame
     cited = [ctx.lookup("spans", "span_id", c, typed, "span_id") for c in ("source_id", "start", "end")]
     if any(c is None for c in cited):
         cited = [pd.Series(pd.NA, index=stats.index, dtype="string")] * 3
-    bounds_of: dict[str, tuple | None] = {}
-    parent = stats["parent_statistic_id"]
-    parent_unit = ctx.lookup("statistics", "statistic_id", "unit", typed, "parent_statistic_id")
-    parent_value = ctx.lookup("statistics", "statistic_id", "value", typed, "parent_statistic_id")
-    rows = _each(
-        stats.index,
-        stats["value_text"],
-        stats["value"],
-        *cited,
-        stats["span_id"],
-        parent,
-        stats["relation_to_parent"],
-        stats["unit"],
-        parent_unit,
-        parent_value,
+    # Words and number are checked once per distinct (value_text, value, span words) and the
+    # verdict applies to every row alike.
+    words_of = pd.DataFrame(
+        {
+            "value_text": stats["value_text"],
+            "value": stats["value"],
+            "source": cited[0],
+            "start": cited[1],
+            "end": cited[2],
+            "broken": stats["span_id"].isin(list(ctx.broken_spans)),
+        }
     )
-    for line, value_text, value, source_id, start, end, span_id, parent_id, relation, unit, whole_unit, whole in rows:
+    codes = words_of.groupby(list(words_of.columns), dropna=False, sort=False).ngroup().to_numpy()
+    _, firsts = np.unique(codes, return_index=True)
+    verdicts: dict[int, list[tuple]] = {}
+    for position in firsts.tolist():
+        cells = (_python(words_of[c].iat[position]) for c in words_of.columns)
+        value_text, value, source_id, start, end, broken = cells
         text = ctx.texts.get(source_id)
-        words = None if text is None or start is None or end is None or span_id in ctx.broken_spans else text[start:end]
+        words = None if text is None or start is None or end is None or broken else text[start:end]
+        verdict = []
         if value_text is not None and words is not None and value_text not in words:
-            yield ctx.finding(
-                "value-text-not-in-span",
-                f"{value_text!r} does not occur in span {span_id!r}",
-                "statistics",
-                line,
-                "value_text",
-                value_text,
-            )
+            verdict.append(("value-text-not-in-span", "value_text"))
         if value_text is not None and value is not None:
-            if value_text not in bounds_of:
-                bounds_of[value_text] = value_bounds(value_text)
-            bounds = bounds_of[value_text]
+            bounds = value_bounds(value_text)
             if bounds is None:
-                yield ctx.finding(
-                    "value-text-unparsed",
-                    f"{value_text!r} is not a number form the validator reads",
-                    "statistics",
-                    line,
-                    "value_text",
-                    value_text,
-                )
+                verdict.append(("value-text-unparsed", "value_text"))
             elif not math.isfinite(value) or not bounds[0] <= Decimal(repr(float(value))) <= bounds[1]:
-                yield ctx.finding(
-                    "value-outside-rounding",
-                    f"{value_text!r} means {bounds[0]} to {bounds[1]}",
-                    "statistics",
-                    line,
-                    "value",
-                    value,
-                    f"{bounds[0]}..{bounds[1]}",
-                )
-        if (parent_id is None) != (relation is None):
-            yield ctx.finding(
-                "parent-relation-mismatch",
-                "parent_statistic_id and relation_to_parent go together",
-                "statistics",
-                line,
-                "relation_to_parent" if parent_id else "parent_statistic_id",
-                relation or parent_id,
-            )
-        if parent_id is None or whole_unit is None:
-            continue  # no parent, or one that is not a row (the foreign key reports it)
-        if whole_unit != unit:
-            yield ctx.finding(
-                "part-unit-mismatch",
-                f"the parent {parent_id!r} is in {whole_unit!r}",
-                "statistics",
-                line,
-                "unit",
-                unit,
-                whole_unit,
-            )
-        elif value is not None and whole is not None and value > whole:
-            yield ctx.finding(
-                "part-exceeds-whole",
-                f"{value} is larger than its parent's {whole}",
-                "statistics",
-                line,
-                "value",
-                value,
-                f"<= {whole}",
-            )
+                verdict.append(("value-outside-rounding", bounds))
+        if verdict:
+            verdicts[codes[position]] = verdict
+    for position in np.flatnonzero(np.isin(codes, list(verdicts))).tolist():
+        line = stats.index[position]
+        value_text, value = stats["value_text"].iat[position], stats["value"].iat[position]
+        for code, detail in verdicts[codes[position]]:
+            if code == "value-text-not-in-span":
+                message = f"{value_text!r} does not occur in span {stats['span_id'].iat[position]!r}"
+                yield ctx.finding(code, message, "statistics", line, "value_text", value_text)
+            elif code == "value-text-unparsed":
+                message = f"{value_text!r} is not a number form the validator reads"
+                yield ctx.finding(code, message, "statistics", line, "value_text", value_text)
+            else:
+                low, high = detail
+                message = f"{value_text!r} means {low} to {high}"
+                yield ctx.finding(code, message, "statistics", line, "value", value, f"{low}..{high}")
+
+    parent, relation = stats["parent_statistic_id"], stats["relation_to_parent"]
+    unpaired = (parent.isna() != relation.isna()).to_numpy(bool)
+    for position in np.flatnonzero(unpaired).tolist():
+        parent_id, relation_value = _python(parent.iat[position]), _python(relation.iat[position])
+        yield ctx.finding(
+            "parent-relation-mismatch",
+            "parent_statistic_id and relation_to_parent go together",
+            "statistics",
+            stats.index[position],
+            "relation_to_parent" if parent_id else "parent_statistic_id",
+            relation_value or parent_id,
+        )
+    whole_unit = ctx.lookup("statistics", "statistic_id", "unit", typed, "parent_statistic_id")
+    whole = ctx.lookup("statistics", "statistic_id", "value", typed, "parent_statistic_id")
+    if whole_unit is None or whole is None:
+        return
+    has_parent = (parent.notna() & whole_unit.notna()).to_numpy(bool)  # a parent that is no row: the foreign key's
+    other_unit = has_parent & (whole_unit != stats["unit"]).fillna(True).to_numpy(bool)
+    for position in np.flatnonzero(other_unit).tolist():
+        yield ctx.finding(
+            "part-unit-mismatch",
+            f"the parent {parent.iat[position]!r} is in {whole_unit.iat[position]!r}",
+            "statistics",
+            stats.index[position],
+            "unit",
+            _python(stats["unit"].iat[position]),
+            whole_unit.iat[position],
+        )
+    larger = has_parent & ~other_unit & (stats["value"] > whole).fillna(False).to_numpy(bool)
+    for position in np.flatnonzero(larger).tolist():
+        value, whole_value = stats["value"].iat[position], whole.iat[position]
+        yield ctx.finding(
+            "part-exceeds-whole",
+            f"{value} is larger than its parent's {whole_value}",
+            "statistics",
+            stats.index[position],
+            "value",
+            value,
+            f"<= {whole_value}",
+        )
+
+
+def _python(value):
+    """A cell as a plain Python value, None for missing."""
+    if _is_missing(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
 # --- cross-table consistency -----------------------------------------------------------
@@ -615,12 +651,16 @@ _DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 def _real_dates(dates, well_formed):
     """Which well-formed date prefixes (YYYY, YYYY-MM, YYYY-MM-DD) name a real calendar year, month or day."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    text = dates.where(well_formed, "0001-01-01").fillna("0001-01-01")
-    length = text.str.len().to_numpy(int)
-    year = text.str.slice(0, 4).astype(int).to_numpy()
-    month = np.where(length >= 7, text.str.slice(5, 7).where(length >= 7, "01").astype(int).to_numpy(), 1)
-    day = np.where(length == 10, text.str.slice(8, 10).where(length == 10, "01").astype(int).to_numpy(), 1)
+    text = _arrow(dates.where(well_formed, "0001-01-01").fillna("0001-01-01"))
+    length = pc.utf8_length(text)
+
+    def part(start: int, stop: int, needed: int):
+        piece = pc.if_else(pc.greater_equal(length, needed), pc.utf8_slice_codeunits(text, start, stop), "01")
+        return pc.cast(piece, "int64").to_numpy()
+
+    year, month, day = part(0, 4, 4), part(5, 7, 7), part(8, 10, 10)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     days = np.array(_DAYS_IN_MONTH)[np.clip(month, 0, 12)] + ((month == 2) & leap)
@@ -801,78 +841,54 @@ def _keys(typed: TypedTable):
     return keys
 
 
-def hash_keys(keys):
-    """64-bit hashes of key texts: a million keys in 8 MB (two keys collide with odds of about 1 in 10**19)."""
-    import pandas as pd
-
-    return pd.util.hash_pandas_object(keys.astype("string").fillna(""), index=False).to_numpy()
-
-
-def key_hashes(typed: TypedTable):
-    """The hashes of each row's primary key, or None if the table has no (complete) primary key."""
-    if typed.key_hashes is not None:
-        return typed.key_hashes
-    if not typed.spec.primary_key or any(c not in typed.frame.columns for c in typed.spec.primary_key):
-        return None
-    return hash_keys(_keys(typed))
-
-
-def _hash_isin(values, keys):
-    """Which of the uint64 ``values`` are among ``keys`` (pyarrow's hash set; numpy's isin sorts)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pc.is_in(pa.array(values), value_set=pa.array(keys)).to_numpy(zero_copy_only=False)
-
-
 def _isin(values, keys):
-    """``values.isin(keys)`` as one pyarrow hash lookup (pandas' isin on strings is far slower)."""
+    """``values.isin(keys)`` as pyarrow hash lookups (pandas' isin on strings is far slower).
+
+    The smaller side is hashed: a few retracted IDs against a million keys hash the IDs
+    and probe with the keys, instead of hashing the million keys again.
+    """
+    import numpy as np
     import pyarrow.compute as pc
 
-    return pc.is_in(_arrow(values), value_set=_arrow(keys)).to_numpy(zero_copy_only=False)
+    values_array, keys_array = _arrow(values), _arrow(keys)
+    if len(values_array) * 4 >= len(keys_array):
+        return pc.is_in(values_array, value_set=keys_array).to_numpy(zero_copy_only=False)
+    first = pc.index_in(values_array, value_set=values_array).to_numpy(zero_copy_only=False)  # equal values alike
+    matched = pc.index_in(keys_array, value_set=values_array).drop_null().to_numpy(zero_copy_only=False)
+    hit = np.zeros(len(values_array), dtype=bool)
+    hit[matched] = True
+    return hit[np.nan_to_num(first, nan=0).astype(np.int64)] & ~np.isnan(first.astype(float))
 
 
-@package_rule("retraction-error", "retracted-id-reused", "removed-without-retraction")
-def retractions(ctx: Context) -> Iterator[Finding]:
-    """Retractions name real tables and replacements; a retracted ID stays unused; no released row vanishes silently."""
-    table = ctx.rows("retractions")
-    if table is None:
-        return
+@rule(
+    "retracted-id-reused",
+    "retraction-error",
+    "removed-without-retraction",
+    needs=("retractions",),
+    applies=lambda spec: bool(spec.primary_key) and spec.name != "retractions",
+)
+def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A retracted ID stays unused, a replacement is a row, and no released row vanishes silently.
+
+    Runs as each table is read (``retractions`` is read first), against the table's whole key.
+    """
     import pandas as pd
 
-    keys = {}
-
-    def keys_of(name):
-        if name not in keys:
-            keys[name] = key_hashes(ctx.tables[name])
-        return keys[name]
-
-    keyed = {name for name, typed in ctx.tables.items() if typed.key_hashes is not None or typed.spec.primary_key}
-
-    names = table["table_name"]
-    for name in names.dropna().unique().tolist():
-        rows = table[(names == name).fillna(False).to_numpy(bool)]
-        if name not in ctx.specs:
-            for line in rows.index:
-                yield ctx.finding(
-                    "retraction-error",
-                    f"{name!r} is not a table of the package",
-                    "retractions",
-                    line,
-                    "table_name",
-                    name,
-                )
-            continue
-        if name not in keyed or keys_of(name) is None:
-            continue
-        row_ids, replacement = rows["row_id"], rows["replacement_id"]
-        found = _hash_isin(hash_keys(pd.concat([row_ids, replacement])), keys_of(name))  # one hash set, both columns
-        reused = found[: len(rows)] & row_ids.notna().to_numpy(bool)
+    table = ctx.rows("retractions")
+    if table is None or any(c not in typed.frame.columns for c in typed.spec.primary_key):
+        return
+    name = typed.spec.name
+    keys = _keys(typed)
+    mine = table[(table["table_name"].astype("string") == name).fillna(False).to_numpy(bool)]
+    row_ids, replacement = mine["row_id"].astype("string"), mine["replacement_id"].astype("string")
+    if len(mine):
+        found = _isin(pd.concat([row_ids, replacement]).fillna(""), keys)  # one hash set for both columns
+        reused = found[: len(mine)] & row_ids.notna().to_numpy(bool)
         for line, row_id in row_ids[reused].items():
             yield ctx.finding(
                 "retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line, "row_id", row_id
             )
-        unknown = replacement.notna().to_numpy(bool) & ~found[len(rows) :]
+        unknown = replacement.notna().to_numpy(bool) & ~found[len(mine) :]
         for line, value in replacement[unknown].items():
             yield ctx.finding(
                 "retraction-error",
@@ -883,27 +899,37 @@ def retractions(ctx: Context) -> Iterator[Finding]:
                 value,
             )
     baseline = ctx.baseline
-    if baseline is None:
+    old_rows = baseline.tables.get(name) if baseline is not None else None
+    if not old_rows:
         return
-    retracted = set(zip(names.tolist(), table["row_id"].tolist()))
-    for name, old_rows in baseline.tables.items():
-        spec = ctx.specs.get(name)
-        if spec is None or name not in keyed or not spec.primary_key or not old_rows:
+    old = pd.Series(["|".join(r.get(c, "") for c in typed.spec.primary_key) for r in old_rows], dtype="string")
+    retracted = set(row_ids.dropna().tolist())
+    for key in old[~_isin(old, keys)].tolist():
+        if key in retracted:
             continue
-        old = pd.Series(["|".join(r.get(c, "") for c in spec.primary_key) for r in old_rows], dtype="string")
-        gone = old[~_hash_isin(hash_keys(old), keys_of(name))]
-        for key in gone.tolist():
-            if (name, key) in retracted:
-                continue
-            yield Finding(
-                "removed-without-retraction",
-                f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
-                table=name,
-                file=ctx.tables[name].relpath,
-                value=key,
-                expected="the row, or a retraction record",
-                found_by=(ENGINE,),
-            )
+        yield Finding(
+            "removed-without-retraction",
+            f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
+            table=name,
+            file=typed.relpath,
+            value=key,
+            expected="the row, or a retraction record",
+            found_by=(ENGINE,),
+        )
+
+
+@package_rule("retraction-error")
+def retraction_tables(ctx: Context) -> Iterator[Finding]:
+    """Retractions name tables of the package."""
+    table = ctx.rows("retractions")
+    if table is None:
+        return
+    names = table["table_name"].astype("string")
+    unknown = (names.notna() & ~names.isin(list(ctx.specs))).to_numpy(bool)
+    for line, name in names[unknown].items():
+        yield ctx.finding(
+            "retraction-error", f"{name!r} is not a table of the package", "retractions", line, "table_name", name
+        )
 
 
 _RELEASE_HEADING = re.compile(r"^## \[?v?(?P<version>[0-9]+\.[0-9]+\.[0-9]+[^\]\s]*)\]?", re.MULTILINE)
@@ -1042,24 +1068,6 @@ def run_package(ctx: Context) -> list[Finding]:
     for rule_ in RULES:
         if not rule_.per_table:
             findings.extend(rule_.function(ctx))
-    return findings
-
-
-def run(
-    package: Package, tables: dict[str, TypedTable], specs: dict[str, TableSpec] | None = None, baseline=None
-) -> list[Finding]:
-    """Every rule over whole tables already read (tables in package order)."""
-    ctx = Context(
-        package=package,
-        tables=tables,
-        specs=specs if specs is not None else {name: typed.spec for name, typed in tables.items()},
-        baseline=baseline,
-    )
-    findings: list[Finding] = []
-    for name, typed in tables.items():
-        for rule_ in table_rules(name):
-            findings.extend(run_table(ctx, rule_, typed))
-    findings.extend(run_package(ctx))
     return findings
 
 
