@@ -1,9 +1,15 @@
 """``uslatam.validate(path) -> Report``: every layer runs, and all findings are reported together.
 
-Layers, in order: descriptor and schema lint; structure (strict CSV reading,
-header, rows, bytes and hash); frictionless through the descriptor; columns parsed
-vectorised and checked by the pandera schema derived from ``schemas/``; the named
-rules. A finding several layers make is reported once, naming each layer.
+Layers: descriptor and schema lint; then table by table, structure (CSV reading,
+header, rows, bytes and hash), columns parsed to their types, the table engines
+(pandera schema derived from ``schemas/``, or the vectorised engine), foreign keys
+and the named rules of that table; then frictionless through the descriptor (when it
+is one of the engines) and the package rules. A finding several layers make is
+reported once, naming each layer.
+
+Engines: frictionless and pandera both run on a small package; the vectorised engine
+alone on a large one (:func:`choose_engines`). Memory holds one whole table at a time,
+plus the keys and looked-up columns later tables need (``rules.RETAINED``).
 """
 
 from __future__ import annotations
