@@ -1,9 +1,10 @@
 """Benchmark: `uslatam validate` against `frictionless validate` and a pyarrow parse, at growing sizes.
 
 For each size (rows per table) it writes a synthetic package, and one with as many bad
-cells as 1% of a table's rows (bad types and enum codes over six tables), then measures, in this one run on this one machine, the whole-process wall
-time (median of --repeat runs; --repeat-frictionless for frictionless, which is slow)
-and the peak resident memory of each command, and prints the ratios between them.
+cells as 1% of a table's rows (bad types and enum codes over six tables), then measures,
+in this one run on this one machine, the whole-process wall time (median of --repeat
+runs; --repeat-frictionless for frictionless, which is slow) and the peak resident
+memory of each command, and prints the ratios between them.
 Figures are for docs/performance.md; never a timed test (shared machines are noisy).
 
     python scripts/bench_validate.py                        # 10,000 / 100,000 / 1,000,000 rows per table

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -667,8 +668,8 @@ def _real_dates(dates, well_formed):
     return (year >= 1) & month_ok & (day >= 1) & (day <= days)
 
 
-def _before_prefix(dates, bounds, mask):
-    """Rows of ``mask`` where the date is before ``bounds`` cut to the date's own length (ISO text order)."""
+def _compare_prefix(dates, bounds, mask, compare):
+    """Rows of ``mask`` where ``compare(date, bound cut to the date's own length)`` (ISO text order)."""
     import pandas as pd
 
     result = pd.Series(False, index=dates.index)
@@ -676,7 +677,7 @@ def _before_prefix(dates, bounds, mask):
     for length in (4, 7, 10):
         rows = (mask & (lengths == length)).fillna(False).to_numpy(bool)
         if rows.any():
-            result[rows] = (dates[rows] < bounds[rows].str.slice(0, length)).fillna(False).to_numpy(bool)
+            result[rows] = compare(dates[rows], bounds[rows].str.slice(0, length)).fillna(False).to_numpy(bool)
     return result
 
 
@@ -726,7 +727,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         checked = pd.Series(present & well_formed & real, index=frame.index)
         if spec.not_before and spec.not_before in frame.columns:
             start = frame[spec.not_before]
-            early = _before_prefix(date, start, checked & start.notna())
+            early = _compare_prefix(date, start, checked & start.notna(), operator.lt)
             for line in frame.index[early.to_numpy(bool)]:
                 yield ctx.finding(
                     "date-end-before-start",
@@ -742,7 +743,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             if published is None:
                 continue
             issued = published.dt.strftime("%Y-%m-%d").astype("string")
-            late = _after_prefix(date, issued, checked & issued.notna())
+            late = _compare_prefix(date, issued, checked & issued.notna(), operator.gt)
             for line in frame.index[late.to_numpy(bool)]:
                 yield ctx.finding(
                     "date-after-publication",
@@ -753,19 +754,6 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                     date.at[line],
                     f"<= {issued.at[line]}",
                 )
-
-
-def _after_prefix(dates, bounds, mask):
-    """Rows of ``mask`` where the date is after ``bounds`` cut to the date's own length."""
-    import pandas as pd
-
-    result = pd.Series(False, index=dates.index)
-    lengths = dates.str.len()
-    for length in (4, 7, 10):
-        rows = (mask & (lengths == length)).fillna(False).to_numpy(bool)
-        if rows.any():
-            result[rows] = (dates[rows] > bounds[rows].str.slice(0, length)).fillna(False).to_numpy(bool)
-    return result
 
 
 @rule("unknown-country-code", applies=lambda spec: any(f.codelist for f in spec.fields))
