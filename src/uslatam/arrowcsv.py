@@ -13,7 +13,6 @@ that does not pass is read by the strict reader, which reports exactly what is w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 _COMMA, _NEWLINE, _QUOTE = 44, 10, 34
 
@@ -166,7 +165,3 @@ def _blank_or_oversized(table, max_cell_chars: int) -> bool:
         if rows.num_rows == 0:
             return False
     return True
-
-
-def read_file(file: Path, field_names: list[str], *, max_cell_chars: int) -> ArrowTable | None:
-    return read(file.read_bytes(), field_names, max_cell_chars=max_cell_chars)

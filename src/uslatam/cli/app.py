@@ -86,7 +86,7 @@ def _give_back_freed_memory() -> None:
 
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
-    except (ImportError, NotImplementedError, Exception):  # no jemalloc in this pyarrow build: keep the default
+    except (ImportError, NotImplementedError):  # no jemalloc in this pyarrow build: keep the default
         pass
 
 

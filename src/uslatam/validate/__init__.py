@@ -246,13 +246,13 @@ def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> lis
         or any(f not in target.frame.columns for f in key.reference_fields)
     ):
         return []
-    own = _joined(frame, key.fields)
+    own = rules.joined_cells(frame, key.fields, "\x1f")
     present = own.notna().to_numpy(bool)
     if len(key.fields) == 1:
         positions = ctx.positions(typed, key.fields[0], key.resource, key.reference_fields[0])
         missing = present & positions.is_null().to_numpy(zero_copy_only=False)
     else:
-        known = _joined(target.frame, key.reference_fields).dropna()
+        known = rules.joined_cells(target.frame, key.reference_fields, "\x1f").dropna()
         missing = present & ~_isin(own.fillna(""), known)
     findings = []
     for line in frame.index[missing]:
@@ -271,15 +271,6 @@ def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> lis
             )
         )
     return findings
-
-
-def _joined(frame, fields):
-    """The key's cells as one string per row (missing if any cell is missing)."""
-    columns = [frame[f].astype("string") for f in fields]
-    joined = columns[0]
-    for column in columns[1:]:
-        joined = joined + "\x1f" + column
-    return joined
 
 
 __all__ = ["validate", "choose_engines", "Progress", "Report", "Finding", "Limits", "ENGINES"]

@@ -214,12 +214,6 @@ def _each(index, *columns, size: int = 1 << 16):
         yield from zip(index[start:stop].tolist(), *(_values(column.iloc[start:stop]) for column in columns))
 
 
-def _mapping(frame, key: str, value: str) -> dict:
-    """{key: value} over the rows where both are present (a missing cell is never a match)."""
-    pairs = frame[[key, value]].dropna()
-    return dict(zip(pairs[key], pairs[value]))
-
-
 def _is_missing(value) -> bool:
     try:
         import pandas as pd
@@ -819,14 +813,20 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _keys(typed: TypedTable):
-    """Each row's primary key as text (fields joined by '|'), as a pandas string Series."""
-    frame = typed.frame
-    columns = [frame[c].astype("string").fillna("") for c in typed.spec.primary_key]
-    keys = columns[0]
+def joined_cells(frame, fields, separator: str, missing: str | None = None):
+    """The cells of ``fields`` as one string per row; a missing cell is ``missing`` (None: the row is missing)."""
+    columns = [frame[f].astype("string") for f in fields]
+    if missing is not None:
+        columns = [column.fillna(missing) for column in columns]
+    joined = columns[0]
     for column in columns[1:]:
-        keys = keys + "|" + column
-    return keys
+        joined = joined + separator + column
+    return joined
+
+
+def _keys(typed: TypedTable):
+    """Each row's primary key as text (fields joined by '|', as releases record it)."""
+    return joined_cells(typed.frame, typed.spec.primary_key, "|", missing="")
 
 
 def _isin(values, keys):
