@@ -29,6 +29,36 @@ class SchemaError(ValueError):
     """A Table Schema uses something this project's validator does not enforce."""
 
 
+# A condition of requiredWhen / emptyWhen on another field: its codes, "*" (any value) or None (empty).
+Condition = tuple[str, ...] | str | None
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise SchemaError(f"expected a field name or a list of field names, not {value!r}")
+
+
+def _conditions(value: object) -> dict[str, Condition] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SchemaError(f"expected an object of field: codes, not {value!r}")
+    conditions: dict[str, Condition] = {}
+    for name, codes in value.items():
+        if codes is None or codes == "*":
+            conditions[name] = codes
+        elif isinstance(codes, list) and all(isinstance(c, str) for c in codes):
+            conditions[name] = tuple(codes)
+        else:
+            raise SchemaError(f'condition on {name!r} must be a list of codes, "*" or null, not {codes!r}')
+    return conditions
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     name: str
@@ -53,6 +83,20 @@ class FieldSpec:
     codelist: str | None = None  # "codelist": an external code list, e.g. "ISO 3166-1 alpha-3"
     entity_types: tuple[str, ...] | None = None  # "entityTypes": allowed types of the referenced entity
     multiline: bool = False  # "multiline": line ends allowed in the text
+    # Support properties (enforced by uslatam.validate.support):
+    mentioned_in: tuple[str, ...] = ()  # "mentionedIn": span fields one of which holds a mention of the entity
+    as_written_in: tuple[str, ...] = ()  # "asWrittenIn": span fields one of which holds the value verbatim
+    required_when: dict[str, Condition] | None = None  # "requiredWhen": {field: [codes] | "*"}
+    empty_when: dict[str, Condition] | None = None  # "emptyWhen": {field: [codes] | null}
+    basis_field: str | None = None  # "basisField": the field saying how this date follows from the text
+    date_span_field: str | None = None  # "dateSpanField": the span holding this date's words
+    inherits_from: str | None = None  # "inheritsFrom": the reference whose row's date this one may inherit
+    id_date_field: str | None = None  # "idDateField": the date a date embedded in this ID must agree with
+    value_text: str | None = None  # "valueText": the field holding the words this number is read from
+    admits_type_of: str | None = None  # "admitsTypeOf": the entity reference whose type the code must admit
+    reference_table_field: str | None = None  # "referenceTableField": the field naming the table this ID is a key of
+    not_below: str | None = None  # "notBelow": an integer field this one may not be less than
+    publication_date: bool = False  # "publicationDate": the source's date of publication
 
     @classmethod
     def from_descriptor(cls, descriptor: dict) -> FieldSpec:
@@ -85,7 +129,42 @@ class FieldSpec:
             codelist=descriptor.get("codelist"),
             entity_types=tuple(descriptor["entityTypes"]) if "entityTypes" in descriptor else None,
             multiline=bool(descriptor.get("multiline", False)),
+            mentioned_in=_names(descriptor.get("mentionedIn")),
+            as_written_in=_names(descriptor.get("asWrittenIn")),
+            required_when=_conditions(descriptor.get("requiredWhen")),
+            empty_when=_conditions(descriptor.get("emptyWhen")),
+            basis_field=descriptor.get("basisField"),
+            date_span_field=descriptor.get("dateSpanField"),
+            inherits_from=descriptor.get("inheritsFrom"),
+            id_date_field=descriptor.get("idDateField"),
+            value_text=descriptor.get("valueText"),
+            admits_type_of=descriptor.get("admitsTypeOf"),
+            reference_table_field=descriptor.get("referenceTableField"),
+            not_below=descriptor.get("notBelow"),
+            publication_date=descriptor.get("publicationDate") is True,
         )
+
+    def fields_named(self) -> dict[str, tuple[str, ...]]:
+        """Every support property that names other fields of the same table: property -> field names."""
+        single = {
+            "basisField": self.basis_field,
+            "dateSpanField": self.date_span_field,
+            "inheritsFrom": self.inherits_from,
+            "idDateField": self.id_date_field,
+            "valueText": self.value_text,
+            "admitsTypeOf": self.admits_type_of,
+            "referenceTableField": self.reference_table_field,
+            "notBelow": self.not_below,
+        }
+        named: dict[str, tuple[str, ...]] = {key: (value,) for key, value in single.items() if value is not None}
+        if self.mentioned_in:
+            named["mentionedIn"] = self.mentioned_in
+        if self.as_written_in:
+            named["asWrittenIn"] = self.as_written_in
+        for key, conditions in (("requiredWhen", self.required_when), ("emptyWhen", self.empty_when)):
+            if conditions:
+                named[key] = tuple(conditions)
+        return named
 
     @property
     def pandas_dtype(self) -> str:
@@ -119,6 +198,8 @@ class TableSpec:
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     missing_values: tuple[str, ...] = ("",)
+    mentions: bool = False  # "mentions": true: the rows say where the sources name or refer to entities
+    coverage: str = "cites"  # "coverage": what its spans mean to coverage: cites, names or excludes
 
     @classmethod
     def from_schema(cls, name: str, schema: dict) -> TableSpec:
@@ -144,6 +225,8 @@ class TableSpec:
             primary_key=tuple(primary_key),
             foreign_keys=tuple(foreign_keys),
             missing_values=tuple(schema.get("missingValues", [""])),
+            mentions=schema.get("mentions") is True,
+            coverage=schema.get("coverage", "cites"),
         )
 
     @property

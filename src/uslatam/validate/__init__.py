@@ -22,7 +22,7 @@ from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, load
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted
-from . import columns, frictionless_check, lint, pandera_check, rules, structure
+from . import columns, frictionless_check, lint, pandera_check, rules, structure, support
 
 ENGINES = ("frictionless", "pandera", "vectorised")
 SMALL_ENGINES = ("frictionless", "pandera")  # every engine at once, while the package is small
@@ -272,5 +272,8 @@ def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> lis
         )
     return findings
 
+
+# support is imported for its rules, which register themselves with the rule registry.
+_RULE_FAMILIES = (rules, support)
 
 __all__ = ["validate", "choose_engines", "Progress", "Report", "Finding", "Limits", "ENGINES"]

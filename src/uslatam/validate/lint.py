@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 
 from ..package import DESCRIPTOR, Package
 from ..report import Finding
-from ..schema import SUPPORTED_TYPES
+from ..schema import SUPPORTED_TYPES, FieldSpec, SchemaError
+
+COVERAGE_ROLES = ("cites", "names", "excludes")
+# Support properties whose fields must reference spans, or reference some table.
+SPAN_PROPERTIES = ("mentionedIn", "asWrittenIn", "dateSpanField")
+REFERENCE_PROPERTIES = ("inheritsFrom", "admitsTypeOf")
 
 ENGINE = "lint"
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
@@ -165,6 +171,7 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
                 )
         if "primaryKey" in field:
             add("field-primary-key", f"field {name!r} declares primaryKey", name)
+    _support_properties(resource, fields, names, package, add)
     for key in UNENFORCED_SCHEMA_KEYS:
         if key in schema:
             add("misplaced-constraint", f"the schema uses {key!r}, which the validators ignore", None, key)
@@ -204,6 +211,44 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
                     key_field,
                 )
     return findings
+
+
+def _support_properties(resource, fields: list, names: list[str], package: Package, add: Callable[..., None]) -> None:
+    """The support properties name fields of the table, of the right kind; the tables they need exist."""
+    schema = resource.schema
+    references: dict[str, str] = {}
+    for key in schema.get("foreignKeys") or []:
+        own = key.get("fields")
+        if isinstance(own, list) and len(own) == 1:
+            own = own[0]
+        if isinstance(own, str) and isinstance(key.get("reference"), dict):
+            references[own] = key["reference"].get("resource") or resource.name
+    if schema.get("coverage", "cites") not in COVERAGE_ROLES:
+        add("schema-error", f"coverage is {schema.get('coverage')!r}", None, schema.get("coverage"), COVERAGE_ROLES)
+    if "mentions" in schema and not isinstance(schema["mentions"], bool):
+        add("schema-error", "mentions must be true or false", None, schema["mentions"], "true")
+    mentions_tables = [r.name for r in package.resources if r.schema.get("mentions") is True]
+    for field in fields:
+        if not isinstance(field, dict) or not isinstance(field.get("name"), str):
+            continue
+        name = field["name"]
+        try:
+            named = FieldSpec.from_descriptor(field).fields_named()
+        except SchemaError as error:
+            add("schema-error", f"field {name!r}: {error}", name)
+            continue
+        except (KeyError, TypeError, ValueError):
+            continue  # reported as a field without a name or type above
+        for key, targets in named.items():
+            for target in targets:
+                if target not in names:
+                    add("schema-error", f"field {name!r} has {key} {target!r}, which is not a field", name, target)
+                elif key in SPAN_PROPERTIES and references.get(target) != "spans":
+                    add("schema-error", f"field {name!r} has {key} {target!r}, which is not a span reference", name)
+                elif key in REFERENCE_PROPERTIES and target not in references:
+                    add("schema-error", f"field {name!r} has {key} {target!r}, which is no foreign key", name, target)
+        if "mentionedIn" in named and not mentions_tables:
+            add("schema-error", f'field {name!r} has mentionedIn, but no schema declares "mentions": true', name)
 
 
 def _line_of_field(text: str, name: str | None) -> int | None:

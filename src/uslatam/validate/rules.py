@@ -36,6 +36,7 @@ class Context:
     broken_spans: set[str] = field(default_factory=set)  # spans whose offsets do not hold: skip, do not re-report
     baseline: object = None  # the last release (uslatam.diff.Snapshot), to check nothing vanished silently
     _positions: dict = field(default_factory=dict)  # (table, column, parent, key) -> positions, see positions()
+    gathered: dict = field(default_factory=dict)  # what table rules keep of a whole table for package rules
 
     def rows(self, table: str):
         typed = self.tables.get(table)
@@ -125,7 +126,7 @@ RETAINED = {
     "spans": ("span_id", "source_id", "start", "end"),
     "entities": ("entity_id", "entity_type"),
     "occupancies": ("occupancy_id", "person_entity_id"),
-    "vocabularies": ("vocabulary", "code"),
+    "vocabularies": ("vocabulary", "code", "admits"),
     "retractions": ("table_name", "row_id", "replacement_id"),
 }
 
@@ -440,21 +441,15 @@ _NUMBER_TEXT = re.compile(
     r"(?P<digits>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<decimals>[0-9]+))?"
     r"(?:\s*(?P<scale>thousand|million|billion|trillion)|\s*(?P<percent>%|percent))?"
 )
-# Number words the text uses, with the bound they stand for (see vocabularies: qualifier).
-NUMBER_WORDS = {
-    "multi-billion": Decimal(2 * 10**9),  # at least two billion
-    "most": Decimal(50),  # more than 50 percent
-}
 
 
 def value_bounds(value_text: str) -> tuple[Decimal, Decimal] | None:
     """The interval of values the words allow: '2.8 million' is 2.75 to 2.85 million.
 
     Trailing zeros of a whole number count as rounding ('222,000': 221,500 to 222,500).
+    A quantifier ('most', 'multi-billion') is no numeral: None.
     """
     words = value_text.strip()
-    if words in NUMBER_WORDS:
-        return NUMBER_WORDS[words], NUMBER_WORDS[words]
     match = _NUMBER_TEXT.fullmatch(words)
     if not match:
         return None
@@ -475,70 +470,59 @@ def value_bounds(value_text: str) -> tuple[Decimal, Decimal] | None:
 
 
 @rule(
-    "value-text-not-in-span",
     "value-text-unparsed",
     "value-outside-rounding",
-    "part-exceeds-whole",
-    "part-unit-mismatch",
-    "parent-relation-mismatch",
-    tables=("statistics",),
-    needs=("spans",),
+    applies=lambda spec: any(f.value_text for f in spec.fields),
 )
-def statistic_values(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
-    """value_text occurs in the span and gives value; a part fits inside its whole."""
+def number_words(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A number with ``valueText`` is what its words say, and is set or required only when they are a numeral."""
     import numpy as np
-    import pandas as pd
+
+    frame, name = typed.frame, typed.spec.name
+    for spec in typed.spec.fields:
+        if not spec.value_text or spec.name not in frame.columns or spec.value_text not in frame.columns:
+            continue
+        # The words must be a numeral where the number is given, or required (requiredWhen: a number kind).
+        checked = frame[spec.name].notna().to_numpy(bool)
+        for other, condition in (spec.required_when or {}).items():
+            if other in frame.columns:
+                codes = list(condition) if isinstance(condition, tuple) else None
+                if condition == "*":
+                    checked |= frame[other].notna().to_numpy(bool)
+                elif codes is not None:
+                    checked |= frame[other].astype("string").isin(codes).fillna(False).to_numpy(bool)
+        # Words and number are checked once per distinct pair; the verdict applies to every row alike.
+        pairs = frame.loc[checked, [spec.value_text, spec.name]]
+        codes_of = pairs.groupby(list(pairs.columns), dropna=False, sort=False).ngroup().to_numpy()
+        _, firsts = np.unique(codes_of, return_index=True)
+        verdicts: dict[int, tuple] = {}
+        for position in firsts.tolist():
+            words, value = (_python(pairs[c].iat[position]) for c in pairs.columns)
+            bounds = value_bounds(words) if words is not None else None
+            if words is not None and bounds is None:
+                verdicts[codes_of[position]] = ("value-text-unparsed", None)
+            elif bounds is not None and value is not None:
+                if not math.isfinite(value) or not bounds[0] <= Decimal(repr(float(value))) <= bounds[1]:
+                    verdicts[codes_of[position]] = ("value-outside-rounding", bounds)
+        for position in np.flatnonzero(np.isin(codes_of, list(verdicts))).tolist():
+            line = pairs.index[position]
+            words, value = pairs[spec.value_text].iat[position], pairs[spec.name].iat[position]
+            code, bounds = verdicts[codes_of[position]]
+            if code == "value-text-unparsed":
+                message = f"{words!r} is not a numeral (digits, an optional scale word, % or percent)"
+                yield ctx.finding(code, message, name, line, spec.value_text, words)
+            else:
+                low, high = bounds
+                message = f"{words!r} means {low} to {high}"
+                yield ctx.finding(code, message, name, line, spec.name, value, f"{low}..{high}")
+
+
+@rule("part-exceeds-whole", "part-unit-mismatch", "parent-relation-mismatch", tables=("statistics",))
+def statistic_parts(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A part and its whole go together, share a unit, and the part is no larger."""
+    import numpy as np
 
     stats = typed.frame
-    cited = [ctx.lookup("spans", "span_id", c, typed, "span_id") for c in ("source_id", "start", "end")]
-    if any(c is None for c in cited):
-        cited = [pd.Series(pd.NA, index=stats.index, dtype="string")] * 3
-    # Words and number are checked once per distinct (value_text, value, span words) and the
-    # verdict applies to every row alike.
-    words_of = pd.DataFrame(
-        {
-            "value_text": stats["value_text"],
-            "value": stats["value"],
-            "source": cited[0],
-            "start": cited[1],
-            "end": cited[2],
-            "broken": stats["span_id"].isin(list(ctx.broken_spans)),
-        }
-    )
-    codes = words_of.groupby(list(words_of.columns), dropna=False, sort=False).ngroup().to_numpy()
-    _, firsts = np.unique(codes, return_index=True)
-    verdicts: dict[int, list[tuple]] = {}
-    for position in firsts.tolist():
-        cells = (_python(words_of[c].iat[position]) for c in words_of.columns)
-        value_text, value, source_id, start, end, broken = cells
-        text = ctx.texts.get(source_id)
-        words = None if text is None or start is None or end is None or broken else text[start:end]
-        verdict = []
-        if value_text is not None and words is not None and value_text not in words:
-            verdict.append(("value-text-not-in-span", "value_text"))
-        if value_text is not None and value is not None:
-            bounds = value_bounds(value_text)
-            if bounds is None:
-                verdict.append(("value-text-unparsed", "value_text"))
-            elif not math.isfinite(value) or not bounds[0] <= Decimal(repr(float(value))) <= bounds[1]:
-                verdict.append(("value-outside-rounding", bounds))
-        if verdict:
-            verdicts[codes[position]] = verdict
-    for position in np.flatnonzero(np.isin(codes, list(verdicts))).tolist():
-        line = stats.index[position]
-        value_text, value = stats["value_text"].iat[position], stats["value"].iat[position]
-        for code, detail in verdicts[codes[position]]:
-            if code == "value-text-not-in-span":
-                message = f"{value_text!r} does not occur in span {stats['span_id'].iat[position]!r}"
-                yield ctx.finding(code, message, "statistics", line, "value_text", value_text)
-            elif code == "value-text-unparsed":
-                message = f"{value_text!r} is not a number form the validator reads"
-                yield ctx.finding(code, message, "statistics", line, "value_text", value_text)
-            else:
-                low, high = detail
-                message = f"{value_text!r} means {low} to {high}"
-                yield ctx.finding(code, message, "statistics", line, "value", value, f"{low}..{high}")
-
     parent, relation = stats["parent_statistic_id"], stats["relation_to_parent"]
     unpaired = (parent.isna() != relation.isna()).to_numpy(bool)
     for position in np.flatnonzero(unpaired).tolist():

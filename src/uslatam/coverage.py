@@ -1,0 +1,385 @@
+"""Coverage: the words of each source's body that no row cites and no exclusion covers.
+
+A source's body is ``text[body_start:body_end]``. Within it, five kinds of *unit* are
+found by language rules alone (nothing here knows any article):
+
+- ``sentence``: split at ``.`` ``?`` ``!`` ``…`` followed by white space and a word that
+  is not lower case, and at every line end; blank lines are skipped;
+- ``quotation``: the words between a pair of quotation marks (``"…"`` or ``“…”``);
+- ``number``: digits (``2.8``, ``222,000``, ``45%``) with an optional scale word, or a
+  spelled-out scale phrase (``two million``, ``multi-billion``);
+- ``date``: an English month name with its day and year if given, or a year 1900–2100;
+- ``name``: a run of capitalised words (joined by ``of``, ``de``, ``the`` ...), not the
+  lone capitalised first word of a sentence.
+
+A unit other than a sentence is *covered* when it lies inside one span that a row cites
+(any table's reference to a span, the spans table itself apart). A sentence is covered
+when spans cited by fact rows or exclusions hold at least half of its non-space
+characters; spans cited only by tables that record names (``"coverage": "names"``:
+mentions, entities) cover names but not sentences. A table whose schema declares
+``"coverage": "excludes"`` lists passages deliberately not recorded.
+
+The library returns a :class:`Coverage` and never prints; ``uslatam coverage`` renders it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+KINDS = ("sentence", "quotation", "number", "date", "name")
+CITES, NAMES, EXCLUDES = "cites", "names", "excludes"
+SENTENCE_SHARE = 0.5  # the share of a sentence's non-space characters its cited spans must hold
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_MONTH = "|".join(_MONTHS)
+_YEAR = r"(?:19[0-9]{2}|20[0-9]{2}|2100)"
+_DATE = re.compile(
+    rf"\b(?:[0-9]{{1,2}}\s+(?:{_MONTH})(?:,?\s+{_YEAR})?"
+    rf"|(?:{_MONTH})(?:\s+[0-9]{{1,2}}(?:st|nd|rd|th)?\b)?(?:,?\s+{_YEAR})?)(?![0-9])"
+    rf"|(?<![0-9,.])\b{_YEAR}\b(?![0-9]|[,.][0-9])"
+)
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
+    "seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|a|an|several|multi"
+)
+_SCALE = r"(?:hundred|thousand|million|billion|trillion)s?"
+_NUMBER = re.compile(
+    r"(?<![\w.,])[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?(?:\s*(?:%|percent\b))?(?:[\s-]+" + _SCALE + r"\b)?"
+    r"|\b(?:(?:" + _NUMBER_WORDS + r")[\s-]+)*" + _SCALE + r"\b",
+    re.IGNORECASE,
+)
+_QUOTATION = re.compile(r'"([^"\n]+)"|“([^”\n]+)”')
+_SENTENCE_END = re.compile(r"[.?!…]+[\"”’')\]]*(?=\s+[^\s\w]*(?:[^\W\d_]|[0-9])(?<![a-z]))")
+_WORD = re.compile(r"[^\W_][\w'’.-]*")
+# Short lower-case words that join the capitalised words of one name ("Secretary of State").
+_NAME_JOINERS = frozenset({"of", "de", "del", "la", "las", "los", "the", "for", "van", "von", "da"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of a source's body: what kind, where (code-point offsets, half-open) and its words."""
+
+    source_id: str
+    kind: str
+    start: int
+    end: int
+    words: str
+
+
+@dataclass
+class SourceCoverage:
+    source_id: str
+    text_path: str
+    body_start: int
+    body_end: int
+    units: dict[str, int] = field(default_factory=dict)  # kind -> units found in the body
+    uncovered: list[Unit] = field(default_factory=list)
+
+
+@dataclass
+class Coverage:
+    """The uncovered units of each source checked. ``complete`` when there are none."""
+
+    sources: list[SourceCoverage] = field(default_factory=list)
+
+    @property
+    def uncovered(self) -> list[Unit]:
+        return [unit for source in self.sources for unit in source.uncovered]
+
+    @property
+    def complete(self) -> bool:
+        return not self.uncovered
+
+    def to_dict(self) -> dict:
+        return {
+            "complete": self.complete,
+            "sources": [
+                {
+                    "source_id": s.source_id,
+                    "text_path": s.text_path,
+                    "body_start": s.body_start,
+                    "body_end": s.body_end,
+                    "units": s.units,
+                    "uncovered": [asdict(u) for u in s.uncovered],
+                }
+                for s in self.sources
+            ],
+        }
+
+
+class CoverageError(ValueError):
+    """The package cannot be read for coverage (the message says why)."""
+
+
+# --- units -----------------------------------------------------------------------------
+
+
+def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text[start:end]``, white space trimmed."""
+    found = []
+    line_start = start
+    for line_end in [m.start() for m in re.finditer("\n", text[start:end])] + [end - start]:
+        line_end += start
+        piece_start = line_start
+        for match in _SENTENCE_END.finditer(text, line_start, line_end):
+            found.append((piece_start, match.end()))
+            piece_start = match.end()
+        found.append((piece_start, line_end))
+        line_start = line_end + 1
+    trimmed = []
+    for first, last in found:
+        while first < last and text[first].isspace():
+            first += 1
+        while last > first and text[last - 1].isspace():
+            last -= 1
+        if first < last:
+            trimmed.append((first, last))
+    return trimmed
+
+
+def _names(text: str, sentence: tuple[int, int], dates: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of capitalised words of one sentence (words of a date apart).
+
+    The first word of a sentence or a quotation is capitalised anyway: it is never part of a name.
+    """
+    words = [
+        (m.start(), m.end()) for m in _WORD.finditer(text, *sentence) if not any(s <= m.start() < e for s, e in dates)
+    ]
+    runs: list[tuple[int, int]] = []
+    index = 0
+    while index < len(words):
+        first, last = words[index]
+        opening = text[sentence[0] : first].rstrip()
+        if not text[first].isupper() or not opening or opening[-1] in "\"“'‘(:":
+            index += 1
+            continue
+        run_end, count, following = last, 1, index + 1
+        while following < len(words):
+            word_start, word_end = words[following]
+            word = text[word_start:word_end]
+            if text[run_end:word_start] not in (" ", "-"):
+                break
+            if word[0].isupper():
+                run_end, count, following = word_end, count + 1, following + 1
+                continue
+            after = following + 1
+            if (
+                word in _NAME_JOINERS
+                and after < len(words)
+                and text[word_end : words[after][0]] == " "
+                and text[words[after][0]].isupper()
+            ):
+                run_end, following = words[after][1], after + 1  # a joiner only between capitalised words
+                count += 1
+                continue
+            break
+        if count > 1 or last - first > 1:
+            runs.append((first, run_end))
+        index = following
+    return runs
+
+
+def _strip_name(text: str, start: int, end: int) -> tuple[int, int]:
+    """A name without the full stop or apostrophe-s that ends its last word."""
+    while end > start and text[end - 1] in ".-'’":
+        end -= 1
+    for suffix in ("'s", "’s"):
+        if text.endswith(suffix, start, end):
+            end -= 2
+    return start, end
+
+
+def find_units(source_id: str, text: str, start: int, end: int) -> list[Unit]:
+    """Every unit of ``text[start:end]``, in order of offset."""
+    found: list[tuple[str, int, int]] = []
+    parts = sentences(text, start, end)
+    found += [("sentence", s, e) for s, e in parts]
+    for match in _QUOTATION.finditer(text, start, end):
+        group = 1 if match.group(1) is not None else 2
+        found.append(("quotation", match.start(group), match.end(group)))
+    dates = [(m.start(), m.end()) for m in _DATE.finditer(text, start, end)]
+    found += [("date", s, e) for s, e in dates]
+    for match in _NUMBER.finditer(text, start, end):
+        s, e = match.start(), match.end()
+        if not any(ds <= s and e <= de for ds, de in dates):
+            found.append(("number", s, e))
+    for sentence in parts:
+        for s, e in _names(text, sentence, dates):
+            s, e = _strip_name(text, s, e)
+            if e > s and not any(ds <= s and e <= de for ds, de in dates):
+                found.append(("name", s, e))
+    found.sort(key=lambda unit: (unit[1], unit[2], KINDS.index(unit[0])))
+    return [Unit(source_id, kind, s, e, text[s:e]) for kind, s, e in found]
+
+
+# --- what is covered -------------------------------------------------------------------
+
+
+class _Intervals:
+    """Spans as (start, end) pairs: which unit lies inside one of them, in O(log n)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]):
+        ordered = sorted(spans)
+        self.starts = [s for s, _ in ordered]
+        self.reach = []  # the farthest end of the spans starting at or before each one
+        farthest = -1
+        for _, e in ordered:
+            farthest = max(farthest, e)
+            self.reach.append(farthest)
+
+    def holds(self, start: int, end: int) -> bool:
+        at = bisect.bisect_right(self.starts, start)
+        return at > 0 and self.reach[at - 1] >= end
+
+
+def _held(text: str, sentence: tuple[int, int], spans: Sequence[tuple[int, int]]) -> float:
+    """The share of the sentence's non-space characters inside the spans."""
+    first, last = sentence
+    inside = bytearray(last - first)
+    for s, e in spans:
+        lo, hi = max(s, first), min(e, last)
+        if lo < hi:
+            inside[lo - first : hi - first] = b"\x01" * (hi - lo)
+    counted = held = 0
+    for offset, char in enumerate(text[first:last]):
+        if not char.isspace():
+            counted += 1
+            held += inside[offset]
+    return held / counted if counted else 1.0
+
+
+def uncovered(
+    source_id: str, text: str, body_start: int, body_end: int, spans: dict[str, list[tuple[int, int]]]
+) -> tuple[dict[str, int], list[Unit]]:
+    """(units found per kind, the uncovered ones) of one source; ``spans`` are its cited spans by role."""
+    facts = list(spans.get(CITES, ())) + list(spans.get(EXCLUDES, ()))
+    every = _Intervals(facts + list(spans.get(NAMES, ())))
+    units = find_units(source_id, text, body_start, body_end)
+    counts = {kind: sum(1 for u in units if u.kind == kind) for kind in KINDS}
+    facts.sort()
+    starts = [s for s, _ in facts]
+    missing = []
+    for unit in units:
+        if unit.kind == "sentence":
+            # only the spans that can reach the sentence
+            near = [span for span in facts[: bisect.bisect_left(starts, unit.end)] if span[1] > unit.start]
+            if _held(text, (unit.start, unit.end), near) < SENTENCE_SHARE:
+                missing.append(unit)
+        elif not every.holds(unit.start, unit.end):
+            missing.append(unit)
+    return counts, missing
+
+
+# --- a package -------------------------------------------------------------------------
+
+SOURCES, SPANS = "sources", "spans"
+
+
+def span_roles(specs: dict) -> dict[str, list[tuple[str, str]]]:
+    """Per coverage role, the (table, field) pairs that reference the spans table."""
+    roles: dict[str, list[tuple[str, str]]] = {CITES: [], NAMES: [], EXCLUDES: []}
+    for name, spec in specs.items():
+        if name == SPANS:
+            continue
+        for key in spec.foreign_keys:
+            if key.resource == SPANS and len(key.fields) == 1:
+                roles.setdefault(spec.coverage, []).append((name, key.fields[0]))
+    return roles
+
+
+def coverage(path: str | Path | None = None, source_ids: Sequence[str] = ()) -> Coverage:
+    """The uncovered units of every stored source (or of ``source_ids``) of the package at ``path``.
+
+    Raises :class:`CoverageError` when the package cannot be read (run ``uslatam validate``).
+    """
+    import hashlib
+
+    from .loading import LoadError, load
+    from .package import PackageError, check_path, find_root
+    from .package import load as load_package
+    from .paths import own_package
+    from .schema import SchemaError, TableSpec
+
+    try:
+        root = find_root(path) if path is not None else own_package()
+        tables = load(root)
+        package, _ = load_package(root)
+        specs = {r.name: TableSpec.from_schema(r.name, r.schema) for r in package.resources}
+    except (LoadError, PackageError, SchemaError, KeyError, TypeError, OSError) as error:
+        raise CoverageError(f"the package cannot be read: {_message(error)}; run uslatam validate") from None
+    for needed, columns in (
+        (SOURCES, ("source_id", "text_path", "sha256", "body_start", "body_end")),
+        (SPANS, ("span_id", "source_id", "start", "end")),
+    ):
+        if needed not in tables or any(c not in tables[needed].columns for c in columns):
+            raise CoverageError(f"the package has no table {needed} with columns {', '.join(columns)}")
+    sources = tables[SOURCES]
+    known = set(sources["source_id"].dropna().tolist())
+    unknown = [s for s in source_ids if s not in known]
+    if unknown:
+        raise CoverageError(f"no source {', '.join(map(repr, unknown))}; sources: {', '.join(sorted(known))}")
+    cited = cited_spans(tables, specs)
+    result = Coverage()
+    for row in sources.to_dict("records"):
+        source_id = row["source_id"]
+        if source_ids and source_id not in source_ids:
+            continue
+        problem = check_path(package.root, row["text_path"], what=f"text_path of source {source_id!r}")
+        if problem is not None:
+            raise CoverageError(problem.message)
+        file = package.root / row["text_path"]
+        try:
+            raw = file.read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise CoverageError(f"cannot read {row['text_path']}: {error}") from None
+        if hashlib.sha256(raw).hexdigest() != row["sha256"]:
+            raise CoverageError(f"{row['text_path']} does not match its sha256; run uslatam validate")
+        start, end = int(row["body_start"]), int(row["body_end"])
+        if not 0 <= start <= end <= len(text):
+            raise CoverageError(f"source {source_id!r}: body {start}..{end} is not inside its text")
+        counts, missing = uncovered(source_id, text, start, end, cited.get(source_id, {}))
+        result.sources.append(SourceCoverage(source_id, row["text_path"], start, end, counts, missing))
+    return result
+
+
+def cited_spans(tables: dict, specs: dict) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    """source_id -> role -> (start, end) of every span some row cites in that role."""
+    import pandas as pd
+
+    spans = tables[SPANS][["span_id", "source_id", "start", "end"]].dropna()
+    ids: dict[str, list] = {}
+    for role, pairs in span_roles(specs).items():
+        for table, column in pairs:
+            if table in tables and column in tables[table].columns:
+                ids.setdefault(role, []).append(tables[table][column].dropna())
+    found: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for role, columns in ids.items():
+        used = pd.concat(columns).astype("string").unique() if columns else []
+        rows = spans[spans["span_id"].isin(list(used))]
+        for source_id, start, end in zip(rows["source_id"], rows["start"], rows["end"]):
+            found.setdefault(str(source_id), {}).setdefault(role, []).append((int(start), int(end)))
+    return found
+
+
+def _message(error: BaseException) -> str:
+    if hasattr(error, "findings"):
+        return "; ".join(f.message for f in error.findings)  # type: ignore[attr-defined]
+    return str(error)

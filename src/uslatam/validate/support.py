@@ -1,0 +1,702 @@
+"""Layer: a row's cited words support what the row states, checked from the schemas' support properties.
+
+Field properties (nothing here names a fact table):
+
+- ``requiredWhen`` / ``emptyWhen``: a value is needed, or not allowed, given another field's code;
+- ``notBelow``: an integer is not less than another field of the row;
+- ``idDateField``: a date embedded in the row's ID agrees with the row's date;
+- ``basisField`` (with ``precisionField``, ``dateSpanField``, ``inheritsFrom``): the date is what its
+  basis says (the publication date, the inherited row's date, or the year, month and day its
+  span's words give);
+- ``asWrittenIn``: a ``*_as_written`` value occurs in the words of the row's span;
+- ``mentionedIn``: the entity the row names is mentioned inside the row's span (a name, title or
+  demonym, or a pronoun or description whose antecedents lead to one), in the table whose schema
+  declares ``"mentions": true``;
+- ``admitsTypeOf``: the code admits the referenced entity's type (``vocabularies.admits``);
+- ``referenceTableField``: an ID is a key of the table another field names;
+
+and, when the descriptor sets ``"uslatam": {"coverage": true}``, every sentence, quotation,
+number, date and name of each source's body is cited by a row or covered by an exclusion
+(:mod:`uslatam.coverage`).
+
+Rules that need rows of two tables keep what they need of each whole table in
+``Context.gathered`` and compare in a package rule, so the order tables are read in does
+not matter.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
+
+from ..coverage import CITES, EXCLUDES, NAMES, uncovered
+from ..report import Finding
+from ..schema import Condition, FieldSpec, TableSpec, TypedTable
+from .rules import Context, _each, _isin, _values, package_rule, rule
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SPANS = "spans"
+ENTITY_TYPE = "entity_type"  # the column of the entities table a code's ``admits`` list names
+_WHITE_SPACE = re.compile(r"\s+")
+
+# The date bases whose meaning the checks know (vocabulary date_basis in data/vocabularies.csv).
+AS_OF_PUBLICATION, FROM_EVENT = "as_of_publication", "from_event"
+EXPLICIT, YEAR_FROM_PUBLICATION = "explicit", "year_from_publication"
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def _frame(typed: TypedTable) -> pd.DataFrame:
+    return cast("pd.DataFrame", typed.frame)
+
+
+def _fields(spec: TableSpec, attribute: str) -> list[FieldSpec]:
+    return [f for f in spec.fields if getattr(f, attribute)]
+
+
+def _reference(spec: TableSpec, column: str | None) -> tuple[str, str] | None:
+    """(table, key field) the single-field foreign key on ``column`` references."""
+    if column is None:
+        return None
+    for key in spec.foreign_keys:
+        if key.fields == (column,):
+            return key.resource, key.reference_fields[0]
+    return None
+
+
+def _holds(column, condition: Condition):
+    """Rows where another field meets a requiredWhen / emptyWhen condition."""
+    if condition is None:
+        found = column.isna()
+    elif condition == "*":
+        found = column.notna()
+    else:
+        found = column.astype("string").isin(list(condition))
+    return found.fillna(False).to_numpy(bool)
+
+
+def _said(other: str, condition: Condition, value: object) -> str:
+    if condition is None:
+        return f"{other} is empty"
+    if condition == "*":
+        return f"{other} has a value"
+    return f"{other} is {value}"
+
+
+def _span_cells(ctx: Context, typed: TypedTable, column: str) -> list[tuple[str, int, int] | None] | None:
+    """Per row, (source_id, start, end) of the span ``column`` names; None where empty, unknown or broken."""
+    found = [ctx.lookup(SPANS, "span_id", c, typed, column) for c in ("source_id", "start", "end")]
+    if any(f is None for f in found):
+        return None
+    ids = _values(_frame(typed)[column])
+    sources, starts, ends = (_values(f) for f in found)
+    return [
+        (s, a, b) if s is not None and a is not None and b is not None and i not in ctx.broken_spans else None
+        for i, s, a, b in zip(ids, sources, starts, ends)
+    ]
+
+
+def _words(ctx: Context, cell: tuple[str, int, int] | None) -> str | None:
+    if cell is None or cell[0] not in ctx.texts:
+        return None
+    return ctx.texts[cell[0]][cell[1] : cell[2]]
+
+
+def _flat(text: str) -> str:
+    return _WHITE_SPACE.sub(" ", text).strip()
+
+
+# --- conditions ------------------------------------------------------------------------
+
+
+@rule("conditional-constraint", applies=lambda spec: any(f.required_when or f.empty_when for f in spec.fields))
+def conditional_constraints(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A field has a value when ``requiredWhen`` holds, and none when ``emptyWhen`` holds."""
+    frame, name = _frame(typed), typed.spec.name
+    for spec in typed.spec.fields:
+        if spec.name not in frame.columns:
+            continue
+        present = frame[spec.name].notna().to_numpy(bool)
+        for conditions, must_be_empty in ((spec.required_when, False), (spec.empty_when, True)):
+            for other, condition in (conditions or {}).items():
+                if other not in frame.columns:
+                    continue
+                wrong = _holds(frame[other], condition) & (present if must_be_empty else ~present)
+                for line in frame.index[wrong]:
+                    said = _said(other, condition, frame.at[line, other])
+                    if must_be_empty:
+                        yield ctx.finding(
+                            "conditional-constraint",
+                            f"{spec.name} must be empty when {said}",
+                            name,
+                            line,
+                            spec.name,
+                            frame.at[line, spec.name],
+                            "empty",
+                        )
+                    else:
+                        yield ctx.finding(
+                            "conditional-constraint", f"{spec.name} is required when {said}", name, line, spec.name
+                        )
+
+
+@rule("constraint-error", applies=lambda spec: any(f.not_below for f in spec.fields))
+def not_below(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A number with ``notBelow`` is not less than the field it names."""
+    frame = _frame(typed)
+    for spec in _fields(typed.spec, "not_below"):
+        other = spec.not_below
+        if spec.name not in frame.columns or other not in frame.columns:
+            continue
+        below = (frame[spec.name] < frame[other]).fillna(False).to_numpy(bool)
+        for line in frame.index[below]:
+            value, bound = frame.at[line, spec.name], frame.at[line, other]
+            yield ctx.finding(
+                "constraint-error",
+                f"{spec.name} {value} is below {other} {bound}",
+                typed.spec.name,
+                line,
+                spec.name,
+                value,
+                f">= {bound}",
+            )
+
+
+# --- dates -----------------------------------------------------------------------------
+
+# A date in an ID: a year 1900-2100 as its own hyphen-separated token, then a month and a day if given.
+_ID_DATE = re.compile(
+    r"(?:^|-)(?P<year>19[0-9]{2}|20[0-9]{2}|2100)(?=-|$)"
+    r"(?:-(?P<month>0[1-9]|1[0-2])(?=-|$)(?:-(?P<day>0[1-9]|[12][0-9]|3[01])(?=-|$))?)?"
+)
+
+
+def id_dates(identifier: str) -> list[str]:
+    """The dates (YYYY, YYYY-MM or YYYY-MM-DD) an ID embeds, in order."""
+    return ["-".join(p for p in m.group("year", "month", "day") if p) for m in _ID_DATE.finditer(identifier)]
+
+
+@rule("id-date-mismatch", applies=lambda spec: any(f.id_date_field for f in spec.fields))
+def id_date(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """An ID that embeds a date belongs to a row whose ``idDateField`` starts with that date."""
+    frame = _frame(typed)
+    for spec in _fields(typed.spec, "id_date_field"):
+        date_field = spec.id_date_field
+        if spec.name not in frame.columns or date_field not in frame.columns:
+            continue
+        for line, identifier, date in _each(frame.index, frame[spec.name], frame[date_field]):
+            embedded = id_dates(identifier) if identifier else []
+            if not embedded or (date is not None and any(date.startswith(d) for d in embedded)):
+                continue
+            shown = repr(date) if date is not None else "empty"
+            yield ctx.finding(
+                "id-date-mismatch",
+                f"the ID names the date {embedded[0]}, but {date_field} is {shown}",
+                typed.spec.name,
+                line,
+                spec.name,
+                identifier,
+                f"{date_field} starting with {' or '.join(embedded)}",
+            )
+
+
+def _publication_dates(ctx: Context, typed: TypedTable) -> list[str | None] | None:
+    """Per row, the publication date (YYYY-MM-DD) of the row's source: the referenced field that
+    declares ``publicationDate``."""
+    for key in typed.spec.foreign_keys:
+        target = ctx.specs.get(key.resource)
+        if target is None or len(key.fields) != 1:
+            continue
+        published = next((f.name for f in target.fields if f.publication_date), None)
+        if published is None:
+            continue
+        found = ctx.lookup(key.resource, key.reference_fields[0], published, typed, key.fields[0])
+        if found is None:
+            return None
+        if str(found.dtype).startswith("datetime"):
+            found = found.dt.strftime("%Y-%m-%d").astype("string")
+        return _values(found)
+    return None
+
+
+def _date_words(date: str, words: str, basis: str, published: str | None) -> str | None:
+    """What the date span's words fail to give of the date, or None."""
+    year = date[:4]
+    if basis == EXPLICIT and not re.search(rf"(?<![0-9]){year}(?![0-9])", words):
+        return f"the date words {words!r} do not give the year {year}"
+    if basis == YEAR_FROM_PUBLICATION and published is not None and published[:4] != year:
+        return f"the year {year} is not the publication year {published[:4]}"
+    if len(date) >= 7:
+        month = int(date[5:7])
+        name = MONTHS[month - 1]
+        numeric = rf"(?<![0-9])(?:{year}[-/.]0?{month}(?![0-9])|0?{month}[-/.](?:[0-9]{{1,2}}[-/.])?{year})"
+        named = rf"\b(?:{name}|{name[:3]}\.?|{name[:4]}\.?)\b"
+        if not re.search(named, words, re.IGNORECASE) and not re.search(numeric, words):
+            return f"the date words {words!r} do not name the month {name.capitalize()}"
+    if len(date) == 10:
+        day = int(date[8:10])
+        if not re.search(rf"(?<![0-9])0?{day}(?:st|nd|rd|th)?(?![0-9])", words):
+            return f"the date words {words!r} do not give the day {day}"
+    return None
+
+
+@rule("date-basis-mismatch", needs=("sources", "spans"), applies=lambda spec: any(f.basis_field for f in spec.fields))
+def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A date is what its basis says: the publication date, an inherited date, or its span's words."""
+    frame, name = _frame(typed), typed.spec.name
+    published = _publication_dates(ctx, typed)
+    for spec in _fields(typed.spec, "basis_field"):
+        if spec.name not in frame.columns or spec.basis_field not in frame.columns:
+            continue
+        span_column = spec.date_span_field if spec.date_span_field in frame.columns else None
+        cells = _span_cells(ctx, typed, span_column) if span_column else None
+        inherited = _values(frame[spec.inherits_from]) if spec.inherits_from in frame.columns else None
+        dates, bases = _values(frame[spec.name]), _values(frame[spec.basis_field])
+        for position, line in enumerate(frame.index.tolist()):
+            date, basis = dates[position], bases[position]
+            issued = published[position] if published is not None else None
+            problem = None
+            if basis == AS_OF_PUBLICATION:
+                if date is not None and issued is not None and date != issued:
+                    problem = f"{date} is not the publication date {issued}"
+            elif basis == FROM_EVENT:
+                if spec.inherits_from is None:
+                    problem = "the schema names no reference to inherit the date from (inheritsFrom)"
+                elif inherited is not None and inherited[position] is None:
+                    problem = f"{spec.inherits_from} is empty, so there is no date to inherit"
+            elif basis in (EXPLICIT, YEAR_FROM_PUBLICATION) and date is not None and cells is not None:
+                words = _words(ctx, cells[position])
+                if words is not None:
+                    problem = _date_words(date, words, basis, issued)
+            if problem is not None:
+                yield ctx.finding(
+                    "date-basis-mismatch",
+                    f"{spec.basis_field} is {basis}, but {problem}",
+                    name,
+                    line,
+                    spec.name,
+                    date,
+                )
+
+
+def _inherited_field(target: TableSpec, own: FieldSpec) -> FieldSpec | None:
+    """The dated field of ``target`` a field inherits from: the same name, else its only dated field."""
+    dated = [f for f in target.fields if f.basis_field]
+    same = [f for f in dated if f.name == own.name]
+    return same[0] if same else (dated[0] if len(dated) == 1 else None)
+
+
+@rule(applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1)
+def gather_dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """Keeps what the comparison of inherited dates needs of a table: the rows that inherit a
+    date, and the dates of rows other rows inherit from."""
+    frame, name = _frame(typed), typed.spec.name
+    for spec in _fields(typed.spec, "inherits_from"):
+        reference = _reference(typed.spec, spec.inherits_from)
+        columns = (spec.inherits_from, spec.name, spec.precision_field, spec.basis_field)
+        if reference is None or any(c is None or c not in frame.columns for c in columns):
+            continue
+        rows = frame[(frame[spec.basis_field] == FROM_EVENT).fillna(False).to_numpy(bool)]
+        rows = rows[list(columns)].dropna(subset=[spec.inherits_from])
+        rows.columns = ["reference", "date", "precision", "basis"]
+        ctx.gathered.setdefault("inheriting", []).append((name, spec.name, reference[0], rows))
+    key = typed.spec.primary_key[0]
+    for other in ctx.specs.values():
+        for spec in _fields(other, "inherits_from"):
+            reference = _reference(other, spec.inherits_from)
+            dated = _inherited_field(typed.spec, spec) if reference and reference[0] == name else None
+            if dated is None or dated.precision_field is None or key not in frame.columns:
+                continue
+            if dated.name in frame.columns and dated.precision_field in frame.columns:
+                ctx.gathered.setdefault("dated", {})[name] = {
+                    row_key: (date, precision)
+                    for _, row_key, date, precision in _each(
+                        frame.index, frame[key], frame[dated.name], frame[dated.precision_field]
+                    )
+                }
+    return iter(())
+
+
+@package_rule("date-basis-mismatch")
+def inherited_dates(ctx: Context) -> Iterator[Finding]:
+    """A date inherited from another row (basis from_event) has that row's date and precision."""
+    dated = ctx.gathered.get("dated", {})
+    for table, column, target, rows in ctx.gathered.get("inheriting", []):
+        parents = dated.get(target)
+        if parents is None:
+            continue
+        for line, reference, date, precision in _each(rows.index, rows["reference"], rows["date"], rows["precision"]):
+            if reference not in parents:
+                continue  # no such row: the foreign key reports it
+            want_date, want_precision = parents[reference]
+            if (date, precision) != (want_date, want_precision):
+                yield ctx.finding(
+                    "date-basis-mismatch",
+                    f"the date is inherited from {target} {reference!r}, which has {want_date or 'no date'} "
+                    f"({want_precision})",
+                    table,
+                    line,
+                    column,
+                    date,
+                    f"{want_date or 'empty'} ({want_precision})",
+                )
+
+
+# --- words -----------------------------------------------------------------------------
+
+
+@rule("words-not-in-span", needs=("sources", "spans"), applies=lambda spec: any(f.as_written_in for f in spec.fields))
+def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A value stated ``asWrittenIn`` spans occurs verbatim (white space aside) in one of them."""
+    frame, name = _frame(typed), typed.spec.name
+    for spec in _fields(typed.spec, "as_written_in"):
+        columns = [c for c in spec.as_written_in if c in frame.columns]
+        cells = {c: _span_cells(ctx, typed, c) for c in columns}
+        if spec.name not in frame.columns or not columns or any(v is None for v in cells.values()):
+            continue
+        ids = {c: _values(frame[c]) for c in columns}
+        for position, (line, value) in enumerate(_each(frame.index, frame[spec.name])):
+            if value is None:
+                continue
+            held, unknown = [], False
+            for column in columns:
+                if ids[column][position] is None:
+                    continue
+                words = _words(ctx, cells[column][position])  # type: ignore[index]
+                if words is None:
+                    unknown = True
+                else:
+                    held.append(_flat(words))
+            if unknown or any(_flat(value) in words for words in held):
+                continue
+            yield ctx.finding(
+                "words-not-in-span",
+                f"{value!r} does not occur in the words of {' or '.join(columns)}",
+                name,
+                line,
+                spec.name,
+                value,
+            )
+
+
+# --- mentions --------------------------------------------------------------------------
+
+
+def _mention_fields(spec: TableSpec, targets: set[str]) -> tuple[str, str, str, str | None] | None:
+    """(key, entity field, span field, antecedent field) of a table declaring ``"mentions": true``."""
+    if len(spec.primary_key) != 1:
+        return None
+    entity = next((k.fields[0] for k in spec.foreign_keys if len(k.fields) == 1 and k.resource in targets), None)
+    span = next((k.fields[0] for k in spec.foreign_keys if len(k.fields) == 1 and k.resource == SPANS), None)
+    antecedent = next((k.fields[0] for k in spec.foreign_keys if len(k.fields) == 1 and k.resource == spec.name), None)
+    if entity is None or span is None:
+        return None
+    return spec.primary_key[0], entity, span, antecedent
+
+
+def _mentioned_tables(ctx: Context) -> set[str]:
+    """The tables entities are referenced in by fields that declare ``mentionedIn``."""
+    targets = set()
+    for spec in ctx.specs.values():
+        for field_spec in _fields(spec, "mentioned_in"):
+            reference = _reference(spec, field_spec.name)
+            if reference is not None:
+                targets.add(reference[0])
+    return targets
+
+
+@rule("mention-antecedent-mismatch", needs=("spans",), applies=lambda spec: spec.mentions)
+def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A mention's antecedent is an earlier mention of the same entity in the same source.
+
+    Keeps the mentions that a name, title or demonym resolves (directly or through their
+    antecedents) for ``entities_mentioned``.
+    """
+    import numpy as np
+
+    frame, name = _frame(typed), typed.spec.name
+    fields = _mention_fields(typed.spec, _mentioned_tables(ctx))
+    if fields is None or any(f is not None and f not in frame.columns for f in fields):
+        return
+    key, entity_field, span_field, antecedent_field = fields
+    cells = _span_cells(ctx, typed, span_field)
+    if cells is None:
+        return
+    # A mention needs an antecedent when its antecedent field's requiredWhen holds (a pronoun, a description).
+    needs_antecedent = np.zeros(len(frame), dtype=bool)
+    if antecedent_field is not None:
+        for other, condition in (typed.spec.field(antecedent_field).required_when or {}).items():
+            if other in frame.columns:
+                needs_antecedent |= _holds(frame[other], condition)
+    keys, entities = _values(frame[key]), _values(frame[entity_field])
+    antecedents = _values(frame[antecedent_field]) if antecedent_field else [None] * len(frame)
+    lines = frame.index.tolist()
+    rows = {k: position for position, k in enumerate(keys) if k is not None}
+
+    def link_problem(position: int) -> str | None:
+        earlier = rows.get(antecedents[position])
+        if earlier is None:
+            return None
+        if entities[earlier] != entities[position]:
+            return f"the antecedent {antecedents[position]!r} is a mention of {entities[earlier]!r}"
+        here, there = cells[position], cells[earlier]
+        if here is None or there is None:
+            return None
+        if there[0] != here[0] or there[1] >= here[1]:
+            return f"the antecedent {antecedents[position]!r} does not come before it in the same source"
+        return None
+
+    for position, line in enumerate(lines):
+        problem = link_problem(position) if antecedents[position] is not None else None
+        if problem is not None:
+            yield ctx.finding(
+                "mention-antecedent-mismatch",
+                problem,
+                name,
+                line,
+                antecedent_field,
+                antecedents[position],
+                f"an earlier mention of {entities[position]!r}",
+            )
+
+    def resolved(position: int) -> bool:
+        seen = set()
+        while needs_antecedent[position]:
+            earlier = rows.get(antecedents[position])
+            if earlier is None or earlier in seen or link_problem(position) is not None:
+                return False
+            seen.add(position)
+            position = earlier
+        return True
+
+    kept = ctx.gathered.setdefault("mentions", {})
+    for position in range(len(lines)):
+        cell = cells[position]
+        if cell is not None and entities[position] is not None and resolved(position):
+            kept.setdefault((entities[position], cell[0]), []).append((cell[1], cell[2]))
+    for spans in kept.values():
+        spans.sort()
+
+
+@rule(needs=("spans",), applies=lambda spec: any(f.mentioned_in for f in spec.fields))
+def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """Keeps, per row, the entity a ``mentionedIn`` field names and the spans that must mention it."""
+    frame = _frame(typed)
+    for spec in _fields(typed.spec, "mentioned_in"):
+        columns = [c for c in spec.mentioned_in if c in frame.columns]
+        if spec.name not in frame.columns or not columns:
+            continue
+        cells = {c: _span_cells(ctx, typed, c) for c in columns}
+        if any(v is None for v in cells.values()):
+            continue
+        ids = {c: _values(frame[c]) for c in columns}
+        kept = ctx.gathered.setdefault("mentioned", [])
+        for position, (line, entity) in enumerate(_each(frame.index, frame[spec.name])):
+            set_spans = [c for c in columns if ids[c][position] is not None]
+            spans = [cells[c][position] for c in set_spans]  # type: ignore[index]
+            if entity is None or not spans or any(s is None for s in spans):
+                continue  # nothing to look in, or a span another check reports
+            kept.append((typed.spec.name, line, spec.name, entity, tuple(set_spans), spans))
+    return iter(())
+
+
+@package_rule("entity-not-mentioned")
+def entities_mentioned(ctx: Context) -> Iterator[Finding]:
+    """The entity a ``mentionedIn`` field names is mentioned inside one of the row's listed spans."""
+    if not any(spec.mentions for spec in ctx.specs.values()) or "mentions" not in ctx.gathered:
+        return  # lint reports mentionedIn without a mentions table; an unreadable one has its findings
+    mentions = ctx.gathered["mentions"]
+    for table, line, column, entity, span_fields, spans in ctx.gathered.get("mentioned", []):
+        if any(_holds_mention(mentions.get((entity, source), []), start, end) for source, start, end in spans):
+            continue
+        yield ctx.finding(
+            "entity-not-mentioned",
+            f"no mention of {entity!r} lies inside {' or '.join(span_fields)}",
+            table,
+            line,
+            column,
+            entity,
+            f"a mention of {entity!r} inside the span",
+        )
+
+
+def _holds_mention(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether one of the sorted (start, end) spans lies inside start..end."""
+    at = bisect.bisect_left(spans, (start, -1))
+    while at < len(spans) and spans[at][0] < end:
+        if spans[at][1] <= end:
+            return True
+        at += 1
+    return False
+
+
+# --- codes -----------------------------------------------------------------------------
+
+
+@rule(
+    "code-not-admitted",
+    needs=("entities", "vocabularies"),
+    applies=lambda spec: any(f.admits_type_of for f in spec.fields),
+)
+def admitted_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A code whose vocabulary entry lists ``admits`` is used only with entities of those types."""
+    vocabularies = ctx.rows("vocabularies")
+    if vocabularies is None or "admits" not in vocabularies.columns:
+        return
+    admits: dict[tuple[str, str], list[str]] = {}
+    for _, vocabulary, code, allowed in _each(
+        vocabularies.index, vocabularies["vocabulary"], vocabularies["code"], vocabularies["admits"]
+    ):
+        if allowed:
+            admits[(vocabulary, code)] = allowed.split()
+    frame = _frame(typed)
+    for spec in _fields(typed.spec, "admits_type_of"):
+        entity_field = spec.admits_type_of
+        reference = _reference(typed.spec, entity_field)
+        if reference is None or entity_field is None or spec.vocabulary is None or spec.name not in frame.columns:
+            continue
+        types = ctx.lookup(reference[0], reference[1], ENTITY_TYPE, typed, entity_field)
+        if types is None:
+            continue
+        for line, code, entity, entity_type in _each(frame.index, frame[spec.name], frame[entity_field], types):
+            allowed = admits.get((spec.vocabulary, code))
+            if allowed is None or entity_type is None or entity_type in allowed:
+                continue
+            yield ctx.finding(
+                "code-not-admitted",
+                f"{spec.vocabulary} {code!r} admits {' or '.join(allowed)}; {entity!r} is a {entity_type}",
+                typed.spec.name,
+                line,
+                spec.name,
+                code,
+                f"a code that admits a {entity_type}",
+            )
+
+
+# --- references to a table named in the row ---------------------------------------------
+
+
+def _named_tables(ctx: Context) -> dict[str, set[str] | None]:
+    """Per field with ``referenceTableField``: the tables it may name (None: any)."""
+    named: dict[str, set[str] | None] = {}
+    for spec in ctx.specs.values():
+        for field_spec in _fields(spec, "reference_table_field"):
+            naming = next((f for f in spec.fields if f.name == field_spec.reference_table_field), None)
+            named[f"{spec.name}.{field_spec.name}"] = set(naming.enum) if naming and naming.enum else None
+    return named
+
+
+@rule(applies=lambda spec: len(spec.primary_key) >= 1)
+def gather_keys(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """Keeps the keys of a table that a ``referenceTableField`` may name."""
+    from .rules import joined_cells
+
+    name = typed.spec.name
+    wanted = any(tables is None or name in tables for tables in _named_tables(ctx).values())
+    if wanted and all(c in _frame(typed).columns for c in typed.spec.primary_key):
+        keys = joined_cells(_frame(typed), typed.spec.primary_key, "|", missing="")
+        ctx.gathered.setdefault("keys", {})[name] = keys.reset_index(drop=True)
+    if any(f.reference_table_field for f in typed.spec.fields):
+        for spec in _fields(typed.spec, "reference_table_field"):
+            naming = spec.reference_table_field
+            if spec.name in _frame(typed).columns and naming in _frame(typed).columns:
+                rows = _frame(typed)[[naming, spec.name]].dropna()
+                ctx.gathered.setdefault("named", []).append((name, spec.name, naming, rows))
+    return iter(())
+
+
+@package_rule("foreign-key")
+def named_references(ctx: Context) -> Iterator[Finding]:
+    """An ID with ``referenceTableField`` is a key of the table that field names."""
+    keys = ctx.gathered.get("keys", {})
+    for table, column, naming, rows in ctx.gathered.get("named", []):
+        for target, group in rows.groupby(naming, sort=True, observed=True):
+            if target not in keys:
+                continue  # not a table (its enum reports it), or unreadable (its own findings)
+            ids = group[column].astype("string")
+            missing = ~_isin(ids, keys[target])
+            for line, value in ids[missing].items():
+                yield ctx.finding(
+                    "foreign-key",
+                    f"{value} not found in {target} (named by {naming})",
+                    table,
+                    line,
+                    column,
+                    value,
+                    f"an existing {target} key",
+                )
+
+
+# --- coverage --------------------------------------------------------------------------
+
+
+def coverage_enabled(descriptor: dict) -> bool:
+    """Whether the descriptor asks validate to report uncovered body text."""
+    settings = descriptor.get("uslatam")
+    return isinstance(settings, dict) and settings.get("coverage") is True
+
+
+@rule(applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys))
+def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """Keeps the spans a table cites, by what they mean to coverage, and each source's body."""
+    if not coverage_enabled(ctx.package.descriptor):
+        return iter(())
+    frame = _frame(typed)
+    cited = ctx.gathered.setdefault("cited", {})
+    for key in typed.spec.foreign_keys:
+        if key.resource == SPANS and len(key.fields) == 1 and key.fields[0] in frame.columns:
+            ids = frame[key.fields[0]].dropna().astype("string").unique()
+            cited.setdefault(typed.spec.coverage, []).append(ids)
+    if typed.spec.name == "sources" and {"source_id", "body_start", "body_end"} <= set(frame.columns):
+        ctx.gathered["bodies"] = list(_each(frame.index, frame["source_id"], frame["body_start"], frame["body_end"]))
+    return iter(())
+
+
+@package_rule("uncovered-text")
+def uncovered_text(ctx: Context) -> Iterator[Finding]:
+    """With ``"uslatam": {"coverage": true}``, every unit of each source's body is cited or excluded."""
+    import pandas as pd
+
+    spans = ctx.rows(SPANS)
+    if not coverage_enabled(ctx.package.descriptor) or spans is None or "bodies" not in ctx.gathered:
+        return
+    spans = spans[~spans["span_id"].isin(list(ctx.broken_spans))]
+    by_role: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for role, parts in ctx.gathered.get("cited", {}).items():
+        ids = pd.concat([pd.Series(p, dtype="string") for p in parts]).unique()
+        rows = spans[spans["span_id"].isin(list(ids))].dropna()
+        for _, source, start, end in _each(rows.index, rows["source_id"], rows["start"], rows["end"]):
+            by_role.setdefault(source, {}).setdefault(role if role in (CITES, NAMES, EXCLUDES) else CITES, []).append(
+                (start, end)
+            )
+    for line, source_id, start, end in ctx.gathered["bodies"]:
+        text = ctx.texts.get(source_id)
+        if text is None or start is None or end is None or not 0 <= start <= end <= len(text):
+            continue
+        _, missing = uncovered(source_id, text, start, end, by_role.get(source_id, {}))
+        for unit in missing:
+            yield ctx.finding(
+                "uncovered-text",
+                f"the {unit.kind} at {unit.start}..{unit.end} is cited by no row and covered by no exclusion",
+                "sources",
+                line,
+                "body",
+                unit.words,
+                "a row citing it, or an exclusion",
+            )
