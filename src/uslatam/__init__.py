@@ -14,6 +14,7 @@ __all__ = [
     "quotes_view",
     "events_view",
     "statistics_view",
+    "claims_view",
     "Report",
     "Finding",
 ]
@@ -28,7 +29,7 @@ def __getattr__(name: str):
         from .validate import validate
 
         return validate
-    if name in ("load", "load_table", "quotes_view", "events_view", "statistics_view"):
+    if name in ("load", "load_table", "quotes_view", "events_view", "statistics_view", "claims_view"):
         from . import loading  # not "load": importing it would rebind uslatam.load to the module
 
         return getattr(loading, name)

@@ -115,6 +115,8 @@ def events_view(tables: dict | None = None):
             "event_id",
             "event_type",
             "status",
+            "polarity",
+            "object_as_written",
             "date_start",
             "date_precision",
             "place_as_written",
@@ -134,6 +136,7 @@ def statistics_view(tables: dict | None = None):
     stats = t["statistics"]
     view = stats.join(t["spans"].set_index("span_id")["exact"].rename("evidence"), on="span_id")
     view = view.join(t["entities"].set_index("entity_id")["name"].rename("asserted_by"), on="asserted_by_entity_id")
+    view = view.join(t["spans"].set_index("span_id")["exact"].rename("attribution"), on="attribution_span_id")
     parents = stats.set_index("statistic_id")[["measure", "value"]].add_prefix("parent_")
     view = view.join(parents, on="parent_statistic_id")
     return view[
@@ -142,14 +145,42 @@ def statistics_view(tables: dict | None = None):
             "measure",
             "value",
             "value_text",
+            "value_kind",
             "unit",
             "qualifier",
+            "reference_period",
+            "voice",
             "asserted_by",
-            "attribution_as_written",
+            "attribution",
             "relation_to_parent",
             "parent_statistic_id",
             "parent_measure",
             "parent_value",
             "evidence",
+        ]
+    ]
+
+
+def claims_view(tables: dict | None = None):
+    """Each claim with its words, who makes it (the source's own voice when nobody) and the attribution's words."""
+    t = tables or load()
+    words = t["spans"].set_index("span_id")["exact"]
+    view = t["claims"].join(words.rename("words"), on="span_id")
+    view = view.join(words.rename("attribution"), on="attribution_span_id")
+    view = view.join(t["entities"].set_index("entity_id")["name"].rename("asserted_by"), on="asserted_by_entity_id")
+    return view[
+        [
+            "claim_id",
+            "claim_type",
+            "summary",
+            "polarity",
+            "certainty",
+            "aspiration",
+            "voice",
+            "asserted_by",
+            "attribution",
+            "event_id",
+            "asserted_on",
+            "words",
         ]
     ]
