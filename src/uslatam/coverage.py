@@ -74,13 +74,16 @@ _NAME_JOINERS = frozenset({"of", "de", "del", "la", "las", "los", "the", "for", 
 
 @dataclass(frozen=True)
 class Unit:
-    """One unit of a source's body: what kind, where (code-point offsets, half-open) and its words."""
+    """One unit of a source's body: what kind, where (code-point offsets, half-open; the line and
+    column of its start, from 1) and its words."""
 
     source_id: str
     kind: str
     start: int
     end: int
     words: str
+    line: int = 1
+    column: int = 1
 
 
 @dataclass
@@ -226,7 +229,12 @@ def find_units(source_id: str, text: str, start: int, end: int) -> list[Unit]:
             if e > s and not any(ds <= s and e <= de for ds, de in dates):
                 found.append(("name", s, e))
     found.sort(key=lambda unit: (unit[1], unit[2], KINDS.index(unit[0])))
-    return [Unit(source_id, kind, s, e, text[s:e]) for kind, s, e in found]
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    units = []
+    for kind, s, e in found:
+        line = bisect.bisect_right(line_starts, s)
+        units.append(Unit(source_id, kind, s, e, text[s:e], line, s - line_starts[line - 1] + 1))
+    return units
 
 
 # --- what is covered -------------------------------------------------------------------

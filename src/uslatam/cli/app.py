@@ -404,6 +404,38 @@ def diff_command(
     raise typer.Exit(EXIT_INVALID if exit_code and not result.empty else EXIT_VALID)
 
 
+@app.command("coverage")
+def coverage_command(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Source IDs to check (default: every stored source).", show_default=False)
+    ] = None,
+    package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
+    output_format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
+    debug: Debug = False,
+) -> None:
+    """List the sentences, quotations, numbers, dates and names of each source's body that no row cites.
+
+    Exit 0 when every unit is cited or excluded, 1 when some are not, 2 when the package cannot be read.
+    """
+    import json
+
+    from ..coverage import CoverageError, coverage
+    from ..paths import default_package
+    from .render import coverage_github, coverage_text
+
+    try:
+        result = coverage(package if package is not None else default_package(), tuple(sources or ()))
+    except CoverageError as error:
+        _fail(str(error), debug, error)
+    if output_format is Format.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif output_format is Format.github:
+        typer.echo(coverage_github(result))
+    else:
+        typer.echo(coverage_text(result))
+    raise typer.Exit(EXIT_VALID if result.complete else EXIT_INVALID)
+
+
 class Level(str, Enum):
     major = "major"
     minor = "minor"

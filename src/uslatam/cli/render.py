@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from ..coverage import Coverage
 from ..report import Report
 
 ANNOTATIONS_PER_CODE = 10
@@ -122,6 +123,35 @@ def _column(finding, root: Path, cache: dict, cell_column) -> int | None:
     if finding.column not in header:
         return None
     return cell_column(lines[finding.line - 1], header.index(finding.column))
+
+
+def coverage_text(result: Coverage) -> str:
+    """Per source, its uncovered units with their offsets, and a count per kind."""
+    lines = []
+    for source in result.sources:
+        found = ", ".join(f"{count} {kind}(s)" for kind, count in source.units.items())
+        state = "covered" if not source.uncovered else f"{len(source.uncovered)} uncovered"
+        lines.append(f"{source.source_id} (body {source.body_start}..{source.body_end}: {found}): {state}")
+        for unit in source.uncovered:
+            lines.append(f"  {unit.start}..{unit.end} {unit.kind}: {unit.words!r}")
+    verdict = "every unit is cited or excluded" if result.complete else f"{len(result.uncovered)} unit(s) uncovered"
+    lines.append(f"uslatam coverage: {verdict}")
+    return "\n".join(lines)
+
+
+def coverage_github(result: Coverage) -> str:
+    """One warning per uncovered unit, at its line and column of the stored text, every value escaped."""
+    lines = []
+    for source in result.sources:
+        for unit in source.uncovered:
+            line, column = unit.line, unit.column
+            properties = f"file={_escape_property(source.text_path)},line={line},col={column}"
+            properties += f",title={_escape_property('uncovered ' + unit.kind)}"
+            message = f"{unit.kind} at {unit.start}..{unit.end} is cited by no row and covered by no exclusion: "
+            lines.append(f"::warning {properties}::{_escape_data(message + repr(unit.words))}")
+    verdict = "complete" if result.complete else f"{len(result.uncovered)} unit(s) uncovered"
+    lines.append(_escape_data(f"uslatam coverage: {verdict}"))
+    return "\n".join(lines)
 
 
 def colour_enabled(stream) -> bool:

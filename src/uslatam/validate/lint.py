@@ -58,6 +58,18 @@ def _descriptor(package: Package) -> list[Finding]:
             findings.append(
                 Finding(code, f"the descriptor has no {key}", file=DESCRIPTOR, column=key, found_by=(ENGINE,))
             )
+    settings = descriptor.get("uslatam", {})
+    if not isinstance(settings, dict) or not isinstance(settings.get("coverage", False), bool):
+        findings.append(
+            Finding(
+                "package-error",
+                f"uslatam must be an object whose coverage is true or false, not {settings!r}",
+                file=DESCRIPTOR,
+                column="uslatam",
+                expected='{"coverage": true}',
+                found_by=(ENGINE,),
+            )
+        )
     safe = copy.deepcopy(descriptor)
     by_name = {r.name: r for r in package.resources}
     safe["resources"] = []

@@ -483,7 +483,7 @@ def number_words(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if not spec.value_text or spec.name not in frame.columns or spec.value_text not in frame.columns:
             continue
         # The words must be a numeral where the number is given, or required (requiredWhen: a number kind).
-        checked = frame[spec.name].notna().to_numpy(bool)
+        checked = frame[spec.name].notna().to_numpy(bool).copy()
         for other, condition in (spec.required_when or {}).items():
             if other in frame.columns:
                 codes = list(condition) if isinstance(condition, tuple) else None
