@@ -26,15 +26,31 @@ FIXTURES = ROOT / "tests" / "fixtures"
 
 # The clean fixture keeps these rows (by primary key) and every row they reference.
 KEEP = {
-    "quotes": ["tillerson-we-are-the-market", "tillerson-we-must-own-this-problem"],
+    "quotes": ["tillerson-we-are-the-market", "tillerson-we-must-own-this-problem", "videgaray-tackle-jointly"],
+    "occupancies": ["rex-tillerson-us-secretary-of-state-2017-05-18"],
     "statistics": [
         "us-substance-use-disorder-government-assistance",
         "us-substance-use-disorder-government-assistance-opioid",
+        "us-support-for-addiction-treatment-resources",
     ],
     "trend_claims": ["colombia-coca-cultivation-record-high-2016", "mexico-heroin-production-rising"],
-    "events": ["2016-11-colombia-farc-peace-deal"],
-    "event_participants": [("2017-05-18-us-mexico-security-meeting", "rex-tillerson", "participant")],
+    "events": [
+        "2016-11-colombia-farc-peace-deal",
+        "2017-05-18-us-mexico-officials-recognize-shared-responsibility",
+        "us-officials-visit-to-mexico",
+    ],
+    "event_participants": [
+        ("2017-05-18-us-mexico-security-meeting", "rex-tillerson", "participant"),
+        ("2016-11-colombia-farc-peace-deal", "colombia-government", "signatory"),
+    ],
+    "claims": [
+        "administration-dedication-to-treating-drug-abuse-called-into-question",
+        "videgaray-meeting-concluded-without-new-agreements",
+    ],
+    "relations": ["tillerson-acknowledges-demand-evaluates-we-are-the-market"],
 }
+# Kept whole: the code lists, the retractions, and the mentions (which say who each span names).
+KEPT_WHOLE = ("sources", "source_authors", "vocabularies", "retractions", "mentions")
 SPAN_WIDTH = 32
 
 
@@ -131,7 +147,7 @@ def clean_package() -> Files:
     package = Files(real)
     keep: dict[str, set] = {name: set() for name in package.schemas}
     queue = [(name, (k,) if isinstance(k, str) else tuple(k)) for name, keys in KEEP.items() for k in keys]
-    for name in ("sources", "source_authors", "vocabularies", "retractions"):  # kept whole
+    for name in KEPT_WHOLE:
         header, rows = package.table(name)
         positions = [header.index(k) for k in package.key_of(name)]
         queue += [(name, tuple(r[p] for p in positions)) for r in rows]
@@ -148,10 +164,204 @@ def clean_package() -> Files:
             value = row[fk["fields"][0]]
             if value:
                 queue.append((target, (value,)))
+        if name == "retractions" and row["replacement_id"]:  # what replaces a withdrawn row
+            queue.append((row["table_name"], tuple(row["replacement_id"].split("|"))))
+        for field in schema["fields"]:  # an ID of the table another field names
+            if field.get("referenceTableField") and row[field["name"]]:
+                queue.append((row[field["referenceTableField"]], (row[field["name"]],)))
     for name in package.schemas:
         header, rows = package.table(name)
         positions = [header.index(k) for k in package.key_of(name)]
         package.put_table(name, header, [r for r in rows if tuple(r[p] for p in positions) in keep[name]])
+    descriptor = package.descriptor()
+    descriptor["uslatam"] = {"coverage": False}  # a subset of the rows cannot cover the text
+    package.put_descriptor(descriptor)
+    package.rehash()
+    return package
+
+
+# An invented article (a second source text, no real event): the package of the coverage case.
+INVENTED_ID = "invented-2020-03-04-harbour-ferry"
+INVENTED_TEXT = (
+    "Town News\n\n"
+    "Harbour Council Approves Second Ferry\n\n"
+    "On March 3, the Harbour Town council approved a plan to run a second ferry to Gull Island. "
+    '"We have waited long enough," Mayor Ana Ruiz said. '
+    "She added that the ferry would carry 1,200 passengers a day.\n\n"
+    "Critics said the plan was too costly.\n\n"
+    "Related: more town news\n"
+)
+
+
+def invented_package(clean: Files) -> Files:
+    """The clean package's descriptor, schemas and code lists, with one invented source and its rows only."""
+    text = INVENTED_TEXT
+    package = Files({p: b for p, b in clean.files.items() if not p.startswith("sources/")})
+    path = f"sources/{INVENTED_ID}.txt"
+    package.files[path] = text.encode("utf-8")
+    spans: dict[str, tuple[int, int]] = {}
+
+    def span(span_id: str, words: str, after: str = "") -> str:
+        start = text.index(words, text.index(after) if after else 0)
+        spans[span_id] = (start, start + len(words))
+        return span_id
+
+    body_start, body_end = text.index("On March 3"), text.index("Related:")
+    rows: dict[str, list[dict]] = {name: [] for name in package.schemas}
+    source = {h: "" for h in package.table("sources")[0]}
+    source.update(
+        source_id=INVENTED_ID,
+        title="Harbour Council Approves Second Ferry",
+        title_basis="text",
+        title_span_id=span("inv-title", "Harbour Council Approves Second Ferry"),
+        publisher="Town News",
+        publisher_basis="text",
+        url="https://example.org/town-news/harbour-ferry",
+        url_basis="publisher_page",
+        published="2020-03-04",
+        published_basis="publisher_page",
+        language="en",
+        reuse_terms="Invented for the tests of this package; no reuse terms.",
+        text_path=path,
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        bytes=str(len(text.encode())),
+        code_points=str(len(text)),
+        body_start=str(body_start),
+        body_end=str(body_end),
+    )
+    rows["sources"].append(source)
+    rows["source_authors"].append(
+        {"source_id": INVENTED_ID, "author_order": "1", "name": "Town News staff", "basis": "publisher_page"}
+    )
+    entities = [
+        ("harbour-town-council", "government_body", "Harbour Town council", "inv-e-council", "Harbour Town council"),
+        ("ana-ruiz", "person", "Ana Ruiz", "inv-e-ana-ruiz", "Ana Ruiz"),
+        ("gull-island", "place", "Gull Island", "inv-e-gull-island", "Gull Island"),
+        ("critics", "collective", "Critics", "inv-e-critics", "Critics"),
+    ]
+    for entity_id, entity_type, name, span_id, words in entities:
+        rows["entities"].append(
+            {
+                "entity_id": entity_id,
+                "entity_type": entity_type,
+                "name": name,
+                "country_code": "",
+                "span_id": span(span_id, words),
+            }
+        )
+    mentions = [
+        ("harbour-town-council-name", "harbour-town-council", "name", "", "inv-e-council"),
+        ("gull-island-name", "gull-island", "name", "", "inv-e-gull-island"),
+        ("ana-ruiz-mayor-ana-ruiz", "ana-ruiz", "title", "", span("inv-m-mayor-ana-ruiz", "Mayor Ana Ruiz")),
+        ("ana-ruiz-she-added", "ana-ruiz", "pronoun", "ana-ruiz-mayor-ana-ruiz", span("inv-m-she", "She")),
+        ("critics-name", "critics", "name", "", "inv-e-critics"),
+    ]
+    for mention_id, entity_id, kind, antecedent, span_id in mentions:
+        rows["mentions"].append(
+            {
+                "mention_id": mention_id,
+                "source_id": INVENTED_ID,
+                "entity_id": entity_id,
+                "mention_type": kind,
+                "antecedent_mention_id": antecedent,
+                "span_id": span_id,
+            }
+        )
+    approval = span(
+        "inv-approval", "On March 3, the Harbour Town council approved a plan to run a second ferry to Gull Island."
+    )
+    event = {h: "" for h in package.table("events")[0]}
+    event.update(
+        event_id="2020-03-03-harbour-town-council-approves-ferry-plan",
+        source_id=INVENTED_ID,
+        event_type="legislation_passed",
+        status="occurred",
+        polarity="affirmative",
+        summary="The Harbour Town council approves a plan to run a second ferry to Gull Island.",
+        object_as_written="a plan to run a second ferry to Gull Island",
+        date_start="2020-03-03",
+        date_precision="day",
+        date_basis="year_from_publication",
+        date_span_id=span("inv-on-march-3", "On March 3"),
+        place_entity_id="",
+        span_id=approval,
+    )
+    rows["events"].append(event)
+    rows["event_participants"].append(
+        {
+            "event_id": event["event_id"],
+            "entity_id": "harbour-town-council",
+            "role": "approver",
+            "acting_for_entity_id": "",
+            "source_id": INVENTED_ID,
+            "span_id": approval,
+        }
+    )
+    quote = {h: "" for h in package.table("quotes")[0]}
+    quote.update(
+        quote_id="ana-ruiz-waited-long-enough",
+        source_id=INVENTED_ID,
+        speaker_entity_id="ana-ruiz",
+        quote_type="full",
+        span_id=span("inv-q-waited", "We have waited long enough,"),
+        attribution_span_id=span("inv-a-mayor-said", "Mayor Ana Ruiz said"),
+    )
+    rows["quotes"].append(quote)
+    statistic = {h: "" for h in package.table("statistics")[0]}
+    statistic.update(
+        statistic_id="second-ferry-passengers-per-day",
+        source_id=INVENTED_ID,
+        measure="Passengers the second ferry would carry a day, in the mayor's words",
+        value="1200",
+        value_text="1,200",
+        value_kind="number",
+        unit="persons",
+        qualifier="as_stated",
+        reference_period_precision="unknown",
+        reference_period_basis="none",
+        voice="attributed",
+        asserted_by_entity_id="ana-ruiz",
+        attribution_span_id=span("inv-a-she-added", "She added"),
+        span_id=span("inv-s-passengers", "She added that the ferry would carry 1,200 passengers a day."),
+    )
+    rows["statistics"].append(statistic)
+    claim = {h: "" for h in package.table("claims")[0]}
+    claim.update(
+        claim_id="critics-ferry-plan-too-costly",
+        source_id=INVENTED_ID,
+        claim_type="evaluation",
+        summary="Critics say the ferry plan is too costly.",
+        polarity="affirmative",
+        certainty="asserted",
+        aspiration="none",
+        voice="attributed",
+        asserted_by_entity_id="critics",
+        attribution_span_id=span("inv-a-critics-said", "Critics said"),
+        asserted_on_precision="unknown",
+        asserted_on_basis="none",
+        span_id=span("inv-c-too-costly", "Critics said the plan was too costly."),
+    )
+    rows["claims"].append(claim)
+    for span_id, (start, end) in sorted(spans.items()):
+        rows["spans"].append(
+            {
+                "span_id": span_id,
+                "source_id": INVENTED_ID,
+                "start": str(start),
+                "end": str(end),
+                "exact": text[start:end],
+                "prefix": text[max(0, start - SPAN_WIDTH) : start],
+                "suffix": text[end : end + SPAN_WIDTH],
+            }
+        )
+    for name in package.schemas:
+        if name == "vocabularies":
+            continue
+        header, _ = package.table(name)
+        package.put_table(name, header, [[row.get(h, "") for h in header] for row in rows[name]])
+    descriptor = package.descriptor()
+    descriptor["uslatam"] = {"coverage": True}
+    package.put_descriptor(descriptor)
     package.rehash()
     return package
 
@@ -167,6 +377,15 @@ CASES: dict[str, Case] = {}
 def case(function: Case) -> Case:
     CASES[function.__name__.replace("_", "-")] = function
     return function
+
+
+INVENTED_CASES: set[str] = set()
+
+
+def invented_case(function: Case) -> Case:
+    """A case made from the invented package (coverage on) instead of the clean subset."""
+    INVENTED_CASES.add(function.__name__.replace("_", "-"))
+    return case(function)
 
 
 def _edit_text(p: Files, path: str, old: str, new: str) -> None:
@@ -294,9 +513,10 @@ def non_snake_case_name(p):
 
 @case
 def file_too_large(p):
-    sizes = sorted(len(data) for path, data in p.files.items() if path.startswith("data/"))
-    assert len(p.files["data/vocabularies.csv"]) == sizes[-1] > sizes[-2]
-    return [("file-too-large", "vocabularies", None, None)], {"max_file_bytes": sizes[-1] - 1}
+    sizes = sorted((len(data), path) for path, data in p.files.items() if path.startswith("data/"))
+    assert sizes[-1][0] > sizes[-2][0]
+    table = sizes[-1][1][len("data/") : -len(".csv")]
+    return [("file-too-large", table, None, None)], {"max_file_bytes": sizes[-1][0] - 1}
 
 
 # structure
@@ -434,6 +654,10 @@ STAT = "us-substance-use-disorder-government-assistance"
 PART = "us-substance-use-disorder-government-assistance-opioid"
 QUOTE = "tillerson-we-are-the-market"
 DEAL = "2016-11-colombia-farc-peace-deal"
+TILLERSON_OFFICE = "rex-tillerson-us-secretary-of-state-2017-05-18"
+QUANTIFIER = "us-support-for-addiction-treatment-resources"
+CLAIM = "administration-dedication-to-treating-drug-abuse-called-into-question"
+INHERITING_CLAIM = "videgaray-meeting-concluded-without-new-agreements"
 
 
 @case
@@ -473,7 +697,14 @@ def primary_key(p):
 
 @case
 def foreign_key(p):
-    return [("foreign-key", "quotes", p.set_cell("quotes", QUOTE, "event_id", "no-such-event"), "event_id")]
+    return [
+        (
+            "foreign-key",
+            "quotes",
+            p.set_cell("quotes", QUOTE, "speaker_occupancy_id", "no-such-office"),
+            "speaker_occupancy_id",
+        )
+    ]
 
 
 # evidence
@@ -572,22 +803,28 @@ def quote_outside_quotation_marks(p):
 
 
 @case
-def value_text_not_in_span(p):
+def words_not_in_span(p):
     p.set_cell("statistics", STAT, "value", "2900000")
     return [
-        (
-            "value-text-not-in-span",
-            "statistics",
-            p.set_cell("statistics", STAT, "value_text", "2.9 million"),
-            "value_text",
-        )
+        ("words-not-in-span", "statistics", p.set_cell("statistics", STAT, "value_text", "2.9 million"), "value_text")
     ]
 
 
 @case
 def value_text_unparsed(p):
+    # "million" occurs in the span, but is no numeral
     return [
-        ("value-text-unparsed", "statistics", p.set_cell("statistics", STAT, "value_text", "estimated"), "value_text")
+        ("value-text-unparsed", "statistics", p.set_cell("statistics", STAT, "value_text", "million"), "value_text")
+    ]
+
+
+@case
+def quantifier_as_number(p):
+    # "most" stored as 50 percent: a quantifier is not a measurement
+    line = p.set_cell("statistics", QUANTIFIER, "value", "50")
+    return [
+        ("conditional-constraint", "statistics", line, "value"),
+        ("value-text-unparsed", "statistics", line, "value_text"),
     ]
 
 
@@ -642,7 +879,7 @@ def speaker_occupancy_mismatch(p):
         (
             "speaker-occupancy-mismatch",
             "quotes",
-            p.set_cell("quotes", QUOTE, "speaker_entity_id", "donald-trump"),
+            p.set_cell("quotes", "videgaray-tackle-jointly", "speaker_occupancy_id", TILLERSON_OFFICE),
             "speaker_occupancy_id",
         )
     ]
@@ -650,7 +887,8 @@ def speaker_occupancy_mismatch(p):
 
 @case
 def invalid_date(p):
-    return [("invalid-date", "events", p.set_cell("events", DEAL, "date_start", "2016-13"), "date_start")]
+    p.set_cell("events", DEAL, "date_precision", "day")
+    return [("invalid-date", "events", p.set_cell("events", DEAL, "date_start", "2016-11-31"), "date_start")]
 
 
 @case
@@ -665,7 +903,12 @@ def date_end_before_start(p):
 
 @case
 def date_after_publication(p):
-    return [("date-after-publication", "events", p.set_cell("events", DEAL, "date_start", "2017-06"), "date_start")]
+    # said to hold as of publication, so a later date also contradicts its basis
+    line = p.set_cell("trend_claims", "mexico-heroin-production-rising", "period", "2017-06-01")
+    return [
+        ("date-after-publication", "trend_claims", line, "period"),
+        ("date-basis-mismatch", "trend_claims", line, "period"),
+    ]
 
 
 @case
@@ -680,6 +923,95 @@ def vocabulary_mismatch(p):
     header, rows = p.table("vocabularies")
     p.put_table("vocabularies", header, [r for r in rows if (r[0], r[1]) != ("quote_type", "term")])
     return [("vocabulary-mismatch", "quotes", None, "quote_type")]
+
+
+# support
+@case
+def entity_not_mentioned(p):
+    # the attribution span narrowed to the quoted words: they do not say who speaks
+    return [
+        (
+            "entity-not-mentioned",
+            "quotes",
+            p.set_cell("quotes", QUOTE, "attribution_span_id", p.cell("quotes", QUOTE, "span_id")),
+            "speaker_entity_id",
+        )
+    ]
+
+
+@case
+def mention_antecedent_mismatch(p):
+    line = p.set_cell(
+        "mentions", "rex-tillerson-he-added", "antecedent_mention_id", "donald-trump-trump-did-not-mention"
+    )
+    # "he added" no longer leads to Tillerson, so the quote it attributes names nobody the span mentions
+    return [
+        ("mention-antecedent-mismatch", "mentions", line, "antecedent_mention_id"),
+        ("entity-not-mentioned", "quotes", p.line("quotes", "tillerson-we-must-own-this-problem"), "speaker_entity_id"),
+    ]
+
+
+@case
+def id_date_mismatch(p):
+    # the text says "A recent visit": an ID with a month says more than the row
+    header, rows = p.table("events")
+    twin = list(rows[p.row_index("events", "us-officials-visit-to-mexico")])
+    twin[header.index("event_id")] = "us-officials-recent-visit-to-mexico-2017-05"
+    p.put_table("events", header, rows + [twin])
+    return [("id-date-mismatch", "events", p.line("events", twin[0]), "event_id")]
+
+
+@case
+def conditional_constraint(p):
+    # basis as_of_publication with an empty date and precision unknown
+    p.set_cell("claims", CLAIM, "asserted_on_precision", "unknown")
+    return [("conditional-constraint", "claims", p.set_cell("claims", CLAIM, "asserted_on", ""), "asserted_on")]
+
+
+@case
+def date_basis_mismatch(p):
+    # as of publication, but not the publication date
+    return [("date-basis-mismatch", "claims", p.set_cell("claims", CLAIM, "asserted_on", "2017-05-18"), "asserted_on")]
+
+
+@case
+def date_basis_mismatch_inherited(p):
+    # from_event, but not the event's date and precision
+    p.set_cell("claims", INHERITING_CLAIM, "asserted_on_precision", "month")
+    line = p.set_cell("claims", INHERITING_CLAIM, "asserted_on", "2017-05")
+    return [("date-basis-mismatch", "claims", line, "asserted_on")]
+
+
+@case
+def code_not_admitted(p):
+    # a government body as the speaker of an event: role speaker admits persons and groups
+    key = (DEAL, "colombia-government", "signatory")
+    line = p.line("event_participants", key)
+    header, rows = p.table("event_participants")
+    rows[p.row_index("event_participants", key)][header.index("role")] = "speaker"
+    p.put_table("event_participants", header, rows)
+    return [("code-not-admitted", "event_participants", line, "role")]
+
+
+@case
+def constraint_error_not_below(p):
+    source = "insightcrime-2017-05-19-mexico-colombia-meetings"
+    start = p.cell("sources", source, "body_start")
+    return [("constraint-error", "sources", p.set_cell("sources", source, "body_end", str(int(start) - 1)), "body_end")]
+
+
+@case
+def foreign_key_named_table(p):
+    relation = "tillerson-acknowledges-demand-evaluates-we-are-the-market"
+    return [("foreign-key", "relations", p.set_cell("relations", relation, "object_id", "no-such-quote"), "object_id")]
+
+
+@invented_case
+def uncovered_text(p):
+    # the invented article's last sentence loses its row: nothing cites it any more
+    header, rows = p.table("claims")
+    p.put_table("claims", header, [])
+    return [("uncovered-text", "sources", 2, "body")]
 
 
 @case
@@ -754,8 +1086,10 @@ def write(package: Files, folder: Path, expected: list, options: dict | None = N
 def build(target: Path) -> None:
     clean = clean_package()
     write(clean, target / "clean", [])
+    invented = invented_package(clean)
+    write(invented, target / "invented", [])
     for name, make in CASES.items():
-        package = Files(clean.files)
+        package = Files((invented if name in INVENTED_CASES else clean).files)
         result = make(package)
         expected, options = result if isinstance(result, tuple) else (result, None)
         integrity_case = name in ("byte-count", "hash-count", "truncated-at-row-boundary")
@@ -774,4 +1108,4 @@ def build(target: Path) -> None:
 if __name__ == "__main__":
     destination = Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES
     build(destination)
-    print(f"wrote {len(CASES) + 1} fixture packages to {destination}")
+    print(f"wrote {len(CASES) + 2} fixture packages to {destination}")

@@ -897,7 +897,8 @@ def retraction_tables(ctx: Context) -> Iterator[Finding]:
     if table is None:
         return
     names = table["table_name"].astype("string")
-    unknown = (names.notna() & ~names.isin(list(ctx.specs))).to_numpy(bool)
+    declared = [r.get("name") for r in ctx.package.descriptor.get("resources") or [] if isinstance(r, dict)]
+    unknown = (names.notna() & ~names.isin(declared)).to_numpy(bool)  # declared: an unreadable table is one too
     for line, name in names[unknown].items():
         yield ctx.finding(
             "retraction-error", f"{name!r} is not a table of the package", "retractions", line, "table_name", name

@@ -133,6 +133,9 @@ def conditional_constraints(ctx: Context, typed: TypedTable) -> Iterator[Finding
         if spec.name not in frame.columns:
             continue
         present = frame[spec.name].notna().to_numpy(bool)
+        unparsed = typed.bad_cells.get(spec.name)  # text of the wrong type: its own finding, but not empty
+        if unparsed is not None:
+            present = present | unparsed.to_numpy(bool)  # type: ignore[attr-defined]
         for conditions, must_be_empty in ((spec.required_when, False), (spec.empty_when, True)):
             for other, condition in (conditions or {}).items():
                 if other not in frame.columns:
@@ -235,8 +238,24 @@ def _publication_dates(ctx: Context, typed: TypedTable) -> list[str | None] | No
     return None
 
 
+def _real_date(date: str) -> bool:
+    """A YYYY, YYYY-MM or YYYY-MM-DD prefix of a calendar date (others are the dates rule's findings)."""
+    import datetime
+
+    if not re.fullmatch(r"[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?", date):
+        return False
+    parts = [int(p) for p in date.split("-")] + [1, 1]
+    try:
+        datetime.date(max(parts[0], 1), parts[1], parts[2])
+    except ValueError:
+        return False
+    return True
+
+
 def _date_words(date: str, words: str, basis: str, published: str | None) -> str | None:
     """What the date span's words fail to give of the date, or None."""
+    if not _real_date(date):
+        return None
     year = date[:4]
     if basis == EXPLICIT and not re.search(rf"(?<![0-9]){year}(?![0-9])", words):
         return f"the date words {words!r} do not give the year {year}"
