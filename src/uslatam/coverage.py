@@ -51,8 +51,8 @@ _MONTHS = (
 _MONTH = "|".join(_MONTHS)
 _YEAR = r"(?:19[0-9]{2}|20[0-9]{2}|2100)"
 _DATE = re.compile(
-    rf"\b(?:[0-9]{{1,2}}\s+(?:{_MONTH})(?:,?\s+{_YEAR})?"
-    rf"|(?:{_MONTH})(?:\s+[0-9]{{1,2}}(?:st|nd|rd|th)?\b)?(?:,?\s+{_YEAR})?)(?![0-9])"
+    rf"\b(?:[0-9]{{1,2}}\s+(?:{_MONTH})\b(?:,?\s+{_YEAR})?"
+    rf"|(?:{_MONTH})\b(?:\s+[0-9]{{1,2}}(?:st|nd|rd|th)?\b)?(?:,?\s+{_YEAR})?)(?![0-9])"
     rf"|(?<![0-9,.])\b{_YEAR}\b(?![0-9]|[,.][0-9])"
 )
 _NUMBER_WORDS = (
@@ -169,8 +169,10 @@ def _names(text: str, sentence: tuple[int, int], dates: Sequence[tuple[int, int]
     index = 0
     while index < len(words):
         first, last = words[index]
-        opening = text[sentence[0] : first].rstrip()
-        if not text[first].isupper() or not opening or opening[-1] in "\"“'‘(:":
+        before = text[sentence[0] : first]
+        # a sentence, a quotation (its mark right before the word) or a list after a colon begins here
+        begins = not before.strip() or before[-1] in "\"“'‘(" or before.rstrip()[-1] == ":"
+        if not text[first].isupper() or begins:
             index += 1
             continue
         run_end, count, following = last, 1, index + 1

@@ -1,0 +1,176 @@
+"""uslatam coverage: units of a source's body no row cites, on the invented source of the fixtures."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from uslatam.coverage import CoverageError, coverage, find_units, sentences
+from uslatam.validate import validate
+
+from .conftest import FIXTURES, uslatam
+from .test_support import SOURCE, _package, _put, _rows
+
+TEXT = (FIXTURES / "invented" / "sources" / f"{SOURCE}.txt").read_text(encoding="utf-8")
+
+
+def _at(words: str) -> tuple[int, int]:
+    start = TEXT.index(words)
+    return start, start + len(words)
+
+
+def _uncovered(package: Path) -> set[tuple[str, int, int, str]]:
+    return {(u.kind, u.start, u.end, u.words) for u in coverage(package).uncovered}
+
+
+def test_units_of_a_body_by_kind() -> None:
+    text = 'On March 3, 2020, the Harbour Town council met Ana Ruiz. "We will see," she said of 2.8 million riders.\n'
+    units = {(u.kind, u.words) for u in find_units("s", text, 0, len(text))}
+    assert units == {
+        ("sentence", "On March 3, 2020, the Harbour Town council met Ana Ruiz."),
+        ("sentence", '"We will see," she said of 2.8 million riders.'),
+        ("date", "March 3, 2020"),
+        ("name", "Harbour Town"),
+        ("name", "Ana Ruiz"),
+        ("quotation", "We will see,"),
+        ("number", "2.8 million"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("One. Two? Three! Four", ["One.", "Two?", "Three!", "Four"]),
+        ("Line one\n\nLine two.", ["Line one", "Line two."]),
+        ("The U.S. officials met. They left.", ["The U.S. officials met.", "They left."]),  # no split before lower case
+        ('He said "no." Then he left.', ['He said "no."', "Then he left."]),
+    ],
+)
+def test_sentences(text: str, parts: list[str]) -> None:
+    assert [text[s:e] for s, e in sentences(text, 0, len(text))] == parts
+
+
+def test_numbers_and_years_in_words() -> None:
+    text = "In 2016, 222,000 people, 45% of them, spent multi-billion sums, or two million dollars, on route 66."
+    found = {(u.kind, u.words) for u in find_units("s", text, 0, len(text)) if u.kind in ("number", "date")}
+    assert found == {
+        ("date", "2016"),
+        ("number", "222,000"),
+        ("number", "45%"),
+        ("number", "multi-billion"),
+        ("number", "two million"),
+        ("number", "66"),
+    }
+
+
+def test_the_invented_source_is_covered() -> None:
+    result = coverage(FIXTURES / "invented")
+    assert result.complete
+    (source,) = result.sources
+    assert (source.body_start, source.body_end) == (TEXT.index("On March 3"), TEXT.index("Related:"))
+    assert source.units == {"sentence": 4, "quotation": 1, "number": 1, "date": 1, "name": 3}
+
+
+def test_a_sentence_no_row_cites_is_listed_with_its_offsets(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    header, _ = _rows(package, "claims")
+    _put(package, "claims", header, [])
+    words = "Critics said the plan was too costly."
+    assert _uncovered(package) == {("sentence", *_at(words), words)}  # "Critics" is still a mention
+
+
+def test_a_number_and_a_quotation_no_row_cites(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    for table in ("statistics", "quotes"):
+        header, _ = _rows(package, table)
+        _put(package, table, header, [])
+    statistic = "She added that the ferry would carry 1,200 passengers a day."
+    quote = '"We have waited long enough," Mayor Ana Ruiz said.'
+    assert _uncovered(package) == {
+        ("sentence", *_at(statistic), statistic),
+        ("number", *_at("1,200"), "1,200"),
+        ("sentence", *_at(quote), quote),
+        ("quotation", *_at("We have waited long enough,"), "We have waited long enough,"),
+    }
+
+
+def test_a_name_no_row_cites(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    header, rows = _rows(package, "quotes")
+    rows[0]["attribution_span_id"] = "inv-m-she"  # a span that leaves "Mayor Ana Ruiz" uncited
+    _put(package, "quotes", header, rows)
+    header, rows = _rows(package, "mentions")
+    _put(package, "mentions", header, [r for r in rows if r["mention_id"] != "ana-ruiz-mayor-ana-ruiz"])
+    found = _uncovered(package)
+    assert ("name", *_at("Mayor Ana Ruiz"), "Mayor Ana Ruiz") in found
+
+
+def test_an_exclusion_covers_what_no_row_cites(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    header, _ = _rows(package, "claims")
+    _put(package, "claims", header, [])
+    header, rows = _rows(package, "exclusions")
+    rows.append(
+        {
+            "exclusion_id": "critics-too-costly",
+            "source_id": SOURCE,
+            "reason_code": "no_fact",
+            "reason": "Left out for the test.",
+            "span_id": "inv-c-too-costly",
+        }
+    )
+    _put(package, "exclusions", header, rows)
+    assert coverage(package).complete
+    assert validate(package, against=False).valid
+
+
+def test_validate_reports_uncovered_text_only_when_the_package_asks(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    header, _ = _rows(package, "claims")
+    _put(package, "claims", header, [])
+    report = validate(package, against=False)
+    (finding,) = report.findings
+    assert finding.location == ("uncovered-text", "sources", 2, "body")
+    assert finding.value == "Critics said the plan was too costly."
+    descriptor = json.loads((package / "datapackage.json").read_text())
+    descriptor["uslatam"] = {"coverage": False}
+    (package / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n")
+    assert validate(package, against=False).findings == []
+
+
+def test_coverage_of_one_source_and_of_an_unknown_one(tmp_path: Path) -> None:
+    assert [s.source_id for s in coverage(FIXTURES / "invented", [SOURCE]).sources] == [SOURCE]
+    with pytest.raises(CoverageError, match="no source 'elsewhere'"):
+        coverage(FIXTURES / "invented", ["elsewhere"])
+    with pytest.raises(CoverageError, match="cannot be read"):
+        coverage(tmp_path)
+
+
+def test_the_command_in_json_and_github_formats(tmp_path: Path) -> None:
+    package = _package(tmp_path)
+    header, _ = _rows(package, "claims")
+    _put(package, "claims", header, [])
+    result = uslatam("coverage", "--package", str(package), "--format", "json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert data["complete"] is False
+    (unit,) = data["sources"][0]["uncovered"]
+    start, end = _at("Critics said the plan was too costly.")
+    assert (unit["kind"], unit["start"], unit["end"]) == ("sentence", start, end)
+    line = TEXT[:start].count("\n") + 1
+    github = uslatam("coverage", "--package", str(package), "--format", "github")
+    assert github.returncode == 1
+    command = re.compile(r"^::(?P<level>\w+) (?P<properties>[^:]*)::(?P<message>.*)$")
+    (annotation,) = [m for m in map(command.match, github.stdout.splitlines()) if m]
+    properties = dict(p.split("=", 1) for p in annotation["properties"].split(","))
+    assert properties["file"] == f"sources/{SOURCE}.txt"
+    assert (int(properties["line"]), int(properties["col"])) == (line, start - TEXT.rfind("\n", 0, start))
+    assert uslatam("coverage", "--package", str(FIXTURES / "invented")).returncode == 0
+    broken = tmp_path / "broken"
+    shutil.copytree(package, broken)
+    (broken / "datapackage.json").write_text("{")
+    assert uslatam("coverage", "--package", str(broken)).returncode == 2
