@@ -35,7 +35,11 @@ _DEFECT_PLACES = {
     "enum": [("events", "status"), ("quotes", "quote_type"), ("trend_claims", "direction")],
     "required": [("events", "summary"), ("trend_claims", "subject"), ("positions", "label")],
     "pattern": [("trend_claims", "period"), ("occupancies", "valid_on")],
-    "foreign-key": [("quotes", "event_id"), ("trend_claims", "area_entity_id"), ("event_participants", "span_id")],
+    "foreign-key": [
+        ("quotes", "speaker_occupancy_id"),
+        ("trend_claims", "area_entity_id"),
+        ("event_participants", "span_id"),
+    ],
     "primary-key": [("trend_claims", "claim_id"), ("retractions", "row_id")],
     "stray-quote": [("trend_claims", "subject"), ("events", "summary")],
     "extra-cell": [("trend_claims", None), ("quotes", None)],
@@ -128,7 +132,9 @@ def generate(
         for number in range(count):
             table, column = places[number % len(places)]
             frame = tables[table]
-            position = _free_row(rng, frame, table, injected, structural)
+            # a bad pattern replaces a value (an empty cell may have to stay empty: requiredWhen / emptyWhen)
+            filled = frame[column].to_numpy() != "" if kind == "pattern" and column else None
+            position = _free_row(rng, frame, table, injected, structural, filled)
             if kind in _BAD_VALUES:
                 frame.iat[position, frame.columns.get_loc(column)] = _BAD_VALUES[kind]
             elif kind == "foreign-key":
@@ -178,13 +184,13 @@ _REPLICATED = (
 )
 
 
-def _free_row(rng: random.Random, frame, table: str, injected: list[Defect], structural) -> int:
-    """A row with no defect yet (nor one on the row before, which a duplicate key copies)."""
+def _free_row(rng: random.Random, frame, table: str, injected: list[Defect], structural, allowed=None) -> int:
+    """A row with no defect yet (nor one on the row before, which a duplicate key copies), among ``allowed``."""
     taken = {d.line for d in injected if d.table == table}
     taken |= {d.line + 1 for d in injected if d.table == table}
     while True:
         position = rng.randrange(1, len(frame))
-        if position not in taken and position - 1 not in taken:
+        if position not in taken and position - 1 not in taken and (allowed is None or allowed[position]):
             return position
 
 
@@ -198,7 +204,7 @@ def _write_sources(template_root: Path, target: Path, sources, count: int) -> li
         text = f"{article}\nSynthetic copy {k} of this text, for testing at scale.\n"
         path = f"sources/{stem}-{k}.txt"
         (target / path).write_bytes(text.encode("utf-8"))
-        texts.append((f"{row['source_id']}-{k}", path, text))
+        texts.append((_suffixed(row["source_id"], k), path, text))
     return texts
 
 
@@ -230,7 +236,7 @@ def _authors_table(frame, count: int):
     copies = []
     for k in range(count):
         copy = frame.copy()
-        copy["source_id"] = copy["source_id"] + f"-{k}"
+        copy["source_id"] = copy["source_id"] + f"{BUNDLE}{k}"
         copies.append(copy)
     return pd.concat(copies, ignore_index=True)
 
@@ -251,8 +257,12 @@ def _retractions_table(rows: int, specs: dict[str, TableSpec]):
     )
 
 
+# A bundle's IDs end in "-b<number>": a bare number could read as a month, a day or a year of an ID's date.
+BUNDLE = "-b"
+
+
 def _suffixed(value: str, bundle: int) -> str:
-    return f"{value}-{bundle}" if value else value
+    return f"{value}{BUNDLE}{bundle}" if value else value
 
 
 def _replicate(frame, spec: TableSpec, rows: int, full_bundles: int, source_count: int):
@@ -267,15 +277,19 @@ def _replicate(frame, spec: TableSpec, rows: int, full_bundles: int, source_coun
     # References go to a bundle every table has in full; a key made of references
     # (event_participants) keeps its own bundle so that its rows stay distinct.
     shared = bundle % full_bundles
-    suffix_own = pd.Series(bundle).astype(str).radd("-").to_numpy()
-    suffix_shared = pd.Series(shared).astype(str).radd("-").to_numpy()
-    suffix_source = pd.Series(shared % source_count).astype(str).radd("-").to_numpy()
+    suffix_own = pd.Series(bundle).astype(str).radd(BUNDLE).to_numpy()
+    suffix_shared = pd.Series(shared).astype(str).radd(BUNDLE).to_numpy()
+    suffix_source = pd.Series(shared % source_count).astype(str).radd(BUNDLE).to_numpy()
     targets = {key.fields[0]: key.resource or spec.name for key in spec.foreign_keys if len(key.fields) == 1}
+    # an ID of the table another field names is a reference too (referenceTableField)
+    targets.update({f.name: "" for f in spec.fields if f.reference_table_field})
     columns = {}
     for name in frame.columns:
         values = frame[name].to_numpy(dtype=object)[template_row]
         if name in targets:
-            own = name in spec.primary_key
+            # in a key made of references, the first keeps the row's own bundle (rows stay distinct) and
+            # the others point into a full bundle, where what they name is mentioned
+            own = name in spec.primary_key and name == next(f for f in spec.primary_key if f in targets)
             suffix = suffix_source if targets[name] == "sources" else suffix_own if own else suffix_shared
         elif spec.primary_key == (name,):
             suffix = suffix_own

@@ -133,14 +133,13 @@ def conditional_constraints(ctx: Context, typed: TypedTable) -> Iterator[Finding
         if spec.name not in frame.columns:
             continue
         present = frame[spec.name].notna().to_numpy(bool)
-        unparsed = typed.bad_cells.get(spec.name)  # text of the wrong type: its own finding, but not empty
-        if unparsed is not None:
-            present = present | unparsed.to_numpy(bool)  # type: ignore[attr-defined]
+        unparsed = typed.bad_cells.get(spec.name)  # text of the wrong type: its own finding, neither empty nor a value
+        judged = ~unparsed.to_numpy(bool) if unparsed is not None else True  # type: ignore[attr-defined]
         for conditions, must_be_empty in ((spec.required_when, False), (spec.empty_when, True)):
             for other, condition in (conditions or {}).items():
                 if other not in frame.columns:
                     continue
-                wrong = _holds(frame[other], condition) & (present if must_be_empty else ~present)
+                wrong = _holds(frame[other], condition) & (present if must_be_empty else ~present) & judged
                 for line in frame.index[wrong]:
                     said = _said(other, condition, frame.at[line, other])
                     if must_be_empty:
@@ -205,6 +204,8 @@ def id_date(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             continue
         for line, identifier, date in _each(frame.index, frame[spec.name], frame[date_field]):
             embedded = id_dates(identifier) if identifier else []
+            if date is not None and not _real_date(date):
+                continue  # not a date at all: the pattern or the dates rule reports it
             if not embedded or (date is not None and any(date.startswith(d) for d in embedded)):
                 continue
             shown = repr(date) if date is not None else "empty"
@@ -291,6 +292,8 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             date, basis = dates[position], bases[position]
             issued = published[position] if published is not None else None
             problem = None
+            if date is not None and not _real_date(date):
+                continue  # not a date at all: the pattern or the dates rule reports it
             if basis == AS_OF_PUBLICATION:
                 if date is not None and issued is not None and date != issued:
                     problem = f"{date} is not the publication date {issued}"
@@ -361,8 +364,8 @@ def inherited_dates(ctx: Context) -> Iterator[Finding]:
         if parents is None:
             continue
         for line, reference, date, precision in _each(rows.index, rows["reference"], rows["date"], rows["precision"]):
-            if reference not in parents:
-                continue  # no such row: the foreign key reports it
+            if reference not in parents or (date is not None and not _real_date(date)):
+                continue  # no such row, or no date: the foreign key or the pattern reports it
             want_date, want_precision = parents[reference]
             if (date, precision) != (want_date, want_precision):
                 yield ctx.finding(
@@ -513,7 +516,7 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         spans.sort()
 
 
-@rule(needs=("spans",), applies=lambda spec: any(f.mentioned_in for f in spec.fields))
+@rule(needs=("spans", "entities"), applies=lambda spec: any(f.mentioned_in for f in spec.fields))
 def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps, per row, the entity a ``mentionedIn`` field names and the spans that must mention it."""
     frame = _frame(typed)
@@ -525,12 +528,15 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if any(v is None for v in cells.values()):
             continue
         ids = {c: _values(frame[c]) for c in columns}
+        reference = _reference(typed.spec, spec.name)
+        found = ctx.positions(typed, spec.name, *reference) if reference is not None else None
+        known = found.is_valid().to_pylist() if found is not None else [True] * len(frame)
         kept = ctx.gathered.setdefault("mentioned", [])
         for position, (line, entity) in enumerate(_each(frame.index, frame[spec.name])):
             set_spans = [c for c in columns if ids[c][position] is not None]
             spans = [cells[c][position] for c in set_spans]  # type: ignore[index]
-            if entity is None or not spans or any(s is None for s in spans):
-                continue  # nothing to look in, or a span another check reports
+            if entity is None or not known[position] or not spans or any(s is None for s in spans):
+                continue  # nothing to look for or in: an unknown entity or span is another check's finding
             kept.append((typed.spec.name, line, spec.name, entity, tuple(set_spans), spans))
     return iter(())
 
