@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import uslatam
 from uslatam.validate import validate
 
 from .conftest import FIXTURES, record
@@ -47,6 +48,7 @@ PYTHON_HOMES = {
         sysconfig.get_paths()["purelib"],
         sysconfig.get_paths()["platlib"],
         sysconfig.get_paths()["stdlib"],
+        os.path.dirname(uslatam.__file__),  # a module imported lazily is the tool's own code, not a package read
     )
 }
 SYSTEM_READS = ("/dev/", "/proc/", "/sys/", "/etc/", "/usr/share/zoneinfo", "/usr/lib/")
