@@ -426,6 +426,7 @@ def unsafe_path(p):
     d = p.descriptor()
     p.resource(d, "source_authors")["path"] = "data/../../source_authors.csv"
     p.put_descriptor(d)
+    del p.files["data/source_authors.csv"]  # else it would also be an undeclared file
     return [("unsafe-path", "source_authors", None, None)]
 
 
@@ -434,7 +435,44 @@ def remote_path(p):
     d = p.descriptor()
     p.resource(d, "source_authors")["path"] = "http://169.254.169.254/latest/meta-data/source_authors.csv"
     p.put_descriptor(d)
+    del p.files["data/source_authors.csv"]  # else it would also be an undeclared file
     return [("remote-path", "source_authors", None, None)]
+
+
+@case
+def remote_reference(p):
+    d = p.descriptor()
+    d["profile"] = "http://127.0.0.1:9/profile.json"
+    p.put_descriptor(d)
+    return [("remote-reference", None, None, "profile")]
+
+
+@case
+def not_a_regular_file(p):
+    p.files["data/source_authors.csv/README.md"] = p.files.pop("data/source_authors.csv")
+    return [("not-a-regular-file", "source_authors", None, None)]
+
+
+@case
+def undeclared_file(p):
+    p.files["data/notes.csv"] = b"note\nnobody validates this\n"
+    p.files["sources/draft.txt"] = b"a text no source row names\n"
+    return [("undeclared-file", None, None, None), ("undeclared-file", None, None, None)]
+
+
+@case
+def missing_citation(p):
+    del p.files["CITATION.cff"]
+    return [("missing-citation", None, None, None)]
+
+
+@case
+def unsafe_pattern(p):
+    schema = p.schemas["source_authors"]
+    field = next(f for f in schema["fields"] if f["name"] == "name")
+    field.setdefault("constraints", {})["pattern"] = "(?=[A-Z])(.+)\\1"  # lookahead and a backreference
+    p.put_schema("source_authors", schema)
+    return [("unsafe-pattern", "source_authors", None, "name")]
 
 
 @case
@@ -1024,8 +1062,17 @@ def version_mismatch(p):
 
 @case
 def interrupted_change(p):
-    p.files[".uslatam/journal.json"] = json.dumps({"token": "0", "moves": []}).encode()
+    # a commit cut off before its journal: only a temporary file remains, which recover deletes
+    p.files["data/.entities.csv.uslatam-tmp-0123abcd"] = p.files["data/entities.csv"]
     return [("interrupted-change", None, None, None)]
+
+
+@case
+def untrusted_journal(p):
+    # a journal arriving with the package: it would move a file of its own onto a path outside
+    moves = [{"path": "../outside.csv", "temporary": "data/.x.uslatam-tmp-0123abcd", "after": "0" * 64}]
+    p.files[".uslatam/journal.json"] = json.dumps({"token": "0123abcd", "moves": moves}).encode()
+    return [("untrusted-journal", None, None, None)]
 
 
 @case

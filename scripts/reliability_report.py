@@ -91,17 +91,17 @@ def main() -> int:
         "## Hostile packages",
         "",
         f"{len(hostile)} hostile packages, each refused with its specific code; "
-        f"slowest {max((h['seconds'] for h in hostile), default=0):.2f} s (bound 2 s), "
+        f"slowest {max((h['cpu_seconds'] for h in hostile), default=0):.2f} s of CPU (bound 2 s), "
         f"largest {max((h['megabytes'] for h in hostile), default=0):.1f} MB traced (bound 200 MB); "
         f"network connections attempted: {sum(h['network_attempts'] for h in hostile)}; files read outside "
         f"the package: {sum(h['stray_reads'] for h in hostile)}; files written: "
         f"{sum(h['writes'] for h in hostile)}.",
         "",
-        "| case | code | refused | seconds | MB |",
+        "| case | code | refused | CPU seconds | MB |",
         "|---|---|---|---:|---:|",
     ]
     lines += [
-        f"| {h['case']} | `{h['code']}` | {'yes' if h['refused'] else 'NO'} | {h['seconds']:.2f} | "
+        f"| {h['case']} | `{h['code']}` | {'yes' if h['refused'] else 'NO'} | {h['cpu_seconds']:.2f} | "
         f"{h['megabytes']:.1f} |"
         for h in sorted(hostile, key=lambda h: h["case"])
     ]

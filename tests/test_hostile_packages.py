@@ -1,4 +1,4 @@
-"""Hostile packages are refused with a specific code, fast and small, touching nothing outside.
+"""Hostile packages are refused with a specific code, in bounded CPU time and memory, touching nothing outside.
 
 Each case builds a package from the clean fixture with one hostile element. Validation runs
 with sockets blocked and every file open audited: it must not connect anywhere, read a file
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pytest
 
+import uslatam
 from uslatam.validate import validate
 
 from .conftest import FIXTURES, record
 
-SECONDS, MEGABYTES = 2.0, 200
+CPU_SECONDS, MEGABYTES = 2.0, 200  # CPU time, not wall time: a busy machine must not fail the suite
 AUDIT = {"active": False, "opened": [], "written": []}
 
 
@@ -47,6 +48,7 @@ PYTHON_HOMES = {
         sysconfig.get_paths()["purelib"],
         sysconfig.get_paths()["platlib"],
         sysconfig.get_paths()["stdlib"],
+        os.path.dirname(uslatam.__file__),  # a module imported lazily is the tool's own code, not a package read
     )
 }
 SYSTEM_READS = ("/dev/", "/proc/", "/sys/", "/etc/", "/usr/share/zoneinfo", "/usr/lib/")
@@ -248,13 +250,13 @@ def test_hostile_package_is_refused_safely(tmp_path: Path, case: str, no_network
     validate(FIXTURES / "clean", against=False)  # warm caches and imports outside the measurement
     AUDIT["opened"].clear()
     AUDIT["written"].clear()
-    started = time.perf_counter()
+    started = time.process_time()
     AUDIT["active"] = True
     try:
         report = validate(package, against=False)
     finally:
         AUDIT["active"] = False
-        elapsed = time.perf_counter() - started
+        cpu_seconds = time.process_time() - started
     tracemalloc.start()  # a second run for memory: tracing slows Python too much to time the first
     try:
         validate(package, against=False)
@@ -275,14 +277,14 @@ def test_hostile_package_is_refused_safely(tmp_path: Path, case: str, no_network
         case=case,
         code=code,
         refused=code in codes and not report.valid,
-        seconds=round(elapsed, 3),
+        cpu_seconds=round(cpu_seconds, 3),
         megabytes=round(peak, 1),
         network_attempts=len(no_network),
         stray_reads=len(strays),
         writes=len(AUDIT["written"]),
     )
     assert code in codes and not report.valid, [f.to_dict() for f in report.findings]
-    assert elapsed < SECONDS, f"{elapsed:.2f} s"
+    assert cpu_seconds < CPU_SECONDS, f"{cpu_seconds:.2f} s of CPU"
     assert peak < MEGABYTES, f"{peak:.0f} MB"
     assert no_network == []
     assert str(outside) not in AUDIT["opened"] and strays == [], strays

@@ -37,10 +37,16 @@ def test_clean_fixture_is_valid() -> None:
     assert report.valid and report.findings == []
 
 
+# Codes no committed fixture can carry, each with the test that produces it instead.
+NOT_IN_GIT = {
+    "unreadable-file": "git keeps no read permissions (and root reads anything): tests/test_trust_boundary.py",
+}
+
+
 def test_every_catalogue_code_has_a_fixture() -> None:
     covered = {code for case in CASES for code, *_ in _expected(case)[0]}
     validate_codes = {code for code, entry in CATALOGUE.items() if entry.layer != "input"}
-    assert validate_codes - covered == set()
+    assert validate_codes - covered == set(NOT_IN_GIT)
 
 
 def test_committed_fixtures_are_current(tmp_path: Path) -> None:

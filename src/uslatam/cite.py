@@ -21,7 +21,12 @@ def citation_text(root: str | Path, version: str | None = None) -> str:
 
     root = find_root(root)
     if version is None:
-        return (root / "CITATION.cff").read_text(encoding="utf-8")
+        from .boundary import DEFAULT_LIMITS, Refused, package_text
+
+        try:
+            return package_text(root, "CITATION.cff", what="the citation", limit=DEFAULT_LIMITS.max_text_bytes)
+        except Refused as refused:
+            raise CiteError(str(refused)) from None
     try:
         commit = release_commit(root, version)
         if commit is None:

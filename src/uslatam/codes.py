@@ -49,6 +49,48 @@ _CODES = [
         "Store the file in the package and give its relative path: URLs are never fetched.",
     ),
     Code(
+        "remote-reference",
+        "descriptor",
+        "A profile, $schema, $ref or dialect is a URL",
+        "Remove the property or name a standard profile (e.g. tabular-data-package): nothing is ever fetched, so a remote reference cannot be checked.",
+    ),
+    Code(
+        "not-a-regular-file",
+        "descriptor",
+        "A path names a folder, FIFO, socket or device instead of a regular file",
+        "Replace it with a regular file (a FIFO or device is never read: it could block or never end).",
+    ),
+    Code(
+        "unreadable-file",
+        "descriptor",
+        "A file of the package cannot be read (permission denied or an I/O error)",
+        "Make the file readable by the user running uslatam (chmod u+r), or restore it from git.",
+    ),
+    Code(
+        "untrusted-journal",
+        "descriptor",
+        "A change journal in .uslatam/ was not written by this tool here, so it is never replayed",
+        "Nothing was moved. Check the files it names by hand (git status, git diff), then delete the .uslatam folder.",
+    ),
+    Code(
+        "undeclared-file",
+        "descriptor",
+        "A CSV under data/ or a text under sources/ is named by no resource or source row",
+        "Add a resource for the CSV to datapackage.json (or a sources row for the text), or delete the file.",
+    ),
+    Code(
+        "missing-citation",
+        "descriptor",
+        "The package has no CITATION.cff",
+        "Add CITATION.cff (CFF 1.2.0) whose version is the descriptor's, so the data can be cited.",
+    ),
+    Code(
+        "unsafe-pattern",
+        "schema",
+        "A schema pattern is not a linear-time (RE2) regular expression",
+        "Rewrite the pattern without backreferences or lookaround, in RE2 syntax: patterns are matched in linear time, and one RE2 cannot run is refused before any cell is matched.",
+    ),
+    Code(
         "resource-error",
         "descriptor",
         "A resource entry is incomplete or not a CSV table",

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .boundary import DEFAULT_LIMITS, Refused, read_bytes
 from .report import Finding
 
 
@@ -93,7 +94,15 @@ def line_of_offset(data: bytes | str, offset: int) -> int:
     return data.count(newline, 0, offset) + 1
 
 
-def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int, max_columns: int) -> RawTable:
+def read_table(
+    file: Path,
+    *,
+    table: str,
+    relpath: str,
+    max_cell_chars: int,
+    max_columns: int,
+    max_bytes: int = DEFAULT_LIMITS.max_file_bytes,
+) -> RawTable:
     """Read ``file`` as the project's CSV dialect, reporting what breaks it.
 
     ``readable`` is false when the file cannot be parsed into records at all
@@ -104,7 +113,12 @@ def read_table(file: Path, *, table: str, relpath: str, max_cell_chars: int, max
     def report(code: str, message: str, line: int | None, **extra) -> None:
         result.findings.append(Finding(code, message, table=table, file=relpath, line=line, **extra))
 
-    raw = file.read_bytes()
+    try:
+        raw = read_bytes(file, name=relpath, limit=max_bytes, table=table)
+    except Refused as refused:
+        result.findings.append(refused.finding)
+        result.readable = False
+        return result
     if raw.startswith(_UTF16_BOMS):
         report("encoding-error", "the file is UTF-16, not UTF-8", 1, expected="UTF-8")
         result.readable = False

@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
+from .boundary import DEFAULT_LIMITS, Refused, package_text, parse_json
 from .codes import CATALOGUE, LAYERS
+
+
+class DocsError(ValueError):
+    """A document cannot be generated from the package; the message names the file."""
+
+
+def _text(root, relpath: str) -> str:
+    """A package file the documents are generated from, through the trust boundary."""
+    try:
+        return package_text(root, relpath, what=relpath, limit=DEFAULT_LIMITS.max_file_bytes)
+    except Refused as refused:
+        raise DocsError(str(refused)) from None
+
+
+def _descriptor(root) -> dict:
+    """The descriptor once every table it names is proven safe to read (package.load's limits)."""
+    from .package import PackageError, load_readable
+
+    try:
+        return load_readable(root).descriptor
+    except PackageError as error:
+        raise DocsError(str(error)) from None
+
+
+def _json(root, relpath: str):
+    data, findings = parse_json(_text(root, relpath), limits=DEFAULT_LIMITS, file=relpath, code="package-error")
+    if data is None:
+        raise DocsError(findings[0].message)
+    return data
 
 
 def codes_markdown() -> str:
@@ -45,16 +75,15 @@ README_TABLES_END = "<!-- tables:end -->"
 def tables_markdown(root) -> str:
     """The README's table of tables, from the descriptor, the schemas and the data."""
     import csv
-    import json
+    import io
     from pathlib import Path
 
     root = Path(root)
-    descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor = _descriptor(root)
     lines = ["| table | one row is | rows | primary key |", "|---|---|---:|---|"]
     for resource in descriptor["resources"]:
-        schema = json.loads((root / resource["schema"]).read_text(encoding="utf-8"))
-        with open(root / resource["path"], encoding="utf-8", newline="") as handle:
-            count = sum(1 for _ in csv.reader(handle)) - 1
+        schema = _json(root, resource["schema"])
+        count = sum(1 for _ in csv.reader(io.StringIO(_text(root, resource["path"]), newline=""))) - 1
         key = ", ".join(schema.get("primaryKey", []))
         meaning = resource.get("description", "").removeprefix("One row per ").rstrip(".")
         lines.append(
@@ -79,11 +108,11 @@ def _cell(text: str) -> str:
 def data_dictionary_markdown(root) -> str:
     """docs/data-dictionary.md: every table and column, and every vocabulary code, from the schemas."""
     import csv
-    import json
+    import io
     from pathlib import Path
 
     root = Path(root)
-    descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor = _descriptor(root)
     lines = [
         "# Data dictionary",
         "",
@@ -95,7 +124,7 @@ def data_dictionary_markdown(root) -> str:
     ]
     vocabularies: dict[str, list[dict]] = {}
     for resource in descriptor["resources"]:
-        schema = json.loads((root / resource["schema"]).read_text(encoding="utf-8"))
+        schema = _json(root, resource["schema"])
         key = ", ".join(schema.get("primaryKey", []))
         lines += [
             f"## `{resource['name']}`",
@@ -140,9 +169,8 @@ def data_dictionary_markdown(root) -> str:
             description = _cell(field.get("description", ""))
             lines.append(f"| `{field['name']}` | {type_} | {'; '.join(rules)} | {description} | `{example}` |")
         lines.append("")
-    with open(root / "data" / "vocabularies.csv", encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            vocabularies.setdefault(row["vocabulary"], []).append(row)
+    for row in csv.DictReader(io.StringIO(_text(root, "data/vocabularies.csv"), newline="")):
+        vocabularies.setdefault(row["vocabulary"], []).append(row)
     lines += ["## Vocabularies", ""]
     for name, rows in vocabularies.items():
         lines += [f"### `{name}`", "", "| code | label | definition |", "|---|---|---|"]

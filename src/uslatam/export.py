@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .files import replacing, write_atomic
 from .loading import _root, _specs, _typed
+from .package import load as load_package
 from .schema import TableSpec
 
 FORMATS = ("parquet", "sqlite", "xlsx", "json")
@@ -46,8 +47,8 @@ def _records(frame) -> list[list]:
 
 def _context(path) -> tuple[dict, dict[str, TableSpec], dict]:
     root = _root(path)
-    descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
-    specs = _specs(root)
+    specs = _specs(root)  # raises LoadError if any table cannot be read safely
+    descriptor = load_package(root)[0].descriptor
     frames = {name: _typed(spec, file) for name, (spec, file) in specs.items()}
     return descriptor, {name: spec for name, (spec, _) in specs.items()}, frames
 

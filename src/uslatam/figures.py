@@ -237,16 +237,20 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
 
 def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Path]:
     """Write every figure into ``destination`` from this version's data (or the package at ``path``)."""
+    from .boundary import DEFAULT_LIMITS, package_text
     from .loading import _root, load
 
     root = _root(path)
     tables = load(root)
+    source = tables["sources"].iloc[0]
+    # read before drawing, so that a refused text (Refused: exit 2) leaves no figure half-made
+    text = package_text(
+        root, source["text_path"], what="text_path", limit=DEFAULT_LIMITS.max_text_bytes, listed_in="data/sources.csv"
+    )
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     timeline(tables, destination / "timeline.svg")
     network(tables, destination / "network.svg")
-    source = tables["sources"].iloc[0]
-    text = (root / source["text_path"]).read_text(encoding="utf-8")
     first_source = tables["spans"][tables["spans"]["source_id"] == source["source_id"]]
     evidence_map({**tables, "spans": first_source}, text, destination / "evidence-map.svg")
     return [destination / name for name in FIGURES]

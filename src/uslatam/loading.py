@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .package import find_root
-from .package import load as load_package
+from .boundary import DEFAULT_LIMITS, read_bytes  # Refused goes up: a file load() found is gone
+from .package import PackageError, find_root, load_readable
 from .paths import own_package
 from .schema import TableSpec, parse_column
 
@@ -24,17 +24,23 @@ def _root(path) -> Path:
 
 
 def _specs(root: Path) -> dict[str, tuple[TableSpec, Path]]:
-    package, findings = load_package(root)
-    blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "missing-file", "package-error")]
-    if blocking:
-        raise LoadError("; ".join(f.message for f in blocking))
+    try:
+        package = load_readable(root)
+    except PackageError as error:
+        raise LoadError(str(error)) from None
     return {r.name: (TableSpec.from_schema(r.name, r.schema), r.file) for r in package.resources}
 
 
 def _typed(spec: TableSpec, file: Path):
+    import io
+
     import pandas as pd
 
-    text = pd.read_csv(file, dtype="string", keep_default_na=False, na_filter=False)
+    try:
+        data = read_bytes(file, name=str(file), limit=DEFAULT_LIMITS.max_file_bytes)
+        text = pd.read_csv(io.BytesIO(data), dtype="string", keep_default_na=False, na_filter=False, encoding="utf-8")
+    except (UnicodeDecodeError, ValueError) as error:  # pandas' ParserError is a ValueError
+        raise LoadError(f"{file}: cannot be read as a UTF-8 CSV ({error}); run uslatam validate") from None
     missing_columns = [name for name in spec.field_names if name not in text.columns]
     if missing_columns:
         raise LoadError(f"{file}: missing columns {missing_columns}")

@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from .boundary import (
+    DEFAULT_LIMITS,
+    UNREADABLE,
+    Limits,
+    UnsafeYaml,
+    check_path,
+    load_json,
+    load_yaml,
+    open_regular,
+    regular_file_size,
+    remote_references,
+)
 from .files import write_atomic
 from .report import Finding
 
 DESCRIPTOR = "datapackage.json"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Documented limits: input beyond them is answered at once, never read in full."""
-
-    max_descriptor_bytes: int = 4 * 1024 * 1024
-    max_json_depth: int = 64
-    max_file_bytes: int = 2 * 1024**3
-    max_cell_chars: int = 100_000
-    max_columns: int = 1_000
-
-
-DEFAULT_LIMITS = Limits()
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 class PackageError(Exception):
@@ -75,142 +70,6 @@ def find_root(path: str | Path) -> Path:
     return candidate
 
 
-def check_path(root: Path, value: object, *, what: str) -> Finding | None:
-    """A finding if ``value`` is not a safe relative path inside ``root``, else None."""
-    file = DESCRIPTOR
-    if not isinstance(value, str) or not value:
-        return Finding(
-            "resource-error", f"{what} must be a non-empty relative path, not {value!r}", file=file, value=repr(value)
-        )
-    if _URL.match(value) and not re.match(r"^[A-Za-z]:[\\/]", value) or value.startswith("//"):
-        return Finding("remote-path", f"{what} {value!r} is a URL; URLs are never fetched", file=file, value=value)
-    if "\\" in value or value.startswith("/") or re.match(r"^[A-Za-z]:", value):
-        return Finding(
-            "unsafe-path",
-            f"{what} {value!r} is absolute or uses backslashes",
-            file=file,
-            value=value,
-            expected="a relative POSIX path inside the package",
-        )
-    parts = PurePosixPath(value).parts
-    if any(part in ("..", ".") for part in value.split("/")):
-        return Finding(
-            "unsafe-path",
-            f"{what} {value!r} contains '.' or '..'",
-            file=file,
-            value=value,
-            expected="a relative path without '.' or '..'",
-        )
-    if any(part.startswith(".") for part in parts):
-        return Finding(
-            "unsafe-path",
-            f"{what} {value!r} goes into a hidden file or folder",
-            file=file,
-            value=value,
-            expected="no part starting with '.'",
-        )
-    resolved = (root / value).resolve()
-    try:
-        resolved.relative_to(root.resolve())
-    except ValueError:
-        return Finding(
-            "unsafe-path",
-            f"{what} {value!r} leads outside the package (through a symlink)",
-            file=file,
-            value=value,
-            expected="a path that stays inside the package",
-        )
-    return None
-
-
-class _DuplicateKeys(list):
-    pass
-
-
-def load_json(path: Path, *, limits: Limits, file: str) -> tuple[object | None, list[Finding]]:
-    """Parse JSON strictly: size and depth capped, duplicate keys reported, huge numbers refused."""
-    findings: list[Finding] = []
-    code = "package-error" if file == DESCRIPTOR else "schema-error"
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        return None, [Finding("missing-file", f"cannot read {file}: {error.strerror}", file=file)]
-    if size > limits.max_descriptor_bytes:
-        return None, [
-            Finding(
-                code,
-                f"{file} is {size} bytes; the limit is {limits.max_descriptor_bytes}",
-                file=file,
-                value=str(size),
-                expected=f"<= {limits.max_descriptor_bytes} bytes",
-            )
-        ]
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return None, [Finding(code, f"{file} is not UTF-8 (byte {error.start})", file=file)]
-    duplicates: list[tuple[str, str]] = []
-
-    def pairs_hook(pairs):
-        seen: dict = {}
-        for key, value in pairs:
-            if key in seen:
-                duplicates.append((key, text))
-            seen[key] = value
-        return seen
-
-    def bounded_int(digits: str) -> int:
-        if len(digits.lstrip("-")) > 100:
-            raise ValueError(f"a number of {len(digits)} digits")
-        return int(digits)
-
-    if _nesting_depth(text) > limits.max_json_depth:
-        return None, [
-            Finding(
-                code,
-                f"{file} nests deeper than {limits.max_json_depth} levels",
-                file=file,
-                expected=f"at most {limits.max_json_depth} levels",
-            )
-        ]
-    try:
-        data = json.loads(text, object_pairs_hook=pairs_hook, parse_int=bounded_int)
-    except json.JSONDecodeError as error:
-        return None, [Finding(code, f"{file} is not valid JSON: {error.msg}", file=file, line=error.lineno)]
-    except (ValueError, RecursionError) as error:
-        return None, [Finding(code, f"{file} cannot be read: {error}", file=file)]
-    for key, _ in duplicates:
-        findings.append(
-            Finding(
-                "duplicate-json-key", f"{file} repeats the key {key!r}; only the last would count", file=file, value=key
-            )
-        )
-    return data, findings
-
-
-def _nesting_depth(text: str) -> int:
-    """Deepest bracket nesting outside strings, found without parsing (so no recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package, list[Finding]]:
     """Read the descriptor and every schema it names, checking every path before opening it.
 
@@ -229,10 +88,22 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
         if data is not None:
             findings.append(Finding("package-error", f"{DESCRIPTOR} must hold a JSON object", file=DESCRIPTOR))
         raise PackageError(findings)
+    findings += remote_references(data, file=DESCRIPTOR)
     package = Package(root=root, descriptor=data)
     resources = data.get("resources")
     if not isinstance(resources, list) or not resources:
         findings.append(Finding("package-error", "the descriptor has no list of resources", file=DESCRIPTOR))
+        return package, findings
+    if len(resources) > limits.max_resources:
+        findings.append(
+            Finding(
+                "package-error",
+                f"the descriptor lists {len(resources)} resources; the limit is {limits.max_resources}",
+                file=DESCRIPTOR,
+                value=str(len(resources)),
+                expected=f"<= {limits.max_resources} resources",
+            )
+        )
         return package, findings
     for position, entry in enumerate(resources, 1):
         if not isinstance(entry, dict):
@@ -258,12 +129,11 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
             findings.append(problem)
             continue
         file = root / entry["path"]
-        if not file.is_file():
-            findings.append(
-                Finding("missing-file", f"the data file {entry['path']} does not exist", table=name, file=entry["path"])
-            )
+        size_or_problem = regular_file_size(file, name=entry["path"], table=name, what="the data file")
+        if isinstance(size_or_problem, Finding):
+            findings.append(size_or_problem)
             continue
-        size = file.stat().st_size
+        size = size_or_problem
         if size > limits.max_file_bytes:
             findings.append(
                 Finding(
@@ -277,10 +147,9 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
             )
             continue
         if isinstance(schema_ref, str):
-            if not (root / schema_ref).is_file():
-                findings.append(
-                    Finding("missing-file", f"the schema file {schema_ref} does not exist", table=name, file=schema_ref)
-                )
+            schema_size = regular_file_size(root / schema_ref, name=schema_ref, table=name, what="the schema file")
+            if isinstance(schema_size, Finding):
+                findings.append(schema_size)
                 continue
             schema, schema_findings = load_json(root / schema_ref, limits=limits, file=schema_ref)
             findings.extend(_with_table(f, name) for f in schema_findings)
@@ -292,6 +161,25 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
                 continue
         else:
             schema = schema_ref
+        schema_file = schema_ref if isinstance(schema_ref, str) else DESCRIPTOR
+        findings.extend(_with_table(f, str(name)) for f in remote_references(schema, file=schema_file))
+        schema, refused = _without_unsafe_patterns(
+            schema if isinstance(schema, dict) else {}, table=str(name), file=schema_file
+        )
+        findings.extend(refused)
+        fields = schema.get("fields")
+        if isinstance(fields, list) and len(fields) > limits.max_columns:
+            findings.append(
+                Finding(
+                    "schema-error",
+                    f"{schema_file} has {len(fields)} fields; the limit is {limits.max_columns}",
+                    table=name,
+                    file=schema_file,
+                    value=str(len(fields)),
+                    expected=f"<= {limits.max_columns} fields",
+                )
+            )
+            continue
         package.resources.append(
             Resource(
                 name=name,
@@ -304,6 +192,42 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
             )
         )
     return package, findings
+
+
+def load_readable(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Package:
+    """The package for a command that reads every table: raises PackageError if any cannot be read safely."""
+    package, findings = load(path, limits=limits)
+    blocking = [f for f in findings if f.code in UNREADABLE]
+    if blocking:
+        raise PackageError(blocking)
+    return package
+
+
+def _without_unsafe_patterns(schema: dict, *, table: str, file: str) -> tuple[dict, list[Finding]]:
+    """The schema with every pattern RE2 cannot run taken out, so that no engine ever matches it; and why."""
+    from .patterns import refusal
+
+    findings = []
+    fields = schema.get("fields")
+    for field_ in fields if isinstance(fields, list) else []:
+        constraints = field_.get("constraints") if isinstance(field_, dict) else None
+        if not isinstance(constraints, dict) or "pattern" not in constraints:
+            continue
+        reason = refusal(constraints["pattern"])
+        if reason is not None:
+            findings.append(
+                Finding(
+                    "unsafe-pattern",
+                    f"the pattern of {field_.get('name')!r} cannot be matched in linear time: {reason}",
+                    table=table,
+                    file=file,
+                    column=field_.get("name") if isinstance(field_.get("name"), str) else None,
+                    value=str(constraints["pattern"]),
+                    expected="an RE2 pattern (no backreferences or lookaround)",
+                )
+            )
+            del constraints["pattern"]
+    return schema, findings
 
 
 def _resource_problem(entry: dict, name: str) -> Finding | None:
@@ -361,7 +285,7 @@ def file_integrity(path: Path) -> tuple[int, str]:
     """Size in bytes and ``sha256:<hex>`` of a file, read in chunks."""
     digest = hashlib.sha256()
     size = 0
-    with open(path, "rb") as handle:
+    with open_regular(path, name=str(path)) as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             size += len(chunk)
             digest.update(chunk)
@@ -377,7 +301,7 @@ def refresh_integrity(root: str | Path) -> list[str]:
     root = find_root(root)
     descriptor_file = root / DESCRIPTOR
     package, findings = load(root)
-    blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "duplicate-json-key")]
+    blocking = [f for f in findings if f.code in (*UNREADABLE, "duplicate-json-key")]
     if blocking:
         raise PackageError(blocking)
     changed = []
@@ -396,20 +320,16 @@ def refresh_integrity(root: str | Path) -> list[str]:
     return changed
 
 
-class UnsafeYaml(ValueError):
-    pass
-
-
-def load_yaml(text: str, *, max_chars: int = 1_000_000):
-    """YAML from an untrusted file: size capped, no anchors or aliases (no alias bombs), safe tags only."""
-    import yaml
-
-    if len(text) > max_chars:
-        raise UnsafeYaml(f"{len(text)} characters; the limit is {max_chars}")
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise UnsafeYaml("anchors and aliases are not allowed")
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UnsafeYaml(str(error).splitlines()[0]) from None
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "Package",
+    "PackageError",
+    "Resource",
+    "UnsafeYaml",
+    "check_path",
+    "load",
+    "load_json",
+    "load_readable",
+    "load_yaml",
+]

@@ -73,10 +73,12 @@ def release_commit(root: Path, version: str) -> str | None:
 def last_release(root: str | Path) -> tuple[str, str] | None:
     """(version, commit) of the newest release, or None before the first one or outside git."""
     root = find_root(root)
-    changelog = root / "CHANGELOG.md"
-    if not changelog.is_file():
+    if not (root / "CHANGELOG.md").is_file():
         return None
-    released = released_versions(changelog.read_text(encoding="utf-8"))
+    try:
+        released = released_versions(_text(root, "CHANGELOG.md"))
+    except ReleaseError:
+        return None
     if not released:
         return None
     try:
@@ -133,9 +135,9 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     """The release ``uslatam release`` would write; refuses a bump smaller than the changes need."""
     root = find_root(root)
     date = (today or datetime.date.today()).isoformat()
-    descriptor = json.loads((root / DESCRIPTOR).read_text(encoding="utf-8"))
+    descriptor = json.loads(_text(root, DESCRIPTOR))
     current = descriptor["version"]
-    changelog = (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    changelog = _text(root, "CHANGELOG.md")
     released = released_versions(changelog)
     now = read_version(root)
     if released:
@@ -171,9 +173,7 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     plan = ReleasePlan(current, new_version, level, required, reasons, summary=summary)
     descriptor["version"] = new_version
     plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    plan.files["CITATION.cff"] = _citation(
-        (root / "CITATION.cff").read_text(encoding="utf-8"), new_version, date
-    ).encode("utf-8")
+    plan.files["CITATION.cff"] = _citation(_text(root, "CITATION.cff"), new_version, date).encode("utf-8")
     plan.files["CHANGELOG.md"] = _changelog_section(changelog, new_version, date, summary).encode("utf-8")
     return plan
 
@@ -186,26 +186,50 @@ def release(
     dry_run: bool = False,
     lock_timeout: float = 10.0,
 ) -> ReleasePlan:
-    """Plan and (unless ``dry_run``) write a release as one atomic change, under the lock."""
-    import hashlib
+    """Validate, plan and (unless ``dry_run``) write a release as one atomic change, under the lock.
 
+    An invalid package is refused, naming its findings. Bytes and hashes are never
+    refreshed here: a hand edit fails validation (byte-count, hash-count) until
+    ``uslatam rehash`` is run as its own, visible step.
+    """
     from .transaction import Change, PackageLock, recover
+    from .validate import validate
 
     root = find_root(root)
     with PackageLock(root, lock_timeout):
         recover(root)
+        report = validate(root)
+        if not report.valid:
+            raise ReleaseError(_invalid(report))
         plan = plan_release(root, level, today=today)
-        descriptor = json.loads(plan.files[DESCRIPTOR])
-        for resource in descriptor["resources"]:  # bytes and hash refreshed in the same change
-            data = (root / resource["path"]).read_bytes()
-            resource["bytes"], resource["hash"] = len(data), "sha256:" + hashlib.sha256(data).hexdigest()
-        plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         if not dry_run:
             change = Change(root)
             for relpath, data in plan.files.items():
                 change.stage(relpath, data)
             change.commit()
         return plan
+
+
+def _text(root: Path, relpath: str) -> str:
+    """A file of the package to release, through the trust boundary."""
+    from .boundary import DEFAULT_LIMITS, Refused, package_text
+
+    try:
+        return package_text(root, relpath, what=relpath, limit=DEFAULT_LIMITS.max_text_bytes)
+    except Refused as refused:
+        raise ReleaseError(str(refused)) from None
+
+
+def _invalid(report) -> str:
+    """The refusal of an invalid package: how many errors, and the first few, each with its place."""
+    shown = []
+    for finding in report.errors[:5]:
+        place = ":".join(str(part) for part in (finding.file, finding.line) if part is not None)
+        shown.append(f"{finding.code} {place} {finding.message}".replace("  ", " "))
+    more = f" (and {len(report.errors) - 5} more)" if len(report.errors) > 5 else ""
+    hint = " Run uslatam validate; after a hand edit of a CSV, uslatam rehash." if report.errors else ""
+    fatal = "" if report.errors else " (the package cannot be read)"
+    return f"the package does not validate{fatal}: {'; '.join(shown)}{more}.{hint}"
 
 
 __all__ = [

@@ -15,6 +15,7 @@ source, the first word of its source_id) followed by the slug of its words.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import io
@@ -25,8 +26,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .boundary import DEFAULT_LIMITS, Refused, input_bytes, package_bytes
+from .boundary import read_text as read_bounded_text
 from .csvio import dumps, format_cell
-from .package import DESCRIPTOR, copy_package, find_root, load
+from .package import DESCRIPTOR, PackageError, copy_package, find_root, load_readable
 from .report import Finding, Report
 from .schema import TableSpec
 from .spans import SpanError, locate
@@ -226,15 +229,22 @@ class _Workspace:
 
     def __init__(self, root: Path):
         self.root = root
-        self.package, findings = load(root)
-        blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "package-error", "missing-file")]
-        if blocking:
-            raise AddError(blocking)
+        try:
+            self.package = load_readable(root)
+        except PackageError as error:
+            raise AddError(error.findings) from None
         self.tables: dict[str, _Table] = {}
         for resource in self.package.resources:
             spec = TableSpec.from_schema(resource.name, resource.schema)
-            with open(resource.file, encoding="utf-8", newline="") as handle:
-                records = list(csv.reader(handle))
+            try:
+                text = read_bounded_text(resource.file, name=resource.path, limit=DEFAULT_LIMITS.max_file_bytes)
+                records = list(csv.reader(io.StringIO(text, newline="")))
+            except Refused as refused:
+                raise AddError([refused.finding]) from None
+            except csv.Error as error:
+                raise AddError(
+                    [Finding("csv-syntax-error", str(error), table=resource.name, file=resource.path)]
+                ) from None
             header = records[0] if records else spec.field_names
             self.tables[resource.name] = _Table(spec, header, [dict(zip(header, r)) for r in records[1:]])
         self.texts: dict[str, str] = {}
@@ -263,9 +273,22 @@ class _Workspace:
                 ]
             )
         data = self.new_texts.get(source["text_path"])
-        if data is None:
-            data = (self.root / source["text_path"]).read_bytes()
-        self.texts[source_id] = data.decode("utf-8")
+        try:
+            if data is None:
+                data = package_bytes(
+                    self.root,
+                    source["text_path"],
+                    what=f"text_path of source {source_id!r}",
+                    limit=DEFAULT_LIMITS.max_text_bytes,
+                    listed_in="data/sources.csv",
+                )
+            self.texts[source_id] = data.decode("utf-8")
+        except Refused as refused:
+            raise AddError([refused.finding]) from None
+        except UnicodeDecodeError as error:
+            raise AddError(
+                [_problem(f"{source['text_path']} is not UTF-8 (byte {error.start})", source["text_path"], None)]
+            ) from None
         return self.texts[source_id]
 
     def span_prefix(self, source_id: str) -> str:
@@ -468,7 +491,7 @@ def _validate_candidate(root: Path, files: dict[str, bytes]) -> Report:
 def _finish(work: _Workspace) -> Plan:
     plan = work.plan
     rendered = work.render()
-    descriptor = json.loads((work.root / DESCRIPTOR).read_text(encoding="utf-8"))
+    descriptor = copy.deepcopy(work.package.descriptor)  # as package.load read it, through the boundary
     line_owner: dict[tuple[str, int], tuple[str, int | None]] = {}
     for name, (data, lines) in rendered.items():
         resource = next(r for r in descriptor["resources"] if r["name"] == name)
@@ -519,7 +542,10 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
     """Register a new source text: store it byte-for-byte and add its sources row."""
     root = find_root(root)
     work = _Workspace(root)
-    data = text_file.read_bytes()
+    try:
+        data = input_bytes(text_file)
+    except Refused as refused:
+        raise AddError([refused.finding]) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:

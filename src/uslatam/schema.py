@@ -6,8 +6,9 @@ pandera schema. Nothing here restates a column: it all comes from the JSON.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from .patterns import fullmatch
 
 SUPPORTED_TYPES = ("string", "integer", "number", "boolean", "date")
 PANDAS_DTYPES = {
@@ -309,10 +310,9 @@ def pandera_schema(table: TableSpec):
         if spec.enum is not None:
             checks.append(pa.Check.isin(list(spec.enum), name="enum"))
         if spec.pattern is not None:
-            compiled = re.compile(spec.pattern)
             checks.append(
                 pa.Check(
-                    lambda s, rx=compiled: s.str.fullmatch(rx).astype("boolean").fillna(True),
+                    lambda s, pattern=spec.pattern: fullmatch(pattern, s).fillna(True),  # RE2: linear time
                     element_wise=False,
                     name="pattern",
                     error=f"pattern {spec.pattern}",

@@ -13,6 +13,14 @@ A crash before step 3 leaves only temporary files, which :func:`recover` deletes
 the package is exactly as before. A crash after it leaves a journal, which
 :func:`recover` rolls forward: the package is exactly as after. Every writing
 command recovers first, under the lock.
+
+A journal may also arrive with a package (a pull request, a copied folder), so one is
+replayed only when it proves it is this tool's, on this disk: every path lies inside
+the package, each temporary file has the name the journal's random token gives it,
+and each file to move is the very file (device and inode, which a rename keeps) that
+the commit wrote, with the bytes the journal's hash says. A checkout or copy makes new
+inodes, so a journal that came from elsewhere never matches; it is refused with a
+finding (``untrusted-journal``) and nothing moves.
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from .boundary import DEFAULT_LIMITS, Refused, check_path, is_inside, load_json, open_regular, package_bytes
 from .files import write_atomic
+from .report import Finding
 
 STATE_DIR = ".uslatam"
 JOURNAL = "journal.json"
@@ -44,6 +55,14 @@ class TransactionError(RuntimeError):
 
 class LockTimeout(TransactionError):
     pass
+
+
+class UntrustedJournal(TransactionError):
+    """A journal this tool cannot prove it wrote here; ``finding`` says why. Nothing was moved."""
+
+    def __init__(self, finding: Finding):
+        super().__init__(f"{finding.file}: {finding.message}. {finding.hint}")
+        self.finding = finding
 
 
 def _crash_point(step: str) -> None:
@@ -70,8 +89,7 @@ class PackageLock:
     def __init__(self, root: Path, timeout: float):
         from filelock import FileLock
 
-        self.state = root / STATE_DIR
-        self.state.mkdir(exist_ok=True)
+        self.state = state_folder(root)
         self.timeout = timeout
         self.lock = FileLock(str(self.state / LOCK))
 
@@ -82,11 +100,9 @@ class PackageLock:
             self.lock.acquire(timeout=self.timeout)
         except Timeout:
             owner = "an unknown process"
-            try:
-                info = json.loads((self.state / OWNER).read_text(encoding="utf-8"))
+            info, _ = load_json(self.state / OWNER, limits=DEFAULT_LIMITS, file=f"{STATE_DIR}/{OWNER}")
+            if isinstance(info, dict) and {"pid", "command", "since"} <= info.keys():
                 owner = f"process {info['pid']} ({info['command']}, since {info['since']})"
-            except (OSError, ValueError, KeyError):
-                pass
             raise LockTimeout(
                 f"the package is locked by {owner}; waited {self.timeout:g} s. Try again when it has finished."
             ) from None
@@ -105,6 +121,18 @@ class PackageLock:
             self.lock.release()
 
 
+def state_folder(root: Path) -> Path:
+    """``.uslatam/``, created if needed; refused if it is a symlink or anything but a folder of the package."""
+    state = root / STATE_DIR
+    try:
+        state.mkdir(exist_ok=True)
+    except OSError as error:
+        raise TransactionError(f"cannot write {state}: {error.strerror or error}") from None
+    if state.is_symlink() or not state.is_dir() or not is_inside(root, state):
+        raise TransactionError(f"{state} is not a folder of the package (a symlink?); delete it and try again")
+    return state
+
+
 @dataclass
 class Change:
     """The new bytes of each file one command changes, staged until :meth:`commit`."""
@@ -119,8 +147,7 @@ class Change:
         """Only the files whose bytes differ from what is on disk."""
         result = {}
         for relpath, data in self.files.items():
-            target = self.root / relpath
-            if not target.is_file() or target.read_bytes() != data:
+            if _current(self.root, relpath) != data:
                 result[relpath] = data
         return result
 
@@ -138,25 +165,26 @@ class Change:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 temporary = target.parent / f".{target.name}{TEMP_MARK}{token}"
                 try:
-                    with open(temporary, "wb") as stream:
+                    with open(temporary, "xb") as stream:
                         written.append(temporary)
                         stream.write(data)
                         stream.flush()
                         os.fsync(stream.fileno())
+                        made = os.fstat(stream.fileno())
                 except OSError as error:
                     raise TransactionError(f"cannot write {relpath}: {error.strerror or error}") from error
-                old = target.read_bytes() if target.is_file() else None
+                old = _current(self.root, relpath)
                 moves.append(
                     {
                         "path": relpath,
                         "temporary": str(temporary.relative_to(self.root)),
                         "before": _sha256(old) if old is not None else None,
                         "after": _sha256(data),
+                        "file": [made.st_dev, made.st_ino],
                     }
                 )
             _crash_point("staged")
-            journal = self.root / STATE_DIR / JOURNAL
-            journal.parent.mkdir(exist_ok=True)
+            journal = state_folder(self.root) / JOURNAL
             try:
                 write_atomic(journal, json.dumps({"token": token, "moves": moves}, indent=1).encode())
             except OSError as error:
@@ -169,6 +197,16 @@ class Change:
         _roll_forward(self.root, moves)
         _crash_point("done")
         return sorted(changed)
+
+
+def _current(root: Path, relpath: str) -> bytes | None:
+    """The bytes a change would replace (None for a new file), through the trust boundary."""
+    try:
+        return package_bytes(root, relpath, what="a file to change", limit=DEFAULT_LIMITS.max_file_bytes)
+    except Refused as refused:
+        if refused.finding.code == "missing-file":
+            return None
+        raise TransactionError(f"cannot change {relpath}: {refused.finding.message}") from None
 
 
 def _roll_forward(root: Path, moves: list[dict]) -> None:
@@ -194,24 +232,105 @@ def interrupted(root: Path) -> bool:
 
 
 def _candidate_temps(root: Path):
-    for folder in [root, *[p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]]:
-        yield from (p for p in folder.iterdir() if p.name.startswith(".") and TEMP_MARK in p.name)
+    for folder in [
+        root,
+        *[p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")],
+    ]:
+        yield from (
+            p
+            for p in folder.iterdir()
+            if p.name.startswith(".") and TEMP_MARK in p.name and p.is_file() and not p.is_symlink()
+        )
+
+
+def journal_problem(root: Path) -> Finding | None:
+    """Why the journal in ``root`` must not be replayed, or None when it is this tool's own (or absent)."""
+    try:
+        _trusted_moves(Path(root))
+    except UntrustedJournal as refused:
+        return refused.finding
+    return None
+
+
+def _untrusted(reason: str) -> UntrustedJournal:
+    return UntrustedJournal(
+        Finding(
+            "untrusted-journal",
+            f"the change journal cannot be replayed: {reason}; nothing was moved",
+            file=f"{STATE_DIR}/{JOURNAL}",
+        )
+    )
+
+
+def _trusted_moves(root: Path) -> list[dict] | None:
+    """The journal's moves once every one is proven this tool's; None without a journal; raises otherwise."""
+    journal = root / STATE_DIR / JOURNAL
+    if not journal.exists() and not journal.is_symlink():
+        return None
+    if journal.is_symlink() or (root / STATE_DIR).is_symlink():
+        raise _untrusted("it is a symlink")
+    data, findings = load_json(journal, limits=DEFAULT_LIMITS, file=f"{STATE_DIR}/{JOURNAL}")
+    if data is None or findings:
+        raise _untrusted("it is not readable JSON" + (f" ({findings[0].message})" if findings else ""))
+    token = data.get("token") if isinstance(data, dict) else None
+    moves = data.get("moves") if isinstance(data, dict) else None
+    if not (isinstance(token, str) and len(token) == 8 and all(c in "0123456789abcdef" for c in token)):
+        raise _untrusted("its token is not one this tool makes")
+    if not isinstance(moves, list) or not moves:
+        raise _untrusted("it lists no moves")
+    for move in moves:
+        _check_move(root, move, token)
+    return moves
+
+
+def _check_move(root: Path, move: object, token: str) -> None:
+
+    if not isinstance(move, dict) or not isinstance(move.get("path"), str):
+        raise _untrusted("a move is not an object with a path")
+    relpath = move["path"]
+    problem = check_path(root, relpath, what="a journalled path", file=f"{STATE_DIR}/{JOURNAL}")
+    if problem is not None:
+        raise _untrusted(problem.message)
+    target = root / relpath
+    expected_temporary = (PurePosixPath(relpath).parent / f".{target.name}{TEMP_MARK}{token}").as_posix()
+    if move.get("temporary") != expected_temporary.removeprefix("./"):
+        raise _untrusted(f"the temporary file of {relpath} is not the one this tool would have named")
+    made = move.get("file")
+    after = move.get("after")
+    if not (isinstance(made, list) and len(made) == 2 and all(isinstance(n, int) for n in made)):
+        raise _untrusted(f"the move of {relpath} does not say which file was written")
+    temporary = root / expected_temporary
+    present = temporary if temporary.exists() or temporary.is_symlink() else target
+    try:
+        info = os.lstat(present)
+    except OSError:
+        raise _untrusted(f"neither {relpath} nor its temporary file exists") from None
+    if not stat.S_ISREG(info.st_mode) or [info.st_dev, info.st_ino] != made:
+        raise _untrusted(f"{present.relative_to(root)} is not the file this tool wrote")
+    try:
+        with open_regular(present, name=str(present.relative_to(root))) as stream:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except Refused as refused:
+        raise _untrusted(refused.finding.message) from None
+    if digest.hexdigest() != after:
+        raise _untrusted(f"{present.relative_to(root)} does not hold the bytes the journal names")
 
 
 def recover(root: str | Path) -> str | None:
-    """Finish or undo an interrupted change (caller holds the lock); say which, or None."""
+    """Finish or undo an interrupted change (caller holds the lock); say which, or None.
+
+    Raises :class:`UntrustedJournal` (and moves nothing) for a journal it cannot prove it wrote.
+    """
     root = Path(root)
     journal = root / STATE_DIR / JOURNAL
-    if journal.exists():
-        try:
-            moves = json.loads(journal.read_text(encoding="utf-8"))["moves"]
-        except (OSError, ValueError, KeyError):
-            moves = None
+    if journal.exists() or journal.is_symlink():
+        moves = _trusted_moves(root)  # write_atomic never leaves a torn journal: anything unproven is foreign
         if moves is not None:
             _roll_forward(root, moves)
             _clean_temps(root)
             return "finished an interrupted change"
-        journal.unlink()  # a torn journal was never the commit point (write_atomic): undo
     if _clean_temps(root):
         return "undid an interrupted change"
     return None

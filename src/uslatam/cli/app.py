@@ -26,8 +26,7 @@ EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 def _show_version(value: bool) -> None:
     if value:
-        import json
-
+        from ..boundary import DEFAULT_LIMITS, load_json
         from ..paths import own_package
 
         try:
@@ -36,7 +35,8 @@ def _show_version(value: bool) -> None:
             tool = version("us-latam-security-facts")
         except Exception:  # not installed (running from a clone without pip install)
             tool = "unknown"
-        data = json.loads((own_package() / "datapackage.json").read_text(encoding="utf-8"))["version"]
+        descriptor, _ = load_json(own_package() / "datapackage.json", limits=DEFAULT_LIMITS, file="datapackage.json")
+        data = descriptor.get("version", "unknown") if isinstance(descriptor, dict) else "unknown"
         typer.echo(f"uslatam {tool} (data package {data})")
         raise typer.Exit()
 
@@ -186,16 +186,18 @@ def locate(
     debug: Debug = False,
 ) -> None:
     """Print the spans.csv row for WORDS in a source's stored text (offsets, prefix, suffix)."""
+    from ..boundary import DEFAULT_LIMITS, Refused, package_text
     from ..csvio import dumps
     from ..package import find_root
     from ..spans import SpanError
     from ..spans import locate as find
 
-    text_file = find_root(package) / "sources" / f"{source_id}.txt"
     try:
-        text = text_file.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(f"cannot read the stored text {text_file}: {error}", debug, error)
+        text = package_text(
+            find_root(package), f"sources/{source_id}.txt", what="the stored text", limit=DEFAULT_LIMITS.max_text_bytes
+        )
+    except Refused as refused:
+        _fail(f"cannot read the stored text: {refused}", debug, refused)
     try:
         found = find(text, words, prefix=prefix, occurrence=occurrence)
     except SpanError as error:
@@ -244,12 +246,14 @@ OutputFormat = Annotated[str, typer.Option("--format", "-f", help="text or json.
 
 
 def _read_text(file: str, debug: bool) -> tuple[str, str]:
+    from ..boundary import DEFAULT_LIMITS, Refused, decode, input_bytes
+
     if file == "-":
-        return sys.stdin.read(), "<stdin>"
+        return sys.stdin.read(DEFAULT_LIMITS.max_text_bytes), "<stdin>"
     try:
-        return Path(file).read_bytes().decode("utf-8"), file
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(f"cannot read {file}: {error}", debug, error)
+        return decode(input_bytes(Path(file)), name=file), file
+    except Refused as refused:
+        _fail(f"cannot read {refused}", debug, refused)
     raise AssertionError("unreachable")
 
 
@@ -316,8 +320,7 @@ def add_source(
     debug: Debug = False,
 ) -> None:
     """Register a new source text: store it in sources/ and add its sources row (and authors)."""
-    import yaml
-
+    from ..boundary import Refused, UnsafeYaml, decode, input_bytes, load_yaml
     from ..rows import AddError
     from ..rows import add_source as register
     from ..transaction import TransactionError
@@ -325,8 +328,8 @@ def add_source(
     values: dict = {}
     if metadata is not None:
         try:
-            loaded = yaml.safe_load(metadata.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            loaded = load_yaml(decode(input_bytes(metadata), name=str(metadata)))
+        except (Refused, UnsafeYaml) as error:
             _fail(f"cannot read the metadata {metadata}: {error}", debug, error)
         if not isinstance(loaded, dict):
             _fail(f"the metadata {metadata} must be a mapping of column to value", debug)
@@ -358,13 +361,16 @@ def add_source(
 def recover(path: PackagePath = Path("."), lock_timeout: LockTimeout = 10.0, debug: Debug = False) -> None:
     """Finish or undo a change that was interrupted (a crash or kill during a write)."""
     from ..package import find_root
-    from ..transaction import PackageLock, TransactionError
+    from ..transaction import PackageLock, TransactionError, UntrustedJournal
     from ..transaction import recover as run
 
     root = find_root(path)
     try:
         with PackageLock(root, lock_timeout):
             done = run(root)
+    except UntrustedJournal as refused:
+        _print_problems([refused.finding], "text")
+        raise typer.Exit(EXIT_INVALID) from None
     except TransactionError as error:
         _fail(str(error), debug, error)
     typer.echo(done or "nothing to recover")
@@ -529,7 +535,14 @@ def figures(
         from ..figures import draw_all
     except ImportError as error:
         _fail(f"figures need matplotlib: pip install 'us-latam-security-facts[figures]' ({error})", debug, error)
-    for file in draw_all(destination, package):
+    from ..loading import LoadError
+
+    try:
+        written = draw_all(destination, package)
+    except LoadError as error:
+        typer.echo(f"uslatam: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    for file in written:
         typer.echo(f"wrote {file}")
 
 
@@ -568,29 +581,63 @@ def docs(
     ] = False,
 ) -> None:
     """Regenerate the documents derived from the package: error codes, data dictionary, README's table of tables."""
-    from ..docs import codes_markdown, data_dictionary_markdown, with_tables
+    from ..docs import DocsError, codes_markdown, data_dictionary_markdown, with_tables
+    from ..docs import _text as package_file_text
     from ..files import write_atomic
     from ..package import find_root
 
     root = find_root(path)
-    targets = {
-        root / "docs" / "error-codes.md": codes_markdown(),
-        root / "docs" / "data-dictionary.md": data_dictionary_markdown(root),
-        root / "README.md": with_tables((root / "README.md").read_text(encoding="utf-8"), root),
-    }
-    stale = [file for file, text in targets.items() if not file.is_file() or file.read_text(encoding="utf-8") != text]
+    try:
+        current = {name: package_file_text(root, name) for name in ("README.md",)}
+        targets = {
+            "docs/error-codes.md": codes_markdown(),
+            "docs/data-dictionary.md": data_dictionary_markdown(root),
+            "README.md": with_tables(current["README.md"], root),
+        }
+        for name in targets:
+            if name not in current and (root / name).exists():
+                current[name] = package_file_text(root, name)
+    except (DocsError, KeyError, ValueError) as error:
+        typer.echo(f"uslatam: cannot generate the documents: {error}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    stale = [name for name, text in targets.items() if current.get(name) != text]
     if check:
-        for file in stale:
-            typer.echo(f"stale: {file}; regenerate with: uslatam docs", err=True)
+        for name in stale:
+            typer.echo(f"stale: {root / name}; regenerate with: uslatam docs", err=True)
         raise typer.Exit(EXIT_INVALID if stale else EXIT_VALID)
-    for file in stale:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(file, targets[file].encode("utf-8"))
-        typer.echo(f"wrote {file}")
+    for name in stale:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(root / name, targets[name].encode("utf-8"))
+        typer.echo(f"wrote {root / name}")
 
 
 def main() -> None:
-    app()
+    """Run a command offline; a fault of the file system or a refused input is one line naming the file, exit 2."""
+    from ..boundary import Refused, offline
+    from ..package import PackageError
+
+    debug = "--debug" in sys.argv
+    with offline():
+        try:
+            app()
+        except (Refused, PackageError) as refused:
+            if debug:
+                raise
+            typer.echo(f"uslatam: {refused}", err=True)
+            sys.exit(EXIT_USAGE)
+        except OSError as error:
+            if debug:
+                raise
+            typer.echo(f"uslatam: {fault_message(error)}", err=True)
+            sys.exit(EXIT_USAGE)
+
+
+def fault_message(error: OSError) -> str:
+    """``<file>: <reason>`` for a fault such as a read-only folder, a full disk or a vanished file."""
+    where = error.filename if error.filename is not None else "a file"
+    if error.filename2 is not None:
+        where = f"{where} -> {error.filename2}"
+    return f"{where}: {error.strerror or error}; nothing was changed"
 
 
 if __name__ == "__main__":

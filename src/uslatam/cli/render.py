@@ -112,9 +112,12 @@ def _column(finding, root: Path, cache: dict, cell_column) -> int | None:
     if not finding.file or not finding.column or not finding.file.endswith(".csv"):
         return None
     if finding.file not in cache:
+        from ..boundary import DEFAULT_LIMITS, Refused, package_text
+
         try:
-            cache[finding.file] = (root / finding.file).read_text(encoding="utf-8").split("\n")
-        except (OSError, UnicodeDecodeError):
+            text = package_text(root, finding.file, what="a file", limit=DEFAULT_LIMITS.max_file_bytes)
+            cache[finding.file] = text.split("\n")
+        except Refused:
             cache[finding.file] = []
     lines = cache[finding.file]
     if not lines or finding.line is None or finding.line > len(lines):

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..boundary import offline_only
 from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, load
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
-from ..transaction import interrupted
-from . import columns, frictionless_check, lint, pandera_check, rules, structure, support
+from ..transaction import interrupted, journal_problem
+from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure, support
 
 ENGINES = ("frictionless", "pandera", "vectorised")
 SMALL_ENGINES = ("frictionless", "pandera")  # every engine at once, while the package is small
@@ -48,6 +49,7 @@ class Progress:
     bytes_total: int
 
 
+@offline_only
 def validate(
     path: str | Path = ".",
     *,
@@ -73,7 +75,10 @@ def validate(
         report.merge(error.findings)
         return report
     report.merge(findings)
-    if interrupted(package.root):
+    foreign_journal = journal_problem(package.root)
+    if foreign_journal is not None:
+        report.merge([foreign_journal])
+    elif interrupted(package.root):
         report.merge(
             [
                 Finding(
@@ -84,6 +89,7 @@ def validate(
             ]
         )
     report.merge(lint.check(package))
+    report.merge(inventory.check(package, limits))
     engines = tuple(engines) if engines else choose_engines(package)
     report.engines = engines
     key_engine = next((e for e in engines if e != "frictionless"), None)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import re
 
+from ..boundary import offline, without_remote_references
 from ..codes import CATALOGUE
 from ..package import Package
+from ..patterns import linear_patterns
 from ..report import Finding
 from ..schema import TypedTable
 
@@ -22,7 +24,7 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
     from frictionless import FrictionlessException, system
     from frictionless import Package as FrictionlessPackage
 
-    descriptor = copy.deepcopy(package.descriptor)
+    descriptor = without_remote_references(copy.deepcopy(package.descriptor))  # reported by package.load
     readable = {name for name in tables}
     resources = []
     for entry in descriptor.get("resources", []):
@@ -30,7 +32,7 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
         if name not in readable:
             continue
         resource = package.resource(name)
-        schema = copy.deepcopy(resource.schema)
+        schema = without_remote_references(copy.deepcopy(resource.schema))
         schema["foreignKeys"] = [key for key in schema.get("foreignKeys", []) if _usable(key, name, schema, tables)]
         entry["schema"] = schema
         resources.append(entry)
@@ -39,7 +41,7 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
     descriptor["resources"] = resources
     findings: list[Finding] = []
     try:
-        with system.use_context(trusted=False):
+        with system.use_context(trusted=False), offline(), linear_patterns():
             frictionless_package = FrictionlessPackage(descriptor, basepath=str(package.root))
             report = frictionless_package.validate(limit_errors=10**9)
     except FrictionlessException as error:

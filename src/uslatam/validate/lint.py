@@ -6,6 +6,7 @@ import copy
 import re
 from collections.abc import Callable
 
+from ..boundary import DEFAULT_LIMITS, Refused, offline, package_text, without_remote_references
 from ..package import DESCRIPTOR, Package
 from ..report import Finding
 from ..schema import SUPPORTED_TYPES, FieldSpec, SchemaError
@@ -70,13 +71,13 @@ def _descriptor(package: Package) -> list[Finding]:
                 found_by=(ENGINE,),
             )
         )
-    safe = copy.deepcopy(descriptor)
+    safe = without_remote_references(copy.deepcopy(descriptor))  # reported by package.load, never fetched
     by_name = {r.name: r for r in package.resources}
     safe["resources"] = []
     for entry in descriptor.get("resources") or []:
         if isinstance(entry, dict) and entry.get("name") in by_name:
             safe_entry = copy.deepcopy(entry)
-            safe_entry["schema"] = copy.deepcopy(by_name[entry["name"]].schema)
+            safe_entry["schema"] = without_remote_references(copy.deepcopy(by_name[entry["name"]].schema))
             safe["resources"].append(safe_entry)
             if not entry.get("description"):
                 findings.append(
@@ -100,7 +101,8 @@ def _descriptor(package: Package) -> list[Finding]:
                     )
                 )
     try:
-        errors = FrictionlessPackage.metadata_validate(safe) if safe["resources"] else []
+        with offline():
+            errors = list(FrictionlessPackage.metadata_validate(safe)) if safe["resources"] else []
     except FrictionlessException as error:
         errors = [error.error]
     for error in errors or []:
@@ -114,7 +116,7 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
 
     schema = resource.schema
     file = resource.schema_path or DESCRIPTOR
-    text = (package.root / resource.schema_path).read_text(encoding="utf-8") if resource.schema_path else ""
+    text = _schema_text(package, resource.schema_path)
     findings: list[Finding] = []
 
     def add(code: str, message: str, column: str | None = None, value=None, expected=None) -> None:
@@ -137,7 +139,8 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
         add("schema-error", "the schema has no list of fields")
         return findings
     try:
-        errors = Schema.metadata_validate(schema)
+        with offline():
+            errors = list(Schema.metadata_validate(without_remote_references(schema)))
     except FrictionlessException as error:
         errors = [error.error]
     for error in errors or []:
@@ -269,3 +272,13 @@ def _line_of_field(text: str, name: str | None) -> int | None:
     needle = f'"name": "{name}"'
     at = text.find(needle)
     return text.count("\n", 0, at) + 1 if at != -1 else None
+
+
+def _schema_text(package: Package, relpath: str | None) -> str:
+    """The schema file's text, for line numbers only (package.load already parsed it)."""
+    if relpath is None:
+        return ""
+    try:
+        return package_text(package.root, relpath, what="a schema", limit=DEFAULT_LIMITS.max_descriptor_bytes)
+    except Refused:
+        return ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
+from ..boundary import Refused, read_bytes
 from ..csvio import RawTable, check_shape, read_table
 from ..package import Limits, Resource, file_integrity
 from ..report import Finding
@@ -39,9 +40,10 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     from .. import arrowcsv
     from . import pandera_check
 
-    raw = resource.file.read_bytes()
-    if len(raw) > limits.max_file_bytes:
-        return None, []
+    try:
+        raw = read_bytes(resource.file, name=resource.path, limit=limits.max_file_bytes, table=resource.name)
+    except Refused:
+        return None, []  # the strict reader reports why
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the GIL: it runs beside the parse
         digest = pool.submit(_sha256, raw)
         table = arrowcsv.read(raw, spec.field_names, max_cell_chars=limits.max_cell_chars)
@@ -66,6 +68,7 @@ def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable
         relpath=resource.path,
         max_cell_chars=limits.max_cell_chars,
         max_columns=limits.max_columns,
+        max_bytes=limits.max_file_bytes,
     )
     findings = list(raw.findings)
     if raw.readable:
@@ -79,7 +82,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> list[Finding]:
-    size, digest = measured or file_integrity(resource.file)
+    try:
+        size, digest = measured or file_integrity(resource.file)
+    except Refused:
+        return []  # the reader has reported why the file cannot be read
     findings = []
     if resource.declared_bytes is not None and resource.declared_bytes != size:
         findings.append(
