@@ -321,8 +321,9 @@ def coverage(path: str | Path | None = None, source_ids: Sequence[str] = ()) -> 
     """
     import hashlib
 
+    from .boundary import DEFAULT_LIMITS, Refused, decode, package_bytes
     from .loading import LoadError, load
-    from .package import PackageError, check_path, find_root
+    from .package import PackageError, find_root
     from .package import load as load_package
     from .paths import own_package
     from .schema import SchemaError, TableSpec
@@ -351,15 +352,18 @@ def coverage(path: str | Path | None = None, source_ids: Sequence[str] = ()) -> 
         source_id = row["source_id"]
         if source_ids and source_id not in source_ids:
             continue
-        problem = check_path(package.root, row["text_path"], what=f"text_path of source {source_id!r}")
-        if problem is not None:
-            raise CoverageError(problem.message)
-        file = package.root / row["text_path"]
         try:
-            raw = file.read_bytes()
-            text = raw.decode("utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise CoverageError(f"cannot read {row['text_path']}: {error}") from None
+            raw = package_bytes(
+                package.root,
+                row["text_path"],
+                what=f"text_path of source {source_id!r}",
+                limit=DEFAULT_LIMITS.max_text_bytes,
+                table=SOURCES,
+                listed_in=f"data/{SOURCES}.csv",
+            )
+            text = decode(raw, name=row["text_path"], table=SOURCES)
+        except Refused as refused:
+            raise CoverageError(str(refused)) from None
         if hashlib.sha256(raw).hexdigest() != row["sha256"]:
             raise CoverageError(f"{row['text_path']} does not match its sha256; run uslatam validate")
         start, end = int(row["body_start"]), int(row["body_end"])
