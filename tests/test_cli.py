@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -36,7 +37,7 @@ def test_text_report_names_file_line_column_value_and_fix() -> None:
     result = uslatam("validate", str(FIXTURES / "foreign-key"))
     ((code, table, line, column),) = json.loads((FIXTURES / "foreign-key" / "expected.json").read_text())["expected"]
     assert f"data/{table}.csv:{line} [{column}] {code}" in result.stdout
-    assert "value:    'no-such-event'" in result.stdout
+    assert "value:    'no-such-office'" in result.stdout
     assert "fix:" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
@@ -76,8 +77,13 @@ def test_github_annotations_are_capped_per_code(tmp_path: Path) -> None:
     package = tmp_path / "package"
     shutil.copytree(FIXTURES / "clean", package)
     vocabularies = package / "data" / "vocabularies.csv"
-    text = vocabularies.read_text(encoding="utf-8")
-    vocabularies.write_text(text.replace(".\n", ".\u200b\n"), encoding="utf-8")
+    with open(vocabularies, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    label = rows[0].index("label")
+    for row in rows[1:]:
+        row[label] += "\u200b"  # an invisible character in every code's label
+    with open(vocabularies, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
     uslatam("rehash", str(package))
     result = uslatam("validate", "--format", "github", str(package))
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]

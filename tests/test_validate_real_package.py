@@ -38,7 +38,11 @@ def test_span_shifted_by_one_character_fails(package_copy: Path) -> None:
     end = _span_cell(package_copy, "ic-q-blame-game", "end")
     _edit(package_copy, "spans", "span_id", "ic-q-blame-game", "start", str(start + 1))
     line = _edit(package_copy, "spans", "span_id", "ic-q-blame-game", "end", str(end + 1))
-    assert _locations(package_copy) == {("span-mismatch", "spans", line, "exact")}
+    # a span whose offsets do not hold covers nothing: the quotation it held is reported uncovered too
+    assert _locations(package_copy) == {
+        ("span-mismatch", "spans", line, "exact"),
+        ("uncovered-text", "sources", 2, "body"),
+    }
 
 
 def test_duplicated_primary_key_fails(package_copy: Path) -> None:
