@@ -332,8 +332,10 @@ def test_release_after_an_addition_is_minor_and_patch_is_refused(repo: Path) -> 
 def test_patch_after_a_schema_change_is_refused_with_the_reason(repo: Path) -> None:
     release(repo, "major", today=DAY)
     git(repo, "commit", "-qam", "Release 1.0.0")
-    enum_tightened(repo)
+    enum_tightened(repo)  # leaves a cell outside the enum: release() would refuse it as invalid first
     with pytest.raises(ReleaseError, match=r"major is required by quotes: quote_type: enum now"):
+        plan_release(repo, "patch", today=DAY)
+    with pytest.raises(ReleaseError, match=r"does not validate: constraint-error data/quotes.csv"):
         release(repo, "patch", today=DAY)
 
 

@@ -176,6 +176,17 @@ def text_symlink_out(package: Path, outside: Path, port: int) -> None:
     os.symlink(outside, package / TEXT)
 
 
+def fifo_inputs(package: Path, outside: Path, port: int) -> None:
+    for name in ("quote.yaml", "article.txt"):
+        (package.parent / "inputs" / name).unlink(missing_ok=True)
+        os.mkfifo(package.parent / "inputs" / name)
+
+
+def deep_yaml_input(package: Path, outside: Path, port: int) -> None:
+    (package.parent / "inputs" / "quote.yaml").write_text("quotes: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    (package.parent / "inputs" / "meta.yaml").write_text("title: " + "[" * 50_000 + "]" * 50_000 + "\n")
+
+
 @dataclass(frozen=True)
 class Case:
     build: Callable[[Path, Path, int], None]
@@ -198,6 +209,8 @@ CASES = {
     "foreign-journal": Case(foreign_journal, r"journal\.json", ("validate", "add", "add-source", "release", "recover")),
     "deeply-nested-citation": Case(citation_bomb, r"CITATION\.cff", ("validate", "release", "cite")),
     "source-text-symlinked-out": Case(text_symlink_out, re.escape(TEXT), ("validate", "add", "locate", "figures")),
+    "fifo-for-an-input-file": Case(fifo_inputs, r"quote\.yaml|article\.txt", ("add", "add-source")),
+    "deeply-nested-input": Case(deep_yaml_input, r"quote\.yaml|meta\.yaml", ("add", "add-source")),
 }
 
 
@@ -206,16 +219,17 @@ CASES = {
 
 def arguments(command: str, package: Path, inputs: Path, out: Path) -> list[str]:
     if command == "add":
-        (inputs / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
+        _write_once(inputs / "quote.yaml", TACKLE_JOINTLY)
         return ["add", str(inputs / "quote.yaml"), "--package", str(package)]
     if command == "add-source":
-        (inputs / "article.txt").write_text("A New Article\n\nSomething happened.\n", encoding="utf-8")
+        _write_once(inputs / "article.txt", "A New Article\n\nSomething happened.\n")
         return [
             "add-source",
             str(inputs / "article.txt"),
             *("--id", "example-2017-07-01-new", "--title", "A New Article", "--publisher", "Example"),
             *("--url", "https://example.org/new", "--published", "2017-07-01", "--language", "en"),
             *("--reuse-terms", "None stated.", "--package", str(package)),
+            *(("--metadata", str(inputs / "meta.yaml")) if (inputs / "meta.yaml").exists() else ()),
         ]
     return {
         "validate": ["validate", str(package)],
@@ -229,6 +243,12 @@ def arguments(command: str, package: Path, inputs: Path, out: Path) -> list[str]
         "recover": ["recover", str(package)],
         "locate": ["locate", SOURCE_ID, "Tillerson", "--package", str(package)],
     }[command]
+
+
+def _write_once(path: Path, text: str) -> None:
+    """Write a default input, unless a case has put its own there (a FIFO must not be opened)."""
+    if not path.exists() and not path.is_symlink():
+        path.write_text(text, encoding="utf-8")
 
 
 def _tree(folder: Path) -> dict[str, bytes | str]:
@@ -291,8 +311,9 @@ def test_hostile_input_is_refused_by_every_command(
     inputs.mkdir()
     out.mkdir()
     outside = tmp_path / "outside.csv"
-    argv = arguments(command, package, inputs, out)
+    arguments(command, package, inputs, out)  # the default inputs, which a case may then replace
     spec.build(package, outside, listener.port)
+    argv = arguments(command, package, inputs, out)
     package_before, outside_before = _tree(package), _outside(tmp_path)
     connections_before = listener.connections
     code, stdout, stderr, cpu = run_child(argv, tmp_path)
@@ -347,4 +368,4 @@ def test_the_matrix_covers_every_command() -> None:
         "figures",
         "docs",
     }
-    assert len(CASES) >= 12
+    assert len(CASES) >= 14

@@ -85,9 +85,11 @@ def test_writing_commands_refuse_to_run_over_a_foreign_journal(package_copy: Pat
     assert snapshot(package_copy) == before
 
 
-def test_a_journal_copied_with_its_package_is_not_replayed(without_tackle_jointly: Path, tmp_path: Path) -> None:
+def test_a_journal_copied_with_its_package_is_not_replayed(
+    real_package_without_one_quote: Path, tmp_path: Path
+) -> None:
     """The same journal is replayed where it was written, and refused in a copy (new inodes)."""
-    package_copy = without_tackle_jointly
+    package_copy = real_package_without_one_quote
     (package_copy / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
     killed = uslatam("add", "quote.yaml", cwd=package_copy, env={"USLATAM_CRASH_AT": "journaled"})
     assert killed.returncode == 137

@@ -30,6 +30,7 @@ from uslatam.release import ReleaseError, release
 from uslatam.validate import validate
 
 from .conftest import FIXTURES, ROOT, uslatam
+from .test_add import snapshot
 
 # --- regular files, limits, decoding ------------------------------------------------------------
 
@@ -194,14 +195,6 @@ def _with_fault(cwd: Path, target: str, number: int, function: str, *command: st
     )
 
 
-def _snapshot(package: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(package)): p.read_bytes()
-        for p in sorted(package.rglob("*"))
-        if p.is_file() and not p.name.startswith("lock")
-    }
-
-
 FAULTS = {
     # name: (text in the failing path, errno, function failing, command, what the line must name)
     "read-only package (release)": (".uslatam", errno.EROFS, "mkdir", ("release", "patch"), ".uslatam"),
@@ -234,13 +227,14 @@ def test_a_fault_is_one_line_naming_the_file(package_copy: Path, fault: str) -> 
     descriptor = json.loads((package_copy / "datapackage.json").read_text())
     descriptor["resources"][0]["bytes"] = 1  # a hand edit, so that rehash has something to write
     (package_copy / "datapackage.json").write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
-    before = _snapshot(package_copy)
+    before = snapshot(package_copy)
     result = _with_fault(package_copy, target, number, function, *command)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     assert len(lines) == 1 and named in lines[0], lines
-    assert _snapshot(package_copy) == before
+    assert snapshot(package_copy) == before
+    assert not (package_copy / ".uslatam" / "journal.json").exists()
     assert not list(package_copy.rglob("*.tmp")) and not list(package_copy.rglob(".*uslatam-tmp-*"))
     assert not (package_copy.parent / "out.sqlite").exists() and not (package_copy.parent / "figs").exists()
 

@@ -397,26 +397,37 @@ def load_yaml(text: str, *, max_chars: int = 1_000_000, limits: Limits = DEFAULT
 
     if len(text) > max_chars:
         raise UnsafeYaml(f"{len(text)} characters; the limit is {max_chars}")
-    depth = nodes = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                raise UnsafeYaml("anchors and aliases are not allowed")
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                depth += 1
-                if depth > limits.max_json_depth:
-                    raise UnsafeYaml(f"nests deeper than {limits.max_json_depth} levels")
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                depth -= 1
-            if isinstance(event, yaml.NodeEvent):
-                nodes += 1
-                if nodes > limits.max_yaml_nodes:
-                    raise UnsafeYaml(f"more than {limits.max_yaml_nodes} values")
+        check_yaml_shape(text, limits=limits)
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise UnsafeYaml(str(error).splitlines()[0]) from None
     except RecursionError:
         raise UnsafeYaml("nests too deeply") from None
+
+
+def check_yaml_shape(text: str, *, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Raise UnsafeYaml for anchors or aliases, nesting deeper or values more than the limits.
+
+    Reads the event stream, which is flat, so that nothing recursive (PyYAML's composer)
+    ever sees a hostile shape. A syntax error is raised as yaml.YAMLError.
+    """
+    import yaml
+
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise UnsafeYaml("anchors and aliases are not allowed")
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > limits.max_json_depth:
+                raise UnsafeYaml(f"nests deeper than {limits.max_json_depth} levels")
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > limits.max_yaml_nodes:
+                raise UnsafeYaml(f"more than {limits.max_yaml_nodes} values")
 
 
 # --- references that would be fetched -------------------------------------------------------

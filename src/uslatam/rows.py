@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .boundary import DEFAULT_LIMITS, Refused, input_bytes, package_bytes
+from .boundary import DEFAULT_LIMITS, Refused, UnsafeYaml, check_yaml_shape, input_bytes, package_bytes
 from .boundary import read_text as read_bounded_text
 from .csvio import dumps, format_cell
 from .package import DESCRIPTOR, PackageError, copy_package, find_root, load_readable
@@ -137,12 +137,10 @@ def _read_tree(text: str, name: str, table: str | None) -> list[InputRow]:
     import yaml
 
     try:
-        if any(
-            isinstance(e, yaml.AliasEvent) or getattr(e, "anchor", None)
-            for e in yaml.parse(text, Loader=yaml.SafeLoader)
-        ):
-            raise AddError([_problem("anchors and aliases are not allowed in input files", name)])
+        check_yaml_shape(text)  # anchors, aliases, depth and size refused before anything recursive runs
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except UnsafeYaml as error:
+        raise AddError([_problem(f"the input cannot be read safely: {error}", name)]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise AddError(

@@ -159,6 +159,8 @@ def generate(
         resource.pop("hash", None)
     for folder in ("schemas",):
         shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
+    if (source / "CITATION.cff").is_file():  # a package without a citation is invalid (missing-citation)
+        shutil.copy2(source / "CITATION.cff", target / "CITATION.cff")
     descriptor["name"] = f"{descriptor.get('name', 'package')}-synthetic"
     descriptor["title"] = f"Synthetic package: {rows} rows per table, seed {seed}"
     (target / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")

@@ -345,8 +345,8 @@ def add_source(
         "authors": author or None,
     }
     values.update({k: v for k, v in options.items() if v is not None})
-    if not file.is_file():
-        _fail(f"no such file: {file}", debug)
+    if not file.exists() and not file.is_symlink():
+        _fail(f"no such file: {file}", debug)  # anything else that is not a regular file is refused when read
     try:
         plan = register(package, file, values, source_name=str(file), dry_run=dry_run, lock_timeout=lock_timeout)
     except AddError as error:
