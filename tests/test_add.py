@@ -78,7 +78,7 @@ def test_dry_run_reports_and_writes_nothing(without_tackle_jointly: Path) -> Non
     (without_tackle_jointly / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
     result = uslatam("add", "quote.yaml", "--dry-run", "--format", "json", cwd=without_tackle_jointly)
     summary = json.loads(result.stdout)
-    assert summary["rows"] == {"quotes": 1, "spans": 2}
+    assert summary["rows"] == {"quotes": 1, "spans": 1}  # the attribution span already exists
     assert {s["span_id"] for s in summary["spans_created"]} == {"ic-q-tackle-jointly"}
     before.pop("quote.yaml", None)
     after = snapshot(without_tackle_jointly)
@@ -88,10 +88,10 @@ def test_dry_run_reports_and_writes_nothing(without_tackle_jointly: Path) -> Non
 
 def test_csv_input_from_standard_input_reuses_an_existing_span(package_copy: Path) -> None:
     text = (
-        "claim_id,source_id,subject,area_entity_id,direction,period_precision,period_basis,modality,"
-        "asserted_by_entity_id,span_words\n"
-        f"mexico-heroin-production-rising-again,{SOURCE},heroin production,mexico,increase,unknown,"
-        "as_of_publication,asserted,insight-crime,Heroin production is rising in Mexico\n"
+        "claim_id,source_id,subject,area_entity_id,direction,period,period_precision,period_basis,certainty,"
+        "voice,span_words\n"
+        f"mexico-heroin-production-rising-again,{SOURCE},Heroin production,mexico,increase,2017-05-19,day,"
+        "as_of_publication,asserted,source,Heroin production is rising in Mexico\n"
     )
     result = uslatam("add", "trend_claims", "-", "--input-format", "csv", cwd=package_copy, stdin=text)
     assert result.returncode == 0, result.stderr
@@ -301,7 +301,7 @@ def test_two_concurrent_adds_both_land(package_copy: Path) -> None:
         (package_copy / f"c{number}.yaml").write_text(
             f"source_id: {SOURCE}\ntrend_claims:\n  - claim_id: concurrent-{number}\n    subject: s\n"
             f"    direction: increase\n    period_precision: unknown\n    period_basis: none\n"
-            f"    modality: asserted\n    span: {{words: {words}}}\n",
+            f"    certainty: asserted\n    voice: source\n    span: {{words: {words}}}\n",
             encoding="utf-8",
         )
         claims.append(f"concurrent-{number}")

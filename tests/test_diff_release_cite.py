@@ -160,11 +160,12 @@ def descriptor_title_edited(p):
 def row_retracted(p):
     h, r = _rows(p, "source_authors")
     _put_rows(p, "source_authors", h, r[:1])
+    header, retractions = _rows(p, "retractions")  # earlier retractions stay: they are released rows too
     _put_rows(
         p,
         "retractions",
-        *_rows(p, "retractions")[:1],
-        [["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]],
+        header,
+        [*retractions, ["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]],
     )
 
 
@@ -175,7 +176,8 @@ def row_removed_silently(p):
 
 def number_reformatted(p):
     h, r = _rows(p, "statistics")
-    r[0][h.index("value")] = r[0][h.index("value")] + ".0"
+    measured = next(row for row in r if row[h.index("value")])  # a quantifier has no value to reformat
+    measured[h.index("value")] += ".0"
     _put_rows(p, "statistics", h, r)
 
 
@@ -241,7 +243,7 @@ def test_diff_after_add_lists_exactly_the_added_rows(package_copy: Path, tmp_pat
     shutil.copytree(package_copy, before)
     (package_copy / "in.yaml").write_text(
         f"source_id: {SOURCE}\ntrend_claims:\n  - claim_id: new-claim\n    subject: s\n    direction: increase\n"
-        "    period_precision: unknown\n    period_basis: none\n    modality: asserted\n"
+        "    period_precision: unknown\n    period_basis: none\n    certainty: asserted\n    voice: source\n"
         "    span: {words: Heroin production is rising in Mexico}\n",
         encoding="utf-8",
     )

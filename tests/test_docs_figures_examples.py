@@ -75,10 +75,11 @@ def test_the_example_analysis_runs_and_answers() -> None:
         [sys.executable, str(ROOT / "examples" / "analysis.py")], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
-    assert "Who is quoted on demand" in result.stdout and "Hedged trend claims" in result.stdout
+    assert "Who is quoted on demand" in result.stdout and "Claims about demand and supply" in result.stdout
     tillerson = next(line for line in result.stdout.splitlines() if line.startswith("Rex Tillerson"))
     assert tillerson.split()[-3:] == ["2", "3", "5"]
-    assert "methamphetamine production" in result.stdout
+    reports = next(line for line in result.stdout.splitlines() if "Recent reports" in line)
+    assert reports.split()[3:6] == ["causal", "hedged", "none"]  # "may be ramping up": who says it, how firmly
 
 
 def test_the_datasheet_counts_are_the_data() -> None:

@@ -46,7 +46,8 @@ def _schema(name: str) -> dict:
 
 
 ENTITIES = _table("entities")[1]
-SPAN_IDS = [r["span_id"] for r in _table("spans")[1]]
+SPANS = [r for r in _table("spans")[1] if r["exact"].split()]
+SPAN_IDS = [r["span_id"] for r in SPANS]
 COUNTRY_ENTITIES = [r["entity_id"] for r in ENTITIES if r["entity_type"] in ("country", "region")]
 ENUMS = {
     f["name"]: f["constraints"]["enum"]
@@ -55,7 +56,8 @@ ENUMS = {
     if "enum" in f.get("constraints", {})
 }
 
-slugs = st.from_regex(r"[a-z][a-z0-9]{0,7}(-[a-z0-9]{1,8}){0,2}", fullmatch=True)
+# letters only: a run of digits in an ID would be read as the date the ID claims (id-date-mismatch)
+slugs = st.from_regex(r"[a-z]{1,8}(-[a-z]{1,8}){0,2}", fullmatch=True)
 # Text a person would type: letters, digits, punctuation and spaces; always NFC, never invisible.
 free_text = (
     st.text(
@@ -106,22 +108,39 @@ def entity_row(draw, entity_id: str) -> dict:
 
 
 @st.composite
+def words_of(draw, exact: str) -> str:
+    """Some of a span's words, as the text writes them: what an as-written column may hold."""
+    words = exact.split()
+    first = draw(st.integers(0, len(words) - 1))
+    last = draw(st.integers(first, min(len(words) - 1, first + 5)))
+    return " ".join(words[first : last + 1])
+
+
+# (basis, period, precision, whether the words of the date are cited): combinations the schema's
+# requiredWhen / emptyWhen admit, for a claim the source states in its own voice
+PERIODS = [("none", "", "unknown", False), ("as_of_publication", PUBLISHED, "day", False), ("recent", "", "unknown", True)]
+
+
+@st.composite
 def trend_claim_row(draw, claim_id: str) -> dict:
-    period, precision = draw(date_with_precision())
+    span = draw(st.sampled_from(SPANS))
+    basis, period, precision, dated = draw(st.sampled_from(PERIODS))
     return {
         "claim_id": claim_id,
         "source_id": SOURCE,
-        "subject": draw(free_text),
-        "area_entity_id": draw(st.sampled_from(["", *COUNTRY_ENTITIES])),
+        "subject": draw(words_of(span["exact"])),
+        "area_entity_id": "",
         "direction": draw(st.sampled_from(ENUMS["direction"])),
-        "comparison_basis": draw(st.one_of(st.just(""), free_text)),
+        "comparison_as_written": draw(st.one_of(st.just(""), words_of(span["exact"]))),
         "period": period,
         "period_precision": precision,
-        "period_basis": draw(st.sampled_from(ENUMS["date_basis"] if "date_basis" in ENUMS else ["none"])),
-        "modality": draw(st.sampled_from(ENUMS["modality"])),
-        "asserted_by_entity_id": draw(st.sampled_from(["", *[e["entity_id"] for e in ENTITIES]])),
-        "attribution_as_written": draw(st.one_of(st.just(""), free_text)),
-        "span_id": draw(st.sampled_from(SPAN_IDS)),
+        "period_basis": basis,
+        "period_span_id": draw(st.sampled_from(SPAN_IDS)) if dated else "",
+        "certainty": draw(st.sampled_from(ENUMS["certainty"])),
+        "voice": "source",
+        "asserted_by_entity_id": "",
+        "attribution_span_id": "",
+        "span_id": span["span_id"],
     }
 
 
@@ -219,7 +238,7 @@ def test_add_then_diff_gives_exactly_the_added_rows(tmp_path_factory, claims, da
     package = _fresh(tmp_path_factory)
     before = package.parent / "before"
     shutil.copytree(package, before)
-    spans = _table("spans")[1]
+    spans = SPANS
     inputs = []
     for claim_id in claims:
         span = data.draw(st.sampled_from(spans))
@@ -229,11 +248,12 @@ def test_add_then_diff_gives_exactly_the_added_rows(tmp_path_factory, claims, da
                 {
                     "claim_id": f"drawn-{claim_id}",
                     "source_id": SOURCE,
-                    "subject": data.draw(free_text),
+                    "subject": data.draw(words_of(span["exact"])),
                     "direction": data.draw(st.sampled_from(ENUMS["direction"])),
                     "period_precision": "unknown",
                     "period_basis": "none",
-                    "modality": data.draw(st.sampled_from(ENUMS["modality"])),
+                    "certainty": data.draw(st.sampled_from(ENUMS["certainty"])),
+                    "voice": "source",
                     "span": {"words": span["exact"], "prefix": span["prefix"]},
                 },
                 "drawn.yaml",
@@ -249,4 +269,4 @@ def test_add_then_diff_gives_exactly_the_added_rows(tmp_path_factory, claims, da
 
 
 def test_the_strategies_know_the_vocabularies_they_draw_from() -> None:
-    assert set(ENUMS) >= {"entity_type", "direction", "modality", "basis"}
+    assert set(ENUMS) >= {"entity_type", "direction", "certainty", "basis"}

@@ -358,6 +358,13 @@ _CODES = [
         'Record the fact the words state, or add an exclusion with its reason; a package that records only some facts sets "uslatam": {"coverage": false} in datapackage.json.',
     ),
     Code(
+        "recording-in-progress",
+        "evidence",
+        "A source is marked in_progress: its uncovered passages are counted, not listed",
+        'Add the rows (or exclusions) its body still lacks (uslatam coverage lists them), then set recording to complete.',
+        WARNING,
+    ),
+    Code(
         "value-outside-rounding",
         "evidence",
         "A statistic's value does not match its value_text within the rounding the words imply",

@@ -30,6 +30,10 @@ TABLE_COLOURS = {
     "entities": "#8d99ae",
     "event_participants": "#74a9cf",
     "sources": "#adb5bd",
+    "claims": "#2a9d8f",
+    "mentions": "#ced4da",
+    "relations": "#b07aa1",
+    "exclusions": "#e9ecef",
 }
 
 
@@ -164,27 +168,21 @@ def network(tables: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
-    """The stored text (one source) as rows of code points, with the passages each table cites coloured."""
+def evidence_map(tables: dict, cited_by: dict[str, list[str]], text: str, path: Path, width: int = 120) -> None:
+    """The stored text (one source) as rows of code points, with the passages each table cites coloured.
+
+    ``cited_by`` maps a table to its columns that reference spans (from the schemas' foreign keys).
+    """
     from matplotlib.patches import Rectangle
 
     plt = _pyplot()
     spans = tables["spans"].set_index("span_id")
     cited: dict[str, str] = {}
-    for table, columns in (
-        ("sources", ["title_span_id", "reuse_terms_span_id"]),
-        ("entities", ["span_id"]),
-        ("occupancies", ["span_id", "date_span_id"]),
-        ("events", ["span_id", "date_span_id"]),
-        ("event_participants", ["span_id"]),
-        ("statistics", ["span_id"]),
-        ("trend_claims", ["span_id"]),
-        ("quotes", ["span_id", "attribution_span_id"]),
-    ):
+    for table, columns in cited_by.items():
         for column in columns:
             for span_id in tables[table][column].dropna():
                 if span_id in spans.index:
-                    cited[span_id] = table  # later tables win: quotes and claims are drawn on top
+                    cited[span_id] = table  # a span several tables cite takes the colour of the last
     rows = math.ceil(len(text) / width)
     figure, axis = plt.subplots(figsize=(9, rows * 0.075 + 1.2))
     axis.add_patch(Rectangle((0, -rows), width, rows, color="#f1f3f5", zorder=0))
@@ -238,7 +236,7 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
 def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Path]:
     """Write every figure into ``destination`` from this version's data (or the package at ``path``)."""
     from .boundary import DEFAULT_LIMITS, package_text
-    from .loading import _root, load
+    from .loading import _root, _specs, load
 
     root = _root(path)
     tables = load(root)
@@ -252,5 +250,10 @@ def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Pa
     timeline(tables, destination / "timeline.svg")
     network(tables, destination / "network.svg")
     first_source = tables["spans"][tables["spans"]["source_id"] == source["source_id"]]
-    evidence_map({**tables, "spans": first_source}, text, destination / "evidence-map.svg")
+    cited_by = {
+        name: [key.fields[0] for key in spec.foreign_keys if key.resource == "spans" and len(key.fields) == 1]
+        for name, (spec, _) in _specs(root).items()
+        if name != "spans"
+    }
+    evidence_map({**tables, "spans": first_source}, cited_by, text, destination / "evidence-map.svg")
     return [destination / name for name in FIGURES]

@@ -600,6 +600,10 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
         row["reuse_terms_span"] = {"words": reuse_words}
     publisher = str(metadata.get("publisher") or "")
     row.setdefault("publisher_basis", "text" if publisher and publisher in text else "publisher_page")
+    # Until a maintainer marks the page furniture, the whole text is the body (coverage then asks for all of it).
+    row.setdefault("body_start", 0)
+    row.setdefault("body_end", len(text))
+    row.setdefault("recording", "in_progress")  # its rows come in later adds
     row.setdefault("url_basis", "publisher_page")
     row.setdefault("published_basis", "publisher_page")
     row.setdefault("title_basis", "publisher_page")

@@ -313,6 +313,12 @@ def add_source(
     language: Annotated[str | None, typer.Option()] = None,
     reuse_terms: Annotated[str | None, typer.Option()] = None,
     author: Annotated[list[str] | None, typer.Option(help="An author, in byline order (repeat).")] = None,
+    body_start: Annotated[
+        int | None, typer.Option(help="Code-point offset where the body begins (default 0: the whole text).")
+    ] = None,
+    body_end: Annotated[
+        int | None, typer.Option(help="Code-point offset where the body ends (default: the end of the text).")
+    ] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     dry_run: DryRun = False,
     lock_timeout: LockTimeout = 10.0,
@@ -343,6 +349,8 @@ def add_source(
         "language": language,
         "reuse_terms": reuse_terms,
         "authors": author or None,
+        "body_start": body_start,
+        "body_end": body_end,
     }
     values.update({k: v for k, v in options.items() if v is not None})
     if not file.exists() and not file.is_symlink():

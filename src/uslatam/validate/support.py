@@ -690,10 +690,12 @@ def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             cited.setdefault(typed.spec.coverage, []).append(ids)
     if typed.spec.name == "sources" and {"source_id", "body_start", "body_end"} <= set(frame.columns):
         ctx.gathered["bodies"] = list(_each(frame.index, frame["source_id"], frame["body_start"], frame["body_end"]))
+        if "recording" in frame.columns:
+            ctx.gathered["in_progress"] = set(frame.loc[frame["recording"] == "in_progress", "source_id"].dropna())
     return iter(())
 
 
-@package_rule("uncovered-text")
+@package_rule("uncovered-text", "recording-in-progress")
 def uncovered_text(ctx: Context) -> Iterator[Finding]:
     """With ``"uslatam": {"coverage": true}``, every unit of each source's body is cited or excluded."""
     import pandas as pd
@@ -715,6 +717,19 @@ def uncovered_text(ctx: Context) -> Iterator[Finding]:
         if text is None or start is None or end is None or not 0 <= start <= end <= len(text):
             continue
         _, missing = uncovered(source_id, text, start, end, by_role.get(source_id, {}))
+        if source_id in ctx.gathered.get("in_progress", ()):
+            if missing:
+                yield ctx.finding(
+                    "recording-in-progress",
+                    f"source {source_id} is still being recorded: {len(missing)} passage(s) of its body "
+                    "are cited by no row and covered by no exclusion",
+                    "sources",
+                    line,
+                    "recording",
+                    "in_progress",
+                    "complete, once every passage is recorded",
+                )
+            continue
         for unit in missing:
             yield ctx.finding(
                 "uncovered-text",
