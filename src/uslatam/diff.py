@@ -14,83 +14,16 @@ data-versioning recipe:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .package import DESCRIPTOR, check_path, find_root
+from .history import Snapshot, read_version
 
 MAJOR, MINOR, PATCH = "major", "minor", "patch"
 LEVELS = (PATCH, MINOR, MAJOR)
 RETRACTIONS = "retractions"
 IGNORED_DESCRIPTOR_KEYS = {"version", "created", "resources"}
 IGNORED_RESOURCE_KEYS = {"bytes", "hash", "schema", "path"}
-
-
-class VersionError(ValueError):
-    """A version cannot be read (no such folder or revision, or an unsafe descriptor)."""
-
-
-@dataclass
-class Snapshot:
-    """One version of the package as plain data: descriptor, schemas and rows as text."""
-
-    label: str
-    descriptor: dict
-    schemas: dict[str, dict] = field(default_factory=dict)
-    tables: dict[str, list[dict]] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)
-
-
-def _git(root: Path, *args: str) -> bytes:
-    result = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
-    if result.returncode != 0:
-        raise VersionError(result.stderr.decode("utf-8", "replace").strip() or f"git {' '.join(args)} failed")
-    return result.stdout
-
-
-def git_prefix(root: Path) -> str:
-    """The package folder's path inside its git repository ('' at the top)."""
-    top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
-    relative = root.resolve().relative_to(top.resolve())
-    return "" if str(relative) == "." else f"{relative.as_posix()}/"
-
-
-def read_version(spec: str | Path, *, root: Path | None = None) -> Snapshot:
-    """A folder (if ``spec`` names one) or a git revision of the package at ``root``."""
-    path = Path(spec)
-    if path.exists():
-        folder = find_root(path)
-        return _snapshot(str(spec), lambda relpath: (folder / relpath).read_bytes())
-    root = find_root(root or Path("."))
-    prefix = git_prefix(root)
-    return _snapshot(str(spec), lambda relpath: _git(root, "show", f"{spec}:{prefix}{relpath}"))
-
-
-def _snapshot(label: str, read) -> Snapshot:
-    try:
-        raw = read(DESCRIPTOR)
-    except (OSError, VersionError) as error:
-        raise VersionError(f"{label}: no readable {DESCRIPTOR} ({error})") from None
-    descriptor = json.loads(raw)
-    snapshot = Snapshot(label=label, descriptor=descriptor, files={DESCRIPTOR: raw})
-    for resource in descriptor.get("resources", []):
-        name = resource["name"]
-        for key in ("path", "schema"):
-            # the same containment rule as validation; no folder is touched for a git revision
-            problem = check_path(Path("/nonexistent-package"), resource.get(key), what=f"{name} {key}")
-            if problem:
-                raise VersionError(f"{label}: {problem.message}")
-        schema_bytes = read(resource["schema"])
-        data_bytes = read(resource["path"])
-        snapshot.files[resource["schema"]] = schema_bytes
-        snapshot.files[resource["path"]] = data_bytes
-        snapshot.schemas[name] = json.loads(schema_bytes)
-        snapshot.tables[name] = list(csv.DictReader(io.StringIO(data_bytes.decode("utf-8"), newline="")))
-    return snapshot
 
 
 @dataclass

@@ -388,7 +388,8 @@ def diff_command(
     """Rows added, removed and changed (aligned by primary key), and schema changes, between two versions."""
     import json
 
-    from ..diff import VersionError, diff
+    from ..diff import diff
+    from ..history import VersionError
     from .render import diff_markdown, diff_text
 
     try:
