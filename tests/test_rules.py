@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from uslatam.validate.rules import released_versions, value_bounds
+from uslatam.history import released_versions
+from uslatam.validate.rules.evidence import value_bounds
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,10 @@ class TableSpec:
     def pandas_dtypes(self) -> dict[str, str]:
         return {f.name: f.pandas_dtype for f in self.fields}
 
+    def references(self, resource: str) -> list[str]:
+        """The fields that each reference ``resource`` on their own (single-field foreign keys)."""
+        return [key.fields[0] for key in self.foreign_keys if key.resource == resource and len(key.fields) == 1]
+
 
 @dataclass
 class ParsedColumn:
