@@ -88,6 +88,9 @@ def validate(
     engines = tuple(engines) if engines else choose_engines(package)
     report.engines = engines
     key_engine = next((e for e in engines if e != "frictionless"), None)
+    fast = "vectorised" in engines
+    # Cells of the wrong type: the vectorised or pandera engine's finding; with frictionless alone, the reader's.
+    parsed_by = "vectorised" if fast else pandera_check.ENGINE if "pandera" in engines else structure.ENGINE
 
     specs: dict[str, TableSpec] = {}
     for resource in package.resources:
@@ -119,7 +122,7 @@ def validate(
         pending.discard(resource.name)
         spec = specs.get(resource.name)
         if spec is not None:
-            typed, findings = structure.read(resource, spec, limits, fast="vectorised" in engines)
+            typed, findings = structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)
             report.merge(findings)
             if typed is not None:
                 tables[resource.name] = typed

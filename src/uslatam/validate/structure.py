@@ -9,19 +9,21 @@ from ..csvio import RawTable, check_shape, read_table
 from ..package import Limits, Resource, file_integrity
 from ..report import Finding
 from ..schema import TableSpec, TypedTable
+from . import parse
 
 ENGINE = "structure"
 
 
-def read(resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool) -> tuple[TypedTable | None, list[Finding]]:
+def read(
+    resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool, parsed_by: str
+) -> tuple[TypedTable | None, list[Finding]]:
     """The table parsed to its schema's dtypes (None if unreadable), with the findings of reading it.
 
     ``fast`` reads with pyarrow when the bytes pass the screen of :mod:`uslatam.arrowcsv`;
     anything unusual is read by the strict reader, which reports exactly what is wrong.
+    Cells of the wrong type are credited to ``parsed_by``.
     """
-    from . import pandera_check
-
-    engine = "vectorised" if fast else pandera_check.ENGINE
+    engine = parsed_by
     if fast and resource.file is not None and resource.file.is_file():
         typed, findings = _read_fast(resource, spec, limits, engine)
         if typed is not None:
@@ -29,7 +31,7 @@ def read(resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool) -> 
     raw, findings = check(resource, spec, limits)
     if not raw.readable:
         return None, findings
-    typed, parsed = pandera_check.typed_table(spec, raw, resource.path, engine)
+    typed, parsed = parse.typed_table(spec, raw, resource.path, engine)
     return typed, findings + parsed
 
 
@@ -37,7 +39,6 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     import pandas as pd
 
     from .. import arrowcsv
-    from . import pandera_check
 
     raw = resource.file.read_bytes()
     if len(raw) > limits.max_file_bytes:
@@ -56,7 +57,7 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     text.index = index
     typed = TypedTable(spec=spec, relpath=resource.path, frame=None, record_lines=table.lines, plain_text=table.plain)
     findings = [_tag(f) for f in _integrity(resource, integrity)]
-    return typed, findings + pandera_check.parse_text(typed, text, engine)
+    return typed, findings + parse.parse_text(typed, text, engine)
 
 
 def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable, list[Finding]]:
