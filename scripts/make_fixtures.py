@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
-# The clean fixture keeps these rows (by primary key) and every row they reference.
+# The clean fixture keeps these rows (by primary key) and every row they reference, and
+# every table that is not a fact table ("tableRole") whole.
 KEEP = {
     "quotes": ["tillerson-we-are-the-market", "tillerson-we-must-own-this-problem"],
     "statistics": [
@@ -131,7 +132,7 @@ def clean_package() -> Files:
     package = Files(real)
     keep: dict[str, set] = {name: set() for name in package.schemas}
     queue = [(name, (k,) if isinstance(k, str) else tuple(k)) for name, keys in KEEP.items() for k in keys]
-    for name in ("sources", "source_authors", "vocabularies", "retractions"):  # kept whole
+    for name in (n for n, schema in package.schemas.items() if schema.get("tableRole") != "fact"):  # kept whole
         header, rows = package.table(name)
         positions = [header.index(k) for k in package.key_of(name)]
         queue += [(name, tuple(r[p] for p in positions)) for r in rows]
@@ -457,17 +458,17 @@ def constraint_error_required(p):
 def unique_error(p):
     header, rows = p.table("sources")
     twin = list(rows[0])
-    twin[header.index("source_id")] = "another-source"
+    twin[header.index("source_id")] = "other-source"
     twin[header.index("title_span_id")] = twin[header.index("reuse_terms_span_id")] = ""
     p.put_table("sources", header, rows + [twin])
-    line = p.line("sources", "another-source")
+    line = p.line("sources", "other-source")
     return [("unique-error", "sources", line, "text_path"), ("unique-error", "sources", line, "sha256")]
 
 
 @case
 def primary_key(p):
     header, rows = p.table("source_authors")
-    p.put_table("source_authors", header, rows + [list(rows[0])])
+    p.put_table("source_authors", header, rows + [list(rows[-1])])  # a repeat, still in order
     return [("primary-key", "source_authors", 4, None)]
 
 
@@ -717,6 +718,14 @@ def retraction_error(p):
     header, rows = p.table("retractions")
     p.put_table("retractions", header, [["positionz", "us-secretary-of-stat", "2026-12-01", "test", ""]])
     return [("retraction-error", "retractions", 2, "table_name")]
+
+
+@case
+def row_order(p):
+    header, rows = p.table("entities")
+    rows[0], rows[1] = rows[1], rows[0]
+    p.put_table("entities", header, rows)
+    return [("row-order", "entities", p.line("entities", rows[1][header.index("entity_id")]), "entity_id")]
 
 
 # text hygiene

@@ -236,6 +236,13 @@ _CODES = [
         "A reference names a row that does not exist",
         "Use an ID that exists in the referenced table, or add that row first.",
     ),
+    Code(
+        "row-order",
+        "table",
+        "A row is out of the table's canonical order (its schema's rowOrder, else its primary key)",
+        "Move the row to its place in the order the schema gives; `uslatam add` writes rows in that order.",
+        WARNING,
+    ),
     # --- evidence --------------------------------------------------------------------
     Code(
         "source-text-missing",

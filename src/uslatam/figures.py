@@ -21,16 +21,8 @@ COLOURS = {
     "region": "#8d99ae",
     "place": "#8d99ae",
 }
-TABLE_COLOURS = {
-    "quotes": "#d1495b",
-    "events": "#1b6ca8",
-    "statistics": "#edae49",
-    "trend_claims": "#00798c",
-    "occupancies": "#6a4c93",
-    "entities": "#8d99ae",
-    "event_participants": "#74a9cf",
-    "sources": "#adb5bd",
-}
+# Colours of the tables that cite spans, given in the descriptor's order of those tables.
+TABLE_PALETTE = ("#adb5bd", "#8d99ae", "#6a4c93", "#1b6ca8", "#74a9cf", "#d1495b", "#edae49", "#00798c")
 
 
 def _pyplot():
@@ -164,31 +156,27 @@ def network(tables: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
-    """The stored text (one source) as rows of code points, with the passages each table cites coloured."""
+def evidence_map(tables: dict, citing: dict[str, list[str]], text: str, path: Path, width: int = 120) -> None:
+    """The stored text (one source) as rows of code points, with the passages each table cites coloured.
+
+    ``citing`` maps each table that cites spans to its span columns, in the descriptor's order;
+    a span cited by several tables is coloured by the last.
+    """
     from matplotlib.patches import Rectangle
 
     plt = _pyplot()
     spans = tables["spans"].set_index("span_id")
+    colours = {table: TABLE_PALETTE[i % len(TABLE_PALETTE)] for i, table in enumerate(citing)}
     cited: dict[str, str] = {}
-    for table, columns in (
-        ("sources", ["title_span_id", "reuse_terms_span_id"]),
-        ("entities", ["span_id"]),
-        ("occupancies", ["span_id", "date_span_id"]),
-        ("events", ["span_id", "date_span_id"]),
-        ("event_participants", ["span_id"]),
-        ("statistics", ["span_id"]),
-        ("trend_claims", ["span_id"]),
-        ("quotes", ["span_id", "attribution_span_id"]),
-    ):
+    for table, columns in citing.items():
         for column in columns:
             for span_id in tables[table][column].dropna():
                 if span_id in spans.index:
-                    cited[span_id] = table  # later tables win: quotes and claims are drawn on top
+                    cited[span_id] = table
     rows = math.ceil(len(text) / width)
     figure, axis = plt.subplots(figsize=(9, rows * 0.075 + 1.2))
     axis.add_patch(Rectangle((0, -rows), width, rows, color="#f1f3f5", zorder=0))
-    order = {name: i for i, name in enumerate(TABLE_COLOURS)}
+    order = {name: i for i, name in enumerate(citing)}
     for span_id, table in sorted(cited.items(), key=lambda item: (order.get(item[1], 0), item[0])):
         start, end = int(spans.loc[span_id, "start"]), int(spans.loc[span_id, "end"])
         position, first = start, True
@@ -200,7 +188,7 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
                     (column, -row - 1),
                     length,
                     0.9,
-                    color=TABLE_COLOURS.get(table, "#adb5bd"),
+                    color=colours[table],
                     zorder=1 + order.get(table, 0),
                     gid=span_id if first else None,
                 )
@@ -219,7 +207,7 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
             fontsize=7,
             ha="right",
         )
-    for table, colour in TABLE_COLOURS.items():
+    for table, colour in colours.items():
         axis.add_patch(Rectangle((0, 0), 0, 0, color=colour, label=table.replace("_", " ")))
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=4, frameon=False, fontsize=8)
     axis.set_xlim(0, width)
@@ -237,10 +225,11 @@ def evidence_map(tables: dict, text: str, path: Path, width: int = 120) -> None:
 
 def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Path]:
     """Write every figure into ``destination`` from this version's data (or the package at ``path``)."""
-    from .loading import _root, load
+    from .loading import _root, _specs, load
 
     root = _root(path)
     tables = load(root)
+    citing = {name: spec.references("spans") for name, (spec, _) in _specs(root).items() if name != "spans"}
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     timeline(tables, destination / "timeline.svg")
@@ -248,5 +237,6 @@ def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Pa
     source = tables["sources"].iloc[0]
     text = (root / source["text_path"]).read_text(encoding="utf-8")
     first_source = tables["spans"][tables["spans"]["source_id"] == source["source_id"]]
-    evidence_map({**tables, "spans": first_source}, text, destination / "evidence-map.svg")
+    citing = {name: columns for name, columns in citing.items() if columns}
+    evidence_map({**tables, "spans": first_source}, citing, text, destination / "evidence-map.svg")
     return [destination / name for name in FIGURES]

@@ -357,11 +357,7 @@ class _Workspace:
             )
         table = self.tables[item.table]
         spec = table.spec
-        span_fields = {
-            key.fields[0]: key.fields[0].removesuffix("_id")
-            for key in spec.foreign_keys
-            if key.resource == "spans" and len(key.fields) == 1
-        }
+        span_fields = {name: name.removesuffix("_id") for name in spec.references("spans")}
         evidence_of = {evidence: field_name for field_name, evidence in span_fields.items()}
         values = dict(item.values)
         # CSV form of evidence: span_words, span_prefix, span_occurrence
@@ -416,30 +412,12 @@ class _Workspace:
         self.plan.added.setdefault(item.table, []).append(row)
         self.origins[(item.table, tuple(row[k] for k in key))] = (item.file, item.line)
 
-    def order_key(self, table: _Table):
-        spec = table.spec
-        integer = {f.name for f in spec.fields if f.type == "integer"}
-
-        def typed(name: str, value: str):
-            if name in integer:
-                try:
-                    return (0, int(value), "")
-                except ValueError:
-                    return (1, 0, value)
-            return (0, 0, value)
-
-        if spec.name == "spans":
-            return lambda r: (r["source_id"], typed("start", r["start"]), typed("end", r["end"]), r["span_id"])
-        if spec.name == "vocabularies":
-            return lambda r: r["vocabulary"]
-        return lambda r: tuple(typed(k, r.get(k, "")) for k in spec.primary_key)
-
     def render(self) -> dict[str, tuple[bytes, dict[int, tuple]]]:
         """New bytes of every changed table, with the physical line of each added row."""
         result = {}
         for name in self.plan.added:
             table = self.tables[name]
-            ordered = sorted(table.rows, key=self.order_key(table))
+            ordered = sorted(table.rows, key=table.spec.order_key())
             header = table.header
             text = dumps(header, [[r.get(h, "") for h in header] for r in ordered])
             lines, line = {}, 2

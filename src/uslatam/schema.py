@@ -7,6 +7,7 @@ pandera schema. Nothing here restates a column: it all comes from the JSON.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 SUPPORTED_TYPES = ("string", "integer", "number", "boolean", "date")
@@ -23,6 +24,15 @@ _INTEGER = r"[+-]?[0-9]+"
 _NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|INF|-INF"
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _URI = r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+"
+
+
+# "tableRole": what a table's rows are, which tells the tools how the table grows and is sampled.
+TABLE_ROLES = {
+    "source": "rows describing the source documents (one set per source)",
+    "fact": "facts and the evidence spans they cite: the bulk of the package",
+    "codelist": "codes the schemas' enums must equal, the same in every package",
+    "log": "records about other tables' rows (retractions)",
+}
 
 
 class SchemaError(ValueError):
@@ -119,6 +129,8 @@ class TableSpec:
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
     missing_values: tuple[str, ...] = ("",)
+    order: tuple[str, ...] = ()  # "rowOrder": the fields rows are sorted by (default: the primary key)
+    role: str | None = None  # "tableRole": one of TABLE_ROLES
 
     @classmethod
     def from_schema(cls, name: str, schema: dict) -> TableSpec:
@@ -138,12 +150,23 @@ class TableSpec:
                     reference_fields=(theirs,) if isinstance(theirs, str) else tuple(theirs),
                 )
             )
+        names = {f.name for f in fields}
+        order = schema.get("rowOrder", primary_key)
+        order = (order,) if isinstance(order, str) else tuple(order)
+        unknown = [f for f in order if f not in names]
+        if unknown:
+            raise SchemaError(f"rowOrder names {unknown}, which are not fields")
+        role = schema.get("tableRole")
+        if role is not None and role not in TABLE_ROLES:
+            raise SchemaError(f"tableRole {role!r} is not one of {', '.join(TABLE_ROLES)}")
         return cls(
             name=name,
             fields=fields,
             primary_key=tuple(primary_key),
             foreign_keys=tuple(foreign_keys),
             missing_values=tuple(schema.get("missingValues", [""])),
+            order=tuple(f for f in order if f in names),
+            role=role,
         )
 
     @property
@@ -155,6 +178,24 @@ class TableSpec:
 
     def pandas_dtypes(self) -> dict[str, str]:
         return {f.name: f.pandas_dtype for f in self.fields}
+
+    def order_key(self) -> Callable[[Mapping[str, str]], tuple]:
+        """The sort key of a row of cell texts in the schema's row order: integers by value, other text as text.
+
+        A cell of an integer field that is not an integer sorts after every integer.
+        """
+        integer = {f.name for f in self.fields if f.type == "integer"}
+        order = self.order
+
+        def typed(name: str, value: str) -> tuple:
+            if name in integer:
+                try:
+                    return (0, int(value), "")
+                except ValueError:
+                    return (1, 0, value)
+            return (0, 0, value)
+
+        return lambda row: tuple(typed(name, row.get(name) or "") for name in order)
 
     def references(self, resource: str) -> list[str]:
         """The fields that each reference ``resource`` on their own (single-field foreign keys)."""
