@@ -21,6 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from uslatam.package import json_bytes, sha256_tag
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
@@ -96,14 +98,14 @@ class Files:
         return json.loads(self.files["datapackage.json"])
 
     def put_descriptor(self, descriptor: dict) -> None:
-        self.files["datapackage.json"] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode()
+        self.files["datapackage.json"] = json_bytes(descriptor)
 
     def resource(self, descriptor: dict, name: str) -> dict:
         return next(r for r in descriptor["resources"] if r["name"] == name)
 
     def put_schema(self, name: str, schema: dict) -> None:
         self.schemas[name] = schema
-        self.files[f"schemas/{name}.json"] = (json.dumps(schema, indent=2, ensure_ascii=False) + "\n").encode()
+        self.files[f"schemas/{name}.json"] = json_bytes(schema)
 
     def schema_line(self, name: str, field: str) -> int:
         text = self.files[f"schemas/{name}.json"].decode()
@@ -115,7 +117,7 @@ class Files:
             data = self.files.get(resource["path"])
             if data is not None:
                 resource["bytes"] = len(data)
-                resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+                resource["hash"] = sha256_tag(data)
         self.put_descriptor(descriptor)
 
 

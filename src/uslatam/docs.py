@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .codes import CATALOGUE, LAYERS
+from .schema import TableSpec
 
 
 def codes_markdown() -> str:
@@ -55,7 +56,7 @@ def tables_markdown(root) -> str:
         schema = json.loads((root / resource["schema"]).read_text(encoding="utf-8"))
         with open(root / resource["path"], encoding="utf-8", newline="") as handle:
             count = sum(1 for _ in csv.reader(handle)) - 1
-        key = ", ".join(schema.get("primaryKey", []))
+        key = ", ".join(TableSpec.from_schema(resource["name"], schema).primary_key)
         meaning = resource.get("description", "").removeprefix("One row per ").rstrip(".")
         lines.append(
             f"| [`{resource['name']}`]({resource['path']}) ([schema]({resource['schema']})) "
@@ -96,7 +97,8 @@ def data_dictionary_markdown(root) -> str:
     vocabularies: dict[str, list[dict]] = {}
     for resource in descriptor["resources"]:
         schema = json.loads((root / resource["schema"]).read_text(encoding="utf-8"))
-        key = ", ".join(schema.get("primaryKey", []))
+        spec = TableSpec.from_schema(resource["name"], schema)  # keys in either form: a field or a list
+        key = ", ".join(spec.primary_key)
         lines += [
             f"## `{resource['name']}`",
             "",
@@ -105,10 +107,7 @@ def data_dictionary_markdown(root) -> str:
             f"File `{resource['path']}`, schema `{resource['schema']}`, primary key ({key}).",
             "",
         ]
-        references = {
-            k["fields"][0]: f"{k['reference']['resource'] or resource['name']}.{k['reference']['fields'][0]}"
-            for k in schema.get("foreignKeys", [])
-        }
+        references = {k.fields[0]: f"{k.resource}.{k.reference_fields[0]}" for k in spec.foreign_keys}
         lines += ["| column | type | constraints | description | example |", "|---|---|---|---|---|"]
         for field in schema["fields"]:
             rules = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .package import find_root
+from .package import blocking, find_root
 from .package import load as load_package
 from .paths import own_package
 from .schema import TableSpec, parse_column
@@ -25,9 +25,9 @@ def _root(path) -> Path:
 
 def _specs(root: Path) -> dict[str, tuple[TableSpec, Path]]:
     package, findings = load_package(root)
-    blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "missing-file", "package-error")]
-    if blocking:
-        raise LoadError("; ".join(f.message for f in blocking))
+    refused = blocking(findings)
+    if refused:
+        raise LoadError("; ".join(f.message for f in refused))
     return {r.name: (TableSpec.from_schema(r.name, r.schema), r.file) for r in package.resources}
 
 

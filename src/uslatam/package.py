@@ -16,6 +16,11 @@ from .files import write_atomic
 from .report import Finding
 
 DESCRIPTOR = "datapackage.json"
+SHA256 = "sha256:"  # the prefix of a descriptor's hash, as Data Package writes it
+# Findings of load() after which a package must not be read further by a tool that writes or loads:
+# a path that leaves the package or names a URL, a file the descriptor names that is not there,
+# a descriptor that is not one, or keys that a JSON reader would silently drop.
+BLOCKING = ("unsafe-path", "remote-path", "missing-file", "package-error", "duplicate-json-key")
 
 
 @dataclass(frozen=True)
@@ -357,6 +362,21 @@ def copy_package(root: Path, target: Path) -> Path:
     return target
 
 
+def sha256_tag(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``, as the descriptor's ``hash`` gives it."""
+    return SHA256 + hashlib.sha256(data).hexdigest()
+
+
+def json_bytes(data: object) -> bytes:
+    """The package's form of a JSON file (descriptor, schema): two-space indent, UTF-8, final newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def blocking(findings: list[Finding]) -> list[Finding]:
+    """The findings of :func:`load` that stop a tool from reading the package further (see ``BLOCKING``)."""
+    return [f for f in findings if f.code in BLOCKING]
+
+
 def file_integrity(path: Path) -> tuple[int, str]:
     """Size in bytes and ``sha256:<hex>`` of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -365,7 +385,7 @@ def file_integrity(path: Path) -> tuple[int, str]:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             size += len(chunk)
             digest.update(chunk)
-    return size, f"sha256:{digest.hexdigest()}"
+    return size, SHA256 + digest.hexdigest()
 
 
 def refresh_integrity(root: str | Path) -> list[str]:
@@ -377,9 +397,9 @@ def refresh_integrity(root: str | Path) -> list[str]:
     root = find_root(root)
     descriptor_file = root / DESCRIPTOR
     package, findings = load(root)
-    blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "duplicate-json-key")]
-    if blocking:
-        raise PackageError(blocking)
+    refused = blocking(findings)
+    if refused:
+        raise PackageError(refused)
     changed = []
     by_name = {r.name: r for r in package.resources}
     for entry in package.descriptor.get("resources", []):
@@ -391,8 +411,7 @@ def refresh_integrity(root: str | Path) -> list[str]:
             entry["bytes"], entry["hash"] = size, digest
             changed.append(resource.name)
     if changed:
-        text = json.dumps(package.descriptor, indent=2, ensure_ascii=False) + "\n"
-        write_atomic(descriptor_file, text.encode("utf-8"))
+        write_atomic(descriptor_file, json_bytes(package.descriptor))
     return changed
 
 

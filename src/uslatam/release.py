@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, compare
 from .history import last_release, read_version, release_commit, released_versions
-from .package import DESCRIPTOR, find_root
+from .package import DESCRIPTOR, find_root, json_bytes, sha256_tag
 
 UNRELEASED = "## [Unreleased]"
 
@@ -133,7 +133,7 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     summary = _summary(diff, now.tables)
     plan = ReleasePlan(current, new_version, level, required, reasons, summary=summary)
     descriptor["version"] = new_version
-    plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    plan.files[DESCRIPTOR] = json_bytes(descriptor)
     plan.files["CITATION.cff"] = _citation(
         (root / "CITATION.cff").read_text(encoding="utf-8"), new_version, date
     ).encode("utf-8")
@@ -150,8 +150,6 @@ def release(
     lock_timeout: float = 10.0,
 ) -> ReleasePlan:
     """Plan and (unless ``dry_run``) write a release as one atomic change, under the lock."""
-    import hashlib
-
     from .transaction import Change, PackageLock, recover
 
     root = find_root(root)
@@ -161,8 +159,8 @@ def release(
         descriptor = json.loads(plan.files[DESCRIPTOR])
         for resource in descriptor["resources"]:  # bytes and hash refreshed in the same change
             data = (root / resource["path"]).read_bytes()
-            resource["bytes"], resource["hash"] = len(data), "sha256:" + hashlib.sha256(data).hexdigest()
-        plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            resource["bytes"], resource["hash"] = len(data), sha256_tag(data)
+        plan.files[DESCRIPTOR] = json_bytes(descriptor)
         if not dry_run:
             change = Change(root)
             for relpath, data in plan.files.items():

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .csvio import dumps, format_cell
-from .package import DESCRIPTOR, copy_package, find_root, load
+from .package import DESCRIPTOR, blocking, copy_package, find_root, json_bytes, load, sha256_tag
 from .report import Finding, Report
 from .schema import TableSpec
 from .spans import SpanError, locate
@@ -227,9 +227,9 @@ class _Workspace:
     def __init__(self, root: Path):
         self.root = root
         self.package, findings = load(root)
-        blocking = [f for f in findings if f.code in ("unsafe-path", "remote-path", "package-error", "missing-file")]
-        if blocking:
-            raise AddError(blocking)
+        refused = blocking(findings)
+        if refused:
+            raise AddError(refused)
         self.tables: dict[str, _Table] = {}
         for resource in self.package.resources:
             spec = TableSpec.from_schema(resource.name, resource.schema)
@@ -452,13 +452,13 @@ def _finish(work: _Workspace) -> Plan:
         resource = next(r for r in descriptor["resources"] if r["name"] == name)
         plan.files[resource["path"]] = data
         resource["bytes"] = len(data)
-        resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        resource["hash"] = sha256_tag(data)
         for line, key in lines.items():
             if (name, key[1]) in work.origins:
                 line_owner[(name, line)] = work.origins[(name, key[1])]
     for relpath, data in work.new_texts.items():
         plan.files[relpath] = data
-    plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    plan.files[DESCRIPTOR] = json_bytes(descriptor)
     report = _validate_candidate(work.root, plan.files)
     plan.report = report
     if not report.valid:

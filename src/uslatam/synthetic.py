@@ -159,9 +159,9 @@ def generate(
         shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
     descriptor["name"] = f"{descriptor.get('name', 'package')}-synthetic"
     descriptor["title"] = f"Synthetic package: {rows} rows per table, seed {seed}"
-    (target / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
-    from .package import refresh_integrity
+    from .package import json_bytes, refresh_integrity
 
+    (target / "datapackage.json").write_bytes(json_bytes(descriptor))
     refresh_integrity(target)
     # Positions become physical lines now that the files are written.
     injected = [Defect(d.kind, d.code, d.table, int(lines[d.table][d.line]), d.column) for d in injected]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ..csvio import RawTable, check_shape, read_table
-from ..package import Limits, Resource, file_integrity
+from ..package import SHA256, Limits, Resource, file_integrity, sha256_tag
 from ..report import Finding
 from ..schema import TableSpec, TypedTable
 from . import parse
@@ -44,7 +43,7 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     if len(raw) > limits.max_file_bytes:
         return None, []
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the GIL: it runs beside the parse
-        digest = pool.submit(_sha256, raw)
+        digest = pool.submit(sha256_tag, raw)
         table = arrowcsv.read(raw, spec.field_names, max_cell_chars=limits.max_cell_chars)
         integrity = (len(raw), digest.result())
     del raw
@@ -75,10 +74,6 @@ def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable
     return raw, [_tag(f) for f in findings]
 
 
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> list[Finding]:
     size, digest = measured or file_integrity(resource.file)
     findings = []
@@ -96,7 +91,7 @@ def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> l
     declared = resource.declared_hash
     if declared is not None:
         expected = declared if ":" in declared else f"md5:{declared}"
-        if expected.startswith("sha256:") and expected != digest:
+        if expected.startswith(SHA256) and expected != digest:
             findings.append(
                 Finding(
                     "hash-count",
@@ -107,7 +102,7 @@ def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> l
                     expected=declared,
                 )
             )
-        elif not expected.startswith("sha256:"):
+        elif not expected.startswith(SHA256):
             findings.append(
                 Finding(
                     "hash-count",
