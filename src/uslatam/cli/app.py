@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from ..export import FORMATS as EXPORTS
+
 app = typer.Typer(
     name="uslatam",
     help="Validate and maintain the us-latam-security-facts data package.",
@@ -456,21 +458,29 @@ def cite(
         _fail(str(error), debug, error)
 
 
-class ExportFormat(str, Enum):
-    parquet = "parquet"
-    sqlite = "sqlite"
-    xlsx = "xlsx"
-    json = "json"
+# The export formats are those uslatam.export registers (a light import: its heavy libraries load on use).
+ExportFormat = Enum("ExportFormat", {name: name for name in EXPORTS}, type=str)  # type: ignore[misc]
+_INTO = {into: [f.name for f in EXPORTS.values() if f.into == into] for into in ("folder", "file")}
 
 
-@app.command("export")
+@app.command(
+    "export",
+    help="Export every table, typed from schemas/, as "
+    + "; ".join(f"{f.name} ({f.summary})" for f in EXPORTS.values())
+    + ".",
+)
 def export_command(
-    destination: Annotated[Path, typer.Argument(help="Folder (parquet) or file (sqlite, xlsx, json) to write.")],
-    output_format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.sqlite,
+    destination: Annotated[
+        Path,
+        typer.Argument(help=f"Folder ({', '.join(_INTO['folder'])}) or file ({', '.join(_INTO['file'])}) to write."),
+    ],
+    output_format: Annotated[
+        ExportFormat,  # type: ignore[valid-type]
+        typer.Option("--format", "-f", help="The format to write."),
+    ] = ExportFormat["sqlite"],  # type: ignore[misc]
     package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
     debug: Debug = False,
 ) -> None:
-    """Export every table, typed from schemas/, as Parquet, SQLite (+ Datasette metadata), xlsx or JSON."""
     from ..export import ExportError, export
     from ..loading import LoadError
 
@@ -483,8 +493,9 @@ def export_command(
         _fail(f"cannot write {destination}: {error}", debug, error)
     for file in written:
         typer.echo(f"wrote {file}")
-    if output_format is ExportFormat.sqlite:
-        typer.echo(f"browse it: datasette {written[0]} -m {written[1]}")
+    follow_up = EXPORTS[output_format.value].follow_up
+    if follow_up:
+        typer.echo(follow_up.format(*written))
 
 
 @app.command()
