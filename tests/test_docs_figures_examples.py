@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from uslatam.cli.documents import DOCUMENTS
 from uslatam.docs import data_dictionary_markdown
 from uslatam.figures import FIGURES, draw_all
 from uslatam.loading import load
@@ -16,11 +17,10 @@ from uslatam.loading import load
 from .conftest import ROOT
 
 
-def test_data_dictionary_is_current() -> None:
-    committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    assert committed == data_dictionary_markdown(ROOT), (
-        "docs/data-dictionary.md is stale; regenerate with: uslatam docs"
-    )
+@pytest.mark.parametrize("relpath", sorted(DOCUMENTS))
+def test_generated_document_is_current(relpath: str) -> None:
+    committed = (ROOT / relpath).read_text(encoding="utf-8")
+    assert committed == DOCUMENTS[relpath](ROOT), f"{relpath} is stale; regenerate with: uslatam docs"
 
 
 def test_data_dictionary_covers_every_column_and_code() -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from ..export import FORMATS as EXPORTS
+from .documents import DOCUMENTS
 
 app = typer.Typer(
     name="uslatam",
@@ -189,23 +190,23 @@ def locate(
 ) -> None:
     """Print the spans.csv row for WORDS in a source's stored text (offsets, prefix, suffix)."""
     from ..csvio import dumps
-    from ..package import find_root
+    from ..loading import LoadError, source_text, table_spec
     from ..spans import SpanError
     from ..spans import locate as find
 
-    text_file = find_root(package) / "sources" / f"{source_id}.txt"
     try:
-        text = text_file.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(f"cannot read the stored text {text_file}: {error}", debug, error)
+        text = source_text(source_id, package)
+        header = table_spec("spans", package).field_names
+    except LoadError as error:
+        _fail(str(error), debug, error)
     try:
         found = find(text, words, prefix=prefix, occurrence=occurrence)
     except SpanError as error:
         typer.echo(f"uslatam: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
-    header = ["span_id", "source_id", "start", "end", "exact", "prefix", "suffix"]
-    row = [span_id, source_id, found.start, found.end, found.exact, found.prefix, found.suffix]
-    typer.echo(dumps(header, [row]).split("\n", 1)[1], nl=False)
+    values = {"span_id": span_id, "source_id": source_id, "start": found.start, "end": found.end}
+    values.update(exact=found.exact, prefix=found.prefix, suffix=found.suffix)
+    typer.echo(dumps(header, [[values.get(name, "") for name in header]]).split("\n", 1)[1], nl=False)
 
 
 def _print_problems(problems, output_format: str) -> None:
@@ -263,7 +264,9 @@ def add(
             metavar="[TABLE] FILE", help="The table, then the input file; or only a file naming its tables."
         ),
     ],
-    file: Annotated[str | None, typer.Argument(show_default=False, metavar="")] = None,
+    file: Annotated[
+        str | None, typer.Argument(show_default=False, metavar="", help="The input file, when TABLE comes first.")
+    ] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     input_format: InputFormat = None,
     dry_run: DryRun = False,
@@ -304,12 +307,14 @@ def add_source(
     metadata: Annotated[
         Path | None, typer.Option(help="YAML or JSON file of the sources row's values (and authors:).")
     ] = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    publisher: Annotated[str | None, typer.Option()] = None,
-    url: Annotated[str | None, typer.Option()] = None,
+    title: Annotated[str | None, typer.Option(help="The source's title, as published.")] = None,
+    publisher: Annotated[str | None, typer.Option(help="Who published it.")] = None,
+    url: Annotated[str | None, typer.Option(help="Where it is published.")] = None,
     published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD.")] = None,
-    language: Annotated[str | None, typer.Option()] = None,
-    reuse_terms: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str | None, typer.Option(help="The text's language, an ISO 639-1 code.")] = None,
+    reuse_terms: Annotated[
+        str | None, typer.Option(help="The publisher's terms for reusing the text, as the text states them.")
+    ] = None,
     author: Annotated[list[str] | None, typer.Option(help="An author, in byline order (repeat).")] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     dry_run: DryRun = False,
@@ -383,7 +388,9 @@ def diff_command(
     old: Annotated[str, typer.Argument(help="The old version: a folder or a git revision.")],
     new: Annotated[str, typer.Argument(help="The new version: a folder or a git revision.")] = ".",
     package: Annotated[Path, typer.Option(help="The package folder (for git revisions).")] = Path("."),
-    output_format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
+    output_format: Annotated[
+        DiffFormat, typer.Option("--format", "-f", help="text for a terminal, markdown for a pull request, or json.")
+    ] = DiffFormat.text,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the versions differ.")] = False,
     debug: Debug = False,
 ) -> None:
@@ -540,24 +547,18 @@ def codes(
         typer.echo(f"{code.code:32} {code.severity:8} {code.title}")
 
 
-@app.command()
+@app.command(help=f"Regenerate the documents derived from the package and the code: {', '.join(DOCUMENTS)}.")
 def docs(
     path: PackagePath = Path("."),
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")
     ] = False,
 ) -> None:
-    """Regenerate the documents derived from the package: error codes, data dictionary, README's table of tables."""
-    from ..docs import codes_markdown, data_dictionary_markdown, with_tables
     from ..files import write_atomic
     from ..package import find_root
 
     root = find_root(path)
-    targets = {
-        root / "docs" / "error-codes.md": codes_markdown(),
-        root / "docs" / "data-dictionary.md": data_dictionary_markdown(root),
-        root / "README.md": with_tables((root / "README.md").read_text(encoding="utf-8"), root),
-    }
+    targets = {root / relpath: make(root) for relpath, make in DOCUMENTS.items()}
     stale = [file for file, text in targets.items() if not file.is_file() or file.read_text(encoding="utf-8") != text]
     if check:
         for file in stale:
