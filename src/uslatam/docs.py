@@ -11,9 +11,9 @@ def codes_markdown() -> str:
     from .validate.rules import catalogue as rule_catalogue
 
     rules_by_code: dict[str, list[str]] = {}
-    for name, codes, _ in rule_catalogue():
-        for code in codes:
-            rules_by_code.setdefault(code, []).append(name)
+    for name, rule_codes, _ in rule_catalogue():
+        for rule_code in rule_codes:
+            rules_by_code.setdefault(rule_code, []).append(name)
     lines = [
         "# Finding codes",
         "",

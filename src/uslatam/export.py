@@ -185,7 +185,7 @@ def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
 
 def datasette_metadata(descriptor: dict, specs: dict[str, TableSpec], database: str) -> dict:
     """Datasette's metadata: title, licence, source and every table's and column's description."""
-    licence = next((lic for lic in descriptor.get("licenses", []) if lic.get("name")), {})
+    licence: dict = next((lic for lic in descriptor.get("licenses", []) if lic.get("name")), {})
     source = (descriptor.get("sources") or [{}])[0]
     resources = {r["name"]: r for r in descriptor["resources"]}
     return {
@@ -257,16 +257,16 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
             readme.write_string(number, 0, line)
         for name, frame in frames.items():
             sheet = workbook.add_worksheet(name[:31])
-            for column, field_name in enumerate(frame.columns):
-                sheet.write_string(0, column, field_name)
-            for row_number, row in enumerate(_records(frame), 1):
-                for column, value in enumerate(row):
+            for position, field_name in enumerate(frame.columns):
+                sheet.write_string(0, position, field_name)
+            for row_number, record in enumerate(_records(frame), 1):
+                for position, value in enumerate(record):
                     if value is None:
                         continue
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        sheet.write_number(row_number, column, value)
+                        sheet.write_number(row_number, position, value)
                     else:
-                        sheet.write_string(row_number, column, str(value))
+                        sheet.write_string(row_number, position, str(value))
         workbook.close()
     return [destination]
 

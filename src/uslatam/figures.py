@@ -181,11 +181,11 @@ def evidence_map(tables: dict, citing: dict[str, list[str]], text: str, path: Pa
         start, end = int(spans.loc[span_id, "start"]), int(spans.loc[span_id, "end"])
         position, first = start, True
         while position < end:
-            row, column = divmod(position, width)
-            length = min(end - position, width - column)
+            text_row, text_column = divmod(position, width)
+            length = min(end - position, width - text_column)
             axis.add_patch(
                 Rectangle(
-                    (column, -row - 1),
+                    (text_column, -text_row - 1),
                     length,
                     0.9,
                     color=colours[table],

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from .files import write_atomic
 from .report import Finding
@@ -243,7 +244,7 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
         if not isinstance(entry, dict):
             findings.append(Finding("resource-error", f"resource {position} is not an object", file=DESCRIPTOR))
             continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else f"resource {position}"
+        name = entry["name"] if isinstance(entry.get("name"), str) else f"resource {position}"
         problem = _resource_problem(entry, name)
         if problem:
             findings.append(problem)
@@ -287,16 +288,17 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
                     Finding("missing-file", f"the schema file {schema_ref} does not exist", table=name, file=schema_ref)
                 )
                 continue
-            schema, schema_findings = load_json(root / schema_ref, limits=limits, file=schema_ref)
+            loaded, schema_findings = load_json(root / schema_ref, limits=limits, file=schema_ref)
             findings.extend(_with_table(f, name) for f in schema_findings)
-            if not isinstance(schema, dict):
-                if schema is not None:
+            if not isinstance(loaded, dict):
+                if loaded is not None:
                     findings.append(
                         Finding("schema-error", f"{schema_ref} must hold a JSON object", table=name, file=schema_ref)
                     )
                 continue
+            schema = loaded
         else:
-            schema = schema_ref
+            schema = cast(dict, schema_ref)  # a dict: _resource_problem refused anything else
         package.resources.append(
             Resource(
                 name=name,

@@ -447,7 +447,7 @@ def _finish(work: _Workspace) -> Plan:
     plan = work.plan
     rendered = work.render()
     descriptor = json.loads((work.root / DESCRIPTOR).read_text(encoding="utf-8"))
-    line_owner: dict[tuple[str, int], tuple[str, int | None]] = {}
+    line_owner: dict[tuple[str | None, int | None], tuple[str, int | None]] = {}
     for name, (data, lines) in rendered.items():
         resource = next(r for r in descriptor["resources"] if r["name"] == name)
         plan.files[resource["path"]] = data

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 SUPPORTED_TYPES = ("string", "integer", "number", "boolean", "date")
 PANDAS_DTYPES = {
@@ -45,7 +46,7 @@ class FieldSpec:
     type: str
     format: str = "default"
     description: str = ""
-    example: object = None
+    example: Any = None
     vocabulary: str | None = None
     required: bool = False
     unique: bool = False
@@ -204,8 +205,8 @@ class TableSpec:
 
 @dataclass
 class ParsedColumn:
-    values: object  # pandas Series of the field's dtype, NA where missing or unparsable
-    bad: object  # boolean Series: the cell has text that is not of the field's type
+    values: Any  # pandas Series of the field's dtype, NA where missing or unparsable
+    bad: Any  # boolean Series: the cell has text that is not of the field's type
 
 
 def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> ParsedColumn:
@@ -310,10 +311,10 @@ class TypedTable:
 
     spec: TableSpec
     relpath: str
-    frame: object  # pandas DataFrame
-    text: object = None  # the cells as read, a DataFrame of strings with the same index
+    frame: Any  # pandas DataFrame
+    text: Any = None  # the cells as read, a DataFrame of strings with the same index
     record_lines: list[int] = field(default_factory=list)  # start line of every record, blank ones too
     blank_lines: set[int] = field(default_factory=set)
     padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
-    bad_cells: dict[str, object] = field(default_factory=dict)
+    bad_cells: dict[str, Any] = field(default_factory=dict)
     plain_text: bool = False  # proven from the bytes: no cell holds a line end or an invisible character

@@ -30,7 +30,7 @@ from .spans import context
 
 DEFECT_KINDS = ("type", "enum", "required", "pattern", "foreign-key", "primary-key", "stray-quote", "extra-cell")
 # Where each defect goes: cells whose change causes exactly the one finding named.
-_DEFECT_PLACES = {
+_DEFECT_PLACES: dict[str, list[tuple[str, str | None]]] = {
     "type": [("spans", "start"), ("statistics", "value"), ("spans", "end")],
     "enum": [("events", "status"), ("quotes", "quote_type"), ("trend_claims", "direction")],
     "required": [("events", "summary"), ("trend_claims", "subject"), ("positions", "label")],

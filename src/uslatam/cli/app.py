@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -67,7 +67,7 @@ class Engine(str, Enum):
     vectorised = "vectorised"
 
 
-def _fail(message: str, debug: bool, error: BaseException | None = None) -> None:
+def _fail(message: str, debug: bool, error: BaseException | None = None) -> NoReturn:
     if debug and error is not None:
         raise error
     typer.echo(f"uslatam: {message}", err=True)

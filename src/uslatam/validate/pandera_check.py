@@ -37,7 +37,8 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         if check == "multiple_fields_uniqueness":
             if line in key_rows:
                 continue
-            key_rows.add(line)
+            if line is not None:
+                key_rows.add(line)
             code, column, message = (
                 "primary-key",
                 None,
@@ -46,9 +47,11 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         elif check == "field_uniqueness":
             code, message = "unique-error", f"{value!r} repeats an earlier row of the unique field"
         elif check == "not_nullable":
-            if line is not None and bool(table.bad_cells[column].get(line, False)):
+            if line is not None and column is not None and bool(table.bad_cells[column].get(line, False)):
                 continue  # already a type-error: the text was there, just not of the type
             code, message = "constraint-error", "the field is required but the cell is empty"
+        elif column is None:  # a failure of the whole frame: pandera's own words
+            code, message = "constraint-error", f"the table breaks the check {check}"
         elif check.startswith("dtype(") or check == "column_in_dataframe":
             code, message = "type-error", f"column is not of dtype {spec.field(column).pandas_dtype}"
         else:

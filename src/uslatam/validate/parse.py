@@ -17,7 +17,9 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str, engine: str) -> tu
 
     names = spec.field_names
     width = len(names)
-    rows, lines, padded = [], [], set()
+    rows: list[list[str | None]] = []
+    lines: list[int] = []
+    padded: set[tuple[int, str]] = set()
     header_width = len(raw.header)
     for record, line in zip(raw.rows, raw.lines):
         if not any(cell.strip() for cell in record):

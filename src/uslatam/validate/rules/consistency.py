@@ -220,7 +220,7 @@ def vocabularies(ctx: Context) -> Iterator[Finding]:
                     "vocabulary-mismatch",
                     f"{name}.{spec.name} has enum {enum}, vocabulary {spec.vocabulary!r} has {defined}",
                     table=name,
-                    file=ctx.package.resource(name).schema_path,
+                    file=getattr(ctx.package.resource(name), "schema_path", None),
                     column=spec.name,
                     value=str(enum),
                     expected=str(defined),

@@ -300,7 +300,7 @@ def statistic_values(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         value_text, value, source_id, start, end, broken = cells
         text = ctx.texts.get(source_id)
         words = None if text is None or start is None or end is None or broken else text[start:end]
-        verdict = []
+        verdict: list[tuple[str, object]] = []
         if value_text is not None and words is not None and value_text not in words:
             verdict.append(("value-text-not-in-span", "value_text"))
         if value_text is not None and value is not None:

@@ -39,7 +39,8 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         else:
             hidden = column[column.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)]
         for line, value in hidden.items():
-            char = re.search(pattern, value).group()
+            found = re.search(pattern, value)
+            char = found.group() if found else value[:1]
             yield ctx.finding(
                 "invisible-character",
                 f"the cell holds U+{ord(char):04X} ({unicodedata.name(char, 'control')})",
