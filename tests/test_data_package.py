@@ -184,3 +184,9 @@ def test_every_schema_gives_its_table_role_and_a_row_order() -> None:
     for name, spec in SPECS.items():
         assert spec.role in TABLE_ROLES, f"schemas/{name}.json: give a tableRole, one of {list(TABLE_ROLES)}"
         assert spec.order, f"schemas/{name}.json: give a primaryKey or rowOrder"
+
+
+def test_every_data_and_schema_file_is_a_table_of_the_descriptor() -> None:
+    named = {r["path"] for r in DESCRIPTOR["resources"]} | {r["schema"] for r in DESCRIPTOR["resources"]}
+    present = {f"{folder}/{p.name}" for folder in ("data", "schemas") for p in (ROOT / folder).iterdir()}
+    assert present - named == set(), "add the table to datapackage.json's resources"

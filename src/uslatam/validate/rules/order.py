@@ -14,8 +14,9 @@ from . import rule
 def row_order(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Rows are sorted by the schema's ``rowOrder`` (else its primary key), so a diff shows only real changes.
 
-    Rows whose order cells are missing or not of their type are left out (other
-    findings name them); each row that sorts before the row above it is reported.
+    Rows whose order cells are missing or not of their type, and rows repeating an
+    earlier row's primary key, are left out (other findings name them); each row that
+    sorts before the row above it is reported.
     """
     import numpy as np
     import pyarrow.compute as pc
@@ -23,7 +24,10 @@ def row_order(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     frame, order = typed.frame, typed.spec.order
     if any(c not in frame.columns for c in order):
         return
-    complete = frame[list(order)].notna().all(axis=1).to_numpy(bool)
+    complete = frame[list(order)].notna().all(axis=1).to_numpy(bool).copy()
+    key = list(typed.spec.primary_key)
+    if key and all(c in frame.columns for c in key):  # a repeated key is the primary key's finding, not a misplaced row
+        complete &= ~frame.duplicated(subset=key, keep="first").to_numpy(bool)
     rows = frame[complete]
     if len(rows) < 2:
         return
