@@ -21,10 +21,14 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from uslatam.package import json_bytes, sha256_tag
+from uslatam.schema import TableSpec
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
-# The clean fixture keeps these rows (by primary key) and every row they reference.
+# The clean fixture keeps these rows (by primary key) and every row they reference, and
+# every table that is not a fact table ("tableRole") whole.
 KEEP = {
     "quotes": ["tillerson-we-are-the-market", "tillerson-we-must-own-this-problem", "videgaray-tackle-jointly"],
     "occupancies": ["rex-tillerson-us-secretary-of-state-2017-05-18"],
@@ -48,9 +52,12 @@ KEEP = {
     ],
     "relations": ["encouraging-evaluates-tillerson-cash-flow"],
 }
-# Kept whole: the code lists, the retractions, and the mentions (which say who each span names).
-KEPT_WHOLE = ("sources", "source_authors", "vocabularies", "retractions", "mentions")
 SPAN_WIDTH = 32
+
+
+def kept_whole(schema: dict) -> bool:
+    """Not a fact table (sources, code lists, the log), or the mentions, which say who each span names."""
+    return schema.get("tableRole") != "fact" or schema.get("mentions") is True
 
 
 def canonical(header: list[str], rows: list[list[str]]) -> str:
@@ -75,6 +82,11 @@ class Files:
 
     def put_table(self, name: str, header: list[str], rows: list[list[str]]) -> None:
         self.files[f"data/{name}.csv"] = canonical(header, rows).encode("utf-8")
+
+    def put_sorted(self, name: str, header: list[str], rows: list[list[str]]) -> None:
+        """The rows written in the table's canonical order (its schema's rowOrder), as uslatam add writes them."""
+        key = TableSpec.from_schema(name, self.schemas[name]).order_key()
+        self.put_table(name, header, sorted(rows, key=lambda row: key(dict(zip(header, row)))))
 
     def key_of(self, name: str) -> list[str]:
         return self.schemas[name]["primaryKey"]
@@ -110,14 +122,14 @@ class Files:
         return json.loads(self.files["datapackage.json"])
 
     def put_descriptor(self, descriptor: dict) -> None:
-        self.files["datapackage.json"] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode()
+        self.files["datapackage.json"] = json_bytes(descriptor)
 
     def resource(self, descriptor: dict, name: str) -> dict:
         return next(r for r in descriptor["resources"] if r["name"] == name)
 
     def put_schema(self, name: str, schema: dict) -> None:
         self.schemas[name] = schema
-        self.files[f"schemas/{name}.json"] = (json.dumps(schema, indent=2, ensure_ascii=False) + "\n").encode()
+        self.files[f"schemas/{name}.json"] = json_bytes(schema)
 
     def schema_line(self, name: str, field: str) -> int:
         text = self.files[f"schemas/{name}.json"].decode()
@@ -129,7 +141,7 @@ class Files:
             data = self.files.get(resource["path"])
             if data is not None:
                 resource["bytes"] = len(data)
-                resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+                resource["hash"] = sha256_tag(data)
         self.put_descriptor(descriptor)
 
 
@@ -146,7 +158,7 @@ def clean_package() -> Files:
     package = Files(real)
     keep: dict[str, set] = {name: set() for name in package.schemas}
     queue = [(name, (k,) if isinstance(k, str) else tuple(k)) for name, keys in KEEP.items() for k in keys]
-    for name in KEPT_WHOLE:
+    for name in (n for n, schema in package.schemas.items() if kept_whole(schema)):
         header, rows = package.table(name)
         positions = [header.index(k) for k in package.key_of(name)]
         queue += [(name, tuple(r[p] for p in positions)) for r in rows]
@@ -358,7 +370,8 @@ def invented_package(clean: Files) -> Files:
         if name == "vocabularies":
             continue
         header, _ = package.table(name)
-        package.put_table(name, header, [[row.get(h, "") for h in header] for row in rows[name]])
+        ordered = sorted(rows[name], key=TableSpec.from_schema(name, package.schemas[name]).order_key())
+        package.put_table(name, header, [[row.get(h, "") for h in header] for row in ordered])
     descriptor = package.descriptor()
     descriptor["uslatam"] = {"coverage": True}
     package.put_descriptor(descriptor)
@@ -719,17 +732,17 @@ def constraint_error_required(p):
 def unique_error(p):
     header, rows = p.table("sources")
     twin = list(rows[0])
-    twin[header.index("source_id")] = "another-source"
+    twin[header.index("source_id")] = "other-source"
     twin[header.index("title_span_id")] = twin[header.index("reuse_terms_span_id")] = ""
     p.put_table("sources", header, rows + [twin])
-    line = p.line("sources", "another-source")
+    line = p.line("sources", "other-source")
     return [("unique-error", "sources", line, "text_path"), ("unique-error", "sources", line, "sha256")]
 
 
 @case
 def primary_key(p):
     header, rows = p.table("source_authors")
-    p.put_table("source_authors", header, rows + [list(rows[0])])
+    p.put_table("source_authors", header, rows + [list(rows[-1])])  # a repeat, still in order
     return [("primary-key", "source_authors", 4, None)]
 
 
@@ -995,7 +1008,7 @@ def id_date_mismatch(p):
     header, rows = p.table("events")
     twin = list(rows[p.row_index("events", "us-officials-visit-to-mexico")])
     twin[header.index("event_id")] = "us-officials-recent-visit-to-mexico-2017-05"
-    p.put_table("events", header, rows + [twin])
+    p.put_sorted("events", header, rows + [twin])
     return [("id-date-mismatch", "events", p.line("events", twin[0]), "event_id")]
 
 
@@ -1104,6 +1117,14 @@ def retraction_error(p):
     header, rows = p.table("retractions")
     p.put_table("retractions", header, [["positionz", "us-secretary-of-stat", "2026-12-01", "test", ""]])
     return [("retraction-error", "retractions", 2, "table_name")]
+
+
+@case
+def row_order(p):
+    header, rows = p.table("entities")
+    rows[0], rows[1] = rows[1], rows[0]
+    p.put_table("entities", header, rows)
+    return [("row-order", "entities", p.line("entities", rows[1][header.index("entity_id")]), "entity_id")]
 
 
 # text hygiene

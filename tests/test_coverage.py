@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from uslatam.coverage import CoverageError, coverage, find_units, sentences
+from uslatam.coverage import CoverageError, coverage
+from uslatam.units import find_units, sentences
 from uslatam.validate import validate
 
 from .conftest import FIXTURES, uslatam

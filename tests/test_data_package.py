@@ -12,6 +12,7 @@ import sys
 import pandas as pd
 import pytest
 
+from uslatam.schema import TABLE_ROLES, TableSpec
 from uslatam.validate import validate
 
 from .conftest import ROOT
@@ -22,6 +23,10 @@ TEXT_FILE = ROOT / "sources" / f"{SOURCE}.txt"
 SHARED_SHA256 = "59d4d93e01f738fe9b36dd3adf8a10b9707d1a388d3f98d9b1fa9cce3768b189"
 DESCRIPTOR = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))
 TABLES = [r["name"] for r in DESCRIPTOR["resources"]]
+SPECS = {
+    r["name"]: TableSpec.from_schema(r["name"], json.loads((ROOT / r["schema"]).read_text(encoding="utf-8")))
+    for r in DESCRIPTOR["resources"]
+}
 
 
 def rows(table: str) -> list[dict]:
@@ -72,7 +77,9 @@ def test_every_span_is_the_stored_text_at_its_offsets() -> None:
 
 def test_every_fact_row_cites_a_span() -> None:
     span_ids = {s["span_id"] for s in rows("spans")}
-    for table in ("entities", "occupancies", "events", "event_participants", "quotes", "statistics", "trend_claims"):
+    citing = [name for name, spec in SPECS.items() if "span_id" in spec.references("spans")]
+    assert len(citing) >= 7
+    for table in citing:
         for row in rows(table):
             assert row["span_id"] in span_ids, (table, row)
 
@@ -161,7 +168,7 @@ def test_schema_says_everything_it_can(table: str) -> None:
     assert schema["primaryKey"] and schema["missingValues"] == [""]
     for field in schema["fields"]:
         assert field.get("description") and "example" in field and field.get("type"), field["name"]
-    if table not in ("vocabularies", "retractions"):  # retractions point into any table: checked by a rule
+    if schema["tableRole"] in ("source", "fact"):  # a log points into any table (checked by a rule), a codelist nowhere
         referenced = {k["fields"][0] for k in schema.get("foreignKeys", [])}
         referenced |= {f["name"] for f in schema["fields"] if f.get("referenceTableField")}  # a key of a named table
         id_like = {f["name"] for f in schema["fields"] if f["name"].endswith("_id")} - set(schema["primaryKey"])
@@ -169,13 +176,18 @@ def test_schema_says_everything_it_can(table: str) -> None:
 
 
 def test_rows_are_in_the_canonical_order() -> None:
-    for resource in DESCRIPTOR["resources"]:
-        schema = json.loads((ROOT / resource["schema"]).read_text(encoding="utf-8"))
-        table_rows = rows(resource["name"])
-        if resource["name"] == "spans":
-            keys = [(r["source_id"], int(r["start"]), int(r["end"]), r["span_id"]) for r in table_rows]
-        elif resource["name"] == "vocabularies":
-            keys = [r["vocabulary"] for r in table_rows]  # codes keep their enum order within a vocabulary
-        else:
-            keys = [tuple(r[k] for k in schema["primaryKey"]) for r in table_rows]
-        assert keys == sorted(keys), resource["name"]
+    for name, spec in SPECS.items():
+        table_rows = rows(name)
+        assert table_rows == sorted(table_rows, key=spec.order_key()), name
+
+
+def test_every_schema_gives_its_table_role_and_a_row_order() -> None:
+    for name, spec in SPECS.items():
+        assert spec.role in TABLE_ROLES, f"schemas/{name}.json: give a tableRole, one of {list(TABLE_ROLES)}"
+        assert spec.order, f"schemas/{name}.json: give a primaryKey or rowOrder"
+
+
+def test_every_data_and_schema_file_is_a_table_of_the_descriptor() -> None:
+    named = {r["path"] for r in DESCRIPTOR["resources"]} | {r["schema"] for r in DESCRIPTOR["resources"]}
+    present = {f"{folder}/{p.name}" for folder in ("data", "schemas") for p in (ROOT / folder).iterdir()}
+    assert present - named == set(), "add the table to datapackage.json's resources"

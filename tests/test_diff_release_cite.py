@@ -292,7 +292,7 @@ DAY = datetime.date(2026, 12, 1)
 def _versions(package: Path) -> tuple[str, str, str]:
     import yaml
 
-    from uslatam.validate.rules import released_versions
+    from uslatam.history import released_versions
 
     descriptor = json.loads((package / "datapackage.json").read_text())["version"]
     citation = yaml.safe_load((package / "CITATION.cff").read_text())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from uslatam.cli.documents import DOCUMENTS
 from uslatam.docs import data_dictionary_markdown
 from uslatam.figures import FIGURES, draw_all
 from uslatam.loading import load
@@ -16,11 +17,10 @@ from uslatam.loading import load
 from .conftest import ROOT
 
 
-def test_data_dictionary_is_current() -> None:
-    committed = (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
-    assert committed == data_dictionary_markdown(ROOT), (
-        "docs/data-dictionary.md is stale; regenerate with: uslatam docs"
-    )
+@pytest.mark.parametrize("relpath", sorted(DOCUMENTS))
+def test_generated_document_is_current(relpath: str) -> None:
+    committed = (ROOT / relpath).read_text(encoding="utf-8")
+    assert committed == DOCUMENTS[relpath](ROOT), f"{relpath} is stale; regenerate with: uslatam docs"
 
 
 def test_data_dictionary_covers_every_column_and_code() -> None:
@@ -97,3 +97,21 @@ def test_the_datasheet_counts_are_the_data() -> None:
     }
     for table, pattern in stated.items():
         assert int(re.search(pattern, text).group(1)) == len(tables[table]), table
+
+
+def test_data_dictionary_reads_keys_given_as_one_field(tmp_path: Path) -> None:
+    """Table Schema allows a key of one field as a string; the dictionary reads it as the list it means."""
+    import json
+
+    from uslatam.package import copy_package
+
+    package = copy_package(ROOT, tmp_path / "package")
+    for file in (package / "schemas").glob("*.json"):
+        schema = json.loads(file.read_text(encoding="utf-8"))
+        if len(schema["primaryKey"]) == 1:
+            schema["primaryKey"] = schema["primaryKey"][0]
+        for key in schema.get("foreignKeys", []):
+            if len(key["fields"]) == 1:
+                key["fields"], key["reference"]["fields"] = key["fields"][0], key["reference"]["fields"][0]
+        file.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    assert data_dictionary_markdown(package) == data_dictionary_markdown(ROOT)

@@ -83,3 +83,13 @@ def test_engine_is_chosen_by_size(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(validate_module, "LARGE_PACKAGE_BYTES", 1)
     assert choose_engines(package) == LARGE_ENGINES
     assert validate(FIXTURES / "clean").engines == LARGE_ENGINES
+
+
+@pytest.mark.parametrize("engine", ["frictionless", "pandera", "vectorised"])
+def test_findings_credit_only_the_layers_that_ran(engine: str) -> None:
+    layers = {"lint", "structure", "rules", engine}
+    for case in ("type-error", "constraint-error", "primary-key", "foreign-key"):
+        report = validate(FIXTURES / case, engines=(engine,), **_options(case))
+        assert report.findings, case
+        for finding in report.findings:
+            assert set(finding.found_by) <= layers, (case, finding.location, finding.found_by)

@@ -44,10 +44,6 @@ READERS = {("pd", "read_csv"), ("yaml", "safe_load"), ("yaml", "load"), ("json",
 ALLOWED_READS = {
     ("boundary.py", "*"): "the boundary itself",
     ("synthetic.py", "*"): "reads only the tool's own bundled package, as the template of synthetic data",
-    ("validate/rules.py", "source_texts"): "after check_path and is_file; to move behind the boundary with the "
-    "split of validate/rules (issue 14 notes)",
-    ("validate/rules.py", "versions"): "CITATION.cff and CHANGELOG.md, is_file and not a symlink; same note",
-    ("validate/rules.py", "_line_of"): "the file versions() just read; same note",
 }
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import uslatam
-from uslatam.export import ExportError, export
+from uslatam.export import FORMATS, ExportError, export
 from uslatam.loading import load
 
 from .conftest import ROOT, record
@@ -77,15 +77,35 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(object).map(cell).reset_index(drop=True)
 
 
+def _read_parquet(destination: Path, table: str) -> pd.DataFrame:
+    return pd.read_parquet(destination / f"{table}.parquet")
+
+
+def _read_sqlite(destination: Path, table: str) -> pd.DataFrame:
+    with sqlite3.connect(destination) as connection:
+        return pd.read_sql(f'SELECT * FROM "{table}"', connection)
+
+
+def _read_xlsx(destination: Path, table: str) -> pd.DataFrame:
+    return pd.read_excel(destination, sheet_name=table, dtype=object, keep_default_na=False, na_values=[])
+
+
+def _read_json(destination: Path, table: str) -> pd.DataFrame:
+    return pd.DataFrame(json.loads(destination.read_text())["tables"][table])
+
+
+# Each export format read back with the tool its users read it with.
+READERS = {"parquet": _read_parquet, "sqlite": _read_sqlite, "xlsx": _read_xlsx, "json": _read_json}
+
+
+def test_every_export_format_is_read_back_by_a_test() -> None:
+    assert set(READERS) == set(FORMATS), "add a reader for the new format to READERS"
+
+
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("exports")
-    paths = {
-        "parquet": folder / "parquet",
-        "sqlite": folder / "facts.db",
-        "xlsx": folder / "facts.xlsx",
-        "json": folder / "facts.json",
-    }
+    paths = {name: folder / ("facts" + f.suffix if f.into == "file" else name) for name, f in FORMATS.items()}
     for fmt, destination in paths.items():
         export(fmt, destination)
     return paths
@@ -94,22 +114,16 @@ def exports(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("table", TABLES)
 def test_every_export_reads_back_equal(exports: dict[str, Path], table: str) -> None:
     source = _as_text(load()[table])
-    parquet = pd.read_parquet(exports["parquet"] / f"{table}.parquet")
-    pd.testing.assert_frame_equal(_as_text(parquet), source)
-    with sqlite3.connect(exports["sqlite"]) as connection:
-        database = pd.read_sql(f'SELECT * FROM "{table}"', connection)
-    pd.testing.assert_frame_equal(_as_text(database), source)
-    sheet = pd.read_excel(exports["xlsx"], sheet_name=table, dtype=object, keep_default_na=False, na_values=[])
-    pd.testing.assert_frame_equal(_as_text(sheet).reindex(columns=source.columns), source)
-    records = json.loads(exports["json"].read_text())["tables"][table]
-    pd.testing.assert_frame_equal(_as_text(pd.DataFrame(records, columns=list(source.columns))), source)
+    for fmt, destination in exports.items():
+        read = _as_text(READERS[fmt](destination, table).reindex(columns=source.columns))
+        pd.testing.assert_frame_equal(read, source, obj=f"{fmt} {table}")
 
 
 def test_exports_are_deterministic(exports: dict[str, Path], tmp_path: Path) -> None:
     for fmt, destination in exports.items():
         again = tmp_path / destination.name
         export(fmt, again)
-        if fmt == "parquet":
+        if FORMATS[fmt].into == "folder":
             for file in destination.iterdir():
                 assert (again / file.name).read_bytes() == file.read_bytes(), file.name
         else:
@@ -238,7 +252,7 @@ def test_the_wheel_carries_its_data(tmp_path: Path) -> None:
     assert validate.returncode == 0 and "valid:" in validate.stdout and "_package" in validate.stdout
 
 
-@pytest.mark.parametrize("fmt", ["sqlite", "xlsx", "json"])
+@pytest.mark.parametrize("fmt", [name for name, f in FORMATS.items() if f.into == "file"])
 def test_a_failed_export_write_leaves_nothing_and_names_the_file(tmp_path: Path, monkeypatch, fmt: str) -> None:
     import errno
 

@@ -118,7 +118,11 @@ def words_of(draw, exact: str) -> str:
 
 # (basis, period, precision, whether the words of the date are cited): combinations the schema's
 # requiredWhen / emptyWhen admit, for a claim the source states in its own voice
-PERIODS = [("none", "", "unknown", False), ("as_of_publication", PUBLISHED, "day", False), ("recent", "", "unknown", True)]
+PERIODS = [
+    ("none", "", "unknown", False),
+    ("as_of_publication", PUBLISHED, "day", False),
+    ("recent", "", "unknown", True),
+]
 
 
 @st.composite

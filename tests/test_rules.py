@@ -1,10 +1,19 @@
+"""The named rules: what they compute, what they declare, and that each code is catalogued."""
+
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
 
-from uslatam.validate.rules import released_versions, value_bounds
+from uslatam.codes import CATALOGUE, LAYERS
+from uslatam.package import load
+from uslatam.schema import TableSpec
+from uslatam.validate import rules, validate
+from uslatam.validate.context import UndeclaredColumn
+from uslatam.validate.rules.evidence import value_bounds
+
+from .conftest import FIXTURES, ROOT
 
 
 @pytest.mark.parametrize(
@@ -30,6 +39,40 @@ def test_unreadable_number_words(words: str) -> None:
     assert value_bounds(words) is None
 
 
-def test_released_versions_skip_unreleased() -> None:
-    changelog = "# Changelog\n\n## [Unreleased]\n\n## [1.1.0] - 2026-01-02\n\n## [1.0.0] - 2026-01-01\n"
-    assert released_versions(changelog) == ["1.1.0", "1.0.0"]
+def test_a_rule_that_reads_an_undeclared_column_fails_loudly(monkeypatch) -> None:
+    def peeks(ctx, typed):
+        ctx.lookup("spans", "span_id", "exact", typed, "span_id")  # "exact" is not in its needs
+        yield from ()
+
+    undeclared = rules.Rule("peeks", (), peeks, tables=("quotes",), needs={"spans": ("span_id",)})
+    monkeypatch.setattr(rules, "RULES", [*rules.RULES, undeclared])
+    with pytest.raises(UndeclaredColumn, match=r"'peeks' reads spans\.exact"):
+        validate(FIXTURES / "clean", against=False)
+
+
+def test_what_stays_in_memory_is_what_rules_declare() -> None:
+    kept = rules.kept_columns()
+    for registered in rules.RULES:
+        for table, columns in registered.needs.items():
+            assert set(columns) <= kept[table], registered.name
+
+
+def test_every_rule_names_tables_and_columns_that_exist() -> None:
+    package, _ = load(ROOT)
+    specs = {r.name: TableSpec.from_schema(r.name, r.schema) for r in package.resources}
+    for registered in rules.RULES:
+        assert set(registered.tables or ()) <= set(specs), registered.name
+        for table, columns in registered.needs.items():
+            assert table in specs, (registered.name, table)
+            assert set(columns) <= set(specs[table].field_names), (registered.name, table)
+    assert set(rules.READ_FIRST) <= set(specs)
+
+
+def test_every_rule_code_is_catalogued_with_a_hint_and_a_layer() -> None:
+    for registered in rules.RULES:
+        assert registered.codes or registered.gathers, registered.name
+        for code in registered.codes:
+            assert code in CATALOGUE, f"rule {registered.name} reports {code!r}, which uslatam/codes.py lacks"
+    for entry in CATALOGUE.values():
+        assert entry.hint.strip() and entry.title.strip(), entry.code
+        assert entry.layer in LAYERS, f"{entry.code}: layer {entry.layer!r} is not one of {LAYERS}"

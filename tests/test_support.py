@@ -1,4 +1,4 @@
-"""The support checks (uslatam.validate.support) on small packages built here from the invented fixture."""
+"""The support checks (uslatam.validate.rules.support) on small packages built here from the invented fixture."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from uslatam.package import refresh_integrity
+from uslatam.schema import TableSpec
 from uslatam.validate import validate
-from uslatam.validate.support import _date_words, id_dates
+from uslatam.validate.rules.support import _date_words, id_dates
 
 from .conftest import FIXTURES
 
@@ -33,10 +34,12 @@ def _rows(package: Path, table: str) -> tuple[list[str], list[dict]]:
 
 
 def _put(package: Path, table: str, header: list[str], rows: list[dict]) -> None:
+    """Write the rows in the table's canonical order (the schema's rowOrder), as uslatam add would."""
+    schema = json.loads((package / "schemas" / f"{table}.json").read_text(encoding="utf-8"))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, header, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(sorted(rows, key=TableSpec.from_schema(table, schema).order_key()))
     (package / "data" / f"{table}.csv").write_text(buffer.getvalue(), encoding="utf-8")
     refresh_integrity(package)
 
@@ -47,7 +50,8 @@ def _edit(package: Path, table: str, key: tuple[str, str], **cells: str) -> int:
     position = next(i for i, row in enumerate(rows) if row[key[0]] == key[1])
     rows[position].update(cells)
     _put(package, table, header, rows)
-    return position + 2
+    _, written = _rows(package, table)  # the row may have moved, to keep the canonical order
+    return next(i for i, row in enumerate(written) if row[key[0]] == cells.get(key[0], key[1])) + 2
 
 
 def _add_span(package: Path, span_id: str, words: str) -> None:
@@ -66,7 +70,7 @@ def _add_span(package: Path, span_id: str, words: str) -> None:
             "suffix": text[end : end + 32],
         }
     )
-    _put(package, "spans", header, sorted(rows, key=lambda r: r["span_id"]))
+    _put(package, "spans", header, rows)
 
 
 def _found(package: Path) -> set[tuple]:

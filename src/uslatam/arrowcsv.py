@@ -13,6 +13,7 @@ that does not pass is read by the strict reader, which reports exactly what is w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 _COMMA, _NEWLINE, _QUOTE = 44, 10, 34
 
@@ -20,8 +21,8 @@ _COMMA, _NEWLINE, _QUOTE = 44, 10, 34
 @dataclass
 class ArrowTable:
     header: list[str]
-    columns: object  # pyarrow.Table of string columns named as the header
-    lines: object  # numpy int64: the physical line where each record starts
+    columns: Any  # pyarrow.Table of string columns named as the header
+    lines: Any  # numpy int64: the physical line where each record starts
     plain: bool  # no cell holds a line end or a control, zero-width or bidi character
 
 

@@ -16,8 +16,7 @@ class CiteError(ValueError):
 
 def citation_text(root: str | Path, version: str | None = None) -> str:
     """CITATION.cff as it is now, or as it was released at ``version``."""
-    from .diff import VersionError, _git, git_prefix
-    from .release import release_commit
+    from .history import VersionError, file_at, release_commit
 
     root = find_root(root)
     if version is None:
@@ -31,7 +30,7 @@ def citation_text(root: str | Path, version: str | None = None) -> str:
         commit = release_commit(root, version)
         if commit is None:
             raise CiteError(f"version {version} was never released (no commit has it in datapackage.json)")
-        return _git(root, "show", f"{commit}:{git_prefix(root)}CITATION.cff").decode("utf-8")
+        return file_at(root, commit, "CITATION.cff").decode("utf-8")
     except VersionError as error:
         raise CiteError(f"cannot read version {version}: {error}") from None
 

@@ -278,6 +278,13 @@ _CODES = [
         "A reference names a row that does not exist",
         "Use an ID that exists in the referenced table, or add that row first.",
     ),
+    Code(
+        "row-order",
+        "table",
+        "A row is out of the table's canonical order (its schema's rowOrder, else its primary key)",
+        "Move the row to its place in the order the schema gives; `uslatam add` writes rows in that order.",
+        WARNING,
+    ),
     # --- evidence --------------------------------------------------------------------
     Code(
         "source-text-missing",
@@ -361,7 +368,7 @@ _CODES = [
         "recording-in-progress",
         "evidence",
         "A source is marked in_progress: its uncovered passages are counted, not listed",
-        'Add the rows (or exclusions) its body still lacks (uslatam coverage lists them), then set recording to complete.',
+        "Add the rows (or exclusions) its body still lacks (uslatam coverage lists them), then set recording to complete.",
         WARNING,
     ),
     Code(

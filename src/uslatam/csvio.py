@@ -90,8 +90,9 @@ def stray_quote(raw: str) -> int | None:
 
 
 def line_of_offset(data: bytes | str, offset: int) -> int:
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    return data.count(newline, 0, offset) + 1
+    if isinstance(data, bytes):
+        return data.count(b"\n", 0, offset) + 1
+    return data.count("\n", 0, offset) + 1
 
 
 def read_table(
@@ -197,10 +198,10 @@ def read_table(
         result.rows.append(record)
         result.lines.append(start_line)
         if any('"' in cell for cell in record):
-            raw = "\n".join(physical[start_line - 1 : previous_line])
-            stray = stray_quote(raw)
+            record_text = "\n".join(physical[start_line - 1 : previous_line])
+            stray = stray_quote(record_text)
             if stray is not None:
-                line = start_line + raw.count("\n", 0, stray)
+                line = start_line + record_text.count("\n", 0, stray)
                 report(
                     "csv-syntax-error",
                     'a quotation mark inside an unquoted cell: quote the whole cell and double the mark ("")',

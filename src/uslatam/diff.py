@@ -14,118 +14,16 @@ data-versioning recipe:
 
 from __future__ import annotations
 
-import csv
-import io
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .boundary import DEFAULT_LIMITS, Refused, package_bytes, parse_json
-from .package import DESCRIPTOR, check_path, find_root
+from .history import Snapshot, read_version
 
 MAJOR, MINOR, PATCH = "major", "minor", "patch"
 LEVELS = (PATCH, MINOR, MAJOR)
 RETRACTIONS = "retractions"
 IGNORED_DESCRIPTOR_KEYS = {"version", "created", "resources"}
 IGNORED_RESOURCE_KEYS = {"bytes", "hash", "schema", "path"}
-
-
-class VersionError(ValueError):
-    """A version cannot be read (no such folder or revision, or an unsafe descriptor)."""
-
-
-@dataclass
-class Snapshot:
-    """One version of the package as plain data: descriptor, schemas and rows as text."""
-
-    label: str
-    descriptor: dict
-    schemas: dict[str, dict] = field(default_factory=dict)
-    tables: dict[str, list[dict]] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)
-
-
-def _git(root: Path, *args: str) -> bytes:
-    result = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
-    if result.returncode != 0:
-        raise VersionError(result.stderr.decode("utf-8", "replace").strip() or f"git {' '.join(args)} failed")
-    return result.stdout
-
-
-def git_prefix(root: Path) -> str:
-    """The package folder's path inside its git repository ('' at the top)."""
-    top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
-    relative = root.resolve().relative_to(top.resolve())
-    return "" if str(relative) == "." else f"{relative.as_posix()}/"
-
-
-def read_version(spec: str | Path, *, root: Path | None = None) -> Snapshot:
-    """A folder (if ``spec`` names one) or a git revision of the package at ``root``."""
-    path = Path(spec)
-    if path.exists():
-        folder = find_root(path)
-        return _snapshot(str(spec), lambda relpath: _folder_file(folder, relpath))
-    root = find_root(root or Path("."))
-    prefix = git_prefix(root)
-    return _snapshot(str(spec), lambda relpath: _git(root, "show", f"{spec}:{prefix}{relpath}"))
-
-
-def _folder_file(folder: Path, relpath: str) -> bytes:
-    """A file of a folder version, through the trust boundary (contained, regular, bounded)."""
-    limit = DEFAULT_LIMITS.max_descriptor_bytes if relpath.endswith(".json") else DEFAULT_LIMITS.max_file_bytes
-    try:
-        return package_bytes(folder, relpath, what=relpath, limit=limit)
-    except Refused as refused:
-        raise VersionError(str(refused)) from None
-
-
-def _snapshot(label: str, read) -> Snapshot:
-    """Every file of a version read and parsed; anything unreadable is a VersionError naming the file."""
-    try:
-        raw = read(DESCRIPTOR)
-    except (OSError, VersionError) as error:
-        raise VersionError(f"{label}: no readable {DESCRIPTOR} ({error})") from None
-    descriptor = _parsed_json(label, DESCRIPTOR, raw)
-    if not isinstance(descriptor, dict):
-        raise VersionError(f"{label}: {DESCRIPTOR} must hold a JSON object")
-    resources = descriptor.get("resources", [])
-    if not isinstance(resources, list) or len(resources) > DEFAULT_LIMITS.max_resources:
-        raise VersionError(f"{label}: {DESCRIPTOR} has no list of at most {DEFAULT_LIMITS.max_resources} resources")
-    snapshot = Snapshot(label=label, descriptor=descriptor, files={DESCRIPTOR: raw})
-    for resource in resources:
-        name = resource.get("name") if isinstance(resource, dict) else None
-        if not isinstance(name, str):
-            raise VersionError(f"{label}: {DESCRIPTOR} has a resource without a name")
-        for key in ("path", "schema"):
-            # the same containment rule as validation; no folder is touched for a git revision
-            problem = check_path(Path("/nonexistent-package"), resource.get(key), what=f"{name} {key}")
-            if problem:
-                raise VersionError(f"{label}: {problem.message}")
-        schema_bytes = read(resource["schema"])
-        data_bytes = read(resource["path"])
-        snapshot.files[resource["schema"]] = schema_bytes
-        snapshot.files[resource["path"]] = data_bytes
-        schema = _parsed_json(label, resource["schema"], schema_bytes)
-        if not isinstance(schema, dict):
-            raise VersionError(f"{label}: {resource['schema']} must hold a JSON object")
-        snapshot.schemas[name] = schema
-        try:
-            text = data_bytes.decode("utf-8")
-            snapshot.tables[name] = list(csv.DictReader(io.StringIO(text, newline="")))
-        except (UnicodeDecodeError, csv.Error) as error:
-            raise VersionError(f"{label}: {resource['path']} cannot be read as UTF-8 CSV ({error})") from None
-    return snapshot
-
-
-def _parsed_json(label: str, relpath: str, raw: bytes) -> object:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise VersionError(f"{label}: {relpath} is not UTF-8 (byte {error.start})") from None
-    data, findings = parse_json(text, limits=DEFAULT_LIMITS, file=relpath, code="package-error")
-    if data is None:
-        raise VersionError(f"{label}: {findings[0].message}")
-    return data
 
 
 @dataclass

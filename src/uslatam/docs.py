@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from .boundary import DEFAULT_LIMITS, Refused, package_text, parse_json
 from .codes import CATALOGUE, LAYERS
+from .schema import TableSpec
 
 
 class DocsError(ValueError):
     """A document cannot be generated from the package; the message names the file."""
 
 
-def _text(root, relpath: str) -> str:
+def package_file_text(root, relpath: str) -> str:
     """A package file the documents are generated from, through the trust boundary."""
     try:
         return package_text(root, relpath, what=relpath, limit=DEFAULT_LIMITS.max_file_bytes)
@@ -29,7 +30,9 @@ def _descriptor(root) -> dict:
 
 
 def _json(root, relpath: str):
-    data, findings = parse_json(_text(root, relpath), limits=DEFAULT_LIMITS, file=relpath, code="package-error")
+    data, findings = parse_json(
+        package_file_text(root, relpath), limits=DEFAULT_LIMITS, file=relpath, code="package-error"
+    )
     if data is None:
         raise DocsError(findings[0].message)
     return data
@@ -40,9 +43,9 @@ def codes_markdown() -> str:
     from .validate.rules import catalogue as rule_catalogue
 
     rules_by_code: dict[str, list[str]] = {}
-    for name, codes, _ in rule_catalogue():
-        for code in codes:
-            rules_by_code.setdefault(code, []).append(name)
+    for name, rule_codes, _ in rule_catalogue():
+        for rule_code in rule_codes:
+            rules_by_code.setdefault(rule_code, []).append(name)
     lines = [
         "# Finding codes",
         "",
@@ -83,8 +86,8 @@ def tables_markdown(root) -> str:
     lines = ["| table | one row is | rows | primary key |", "|---|---|---:|---|"]
     for resource in descriptor["resources"]:
         schema = _json(root, resource["schema"])
-        count = sum(1 for _ in csv.reader(io.StringIO(_text(root, resource["path"]), newline=""))) - 1
-        key = ", ".join(schema.get("primaryKey", []))
+        count = sum(1 for _ in csv.reader(io.StringIO(package_file_text(root, resource["path"]), newline=""))) - 1
+        key = ", ".join(TableSpec.from_schema(resource["name"], schema).primary_key)
         meaning = resource.get("description", "").removeprefix("One row per ").rstrip(".")
         lines.append(
             f"| [`{resource['name']}`]({resource['path']}) ([schema]({resource['schema']})) "
@@ -125,7 +128,8 @@ def data_dictionary_markdown(root) -> str:
     vocabularies: dict[str, list[dict]] = {}
     for resource in descriptor["resources"]:
         schema = _json(root, resource["schema"])
-        key = ", ".join(schema.get("primaryKey", []))
+        spec = TableSpec.from_schema(resource["name"], schema)  # keys in either form: a field or a list
+        key = ", ".join(spec.primary_key)
         lines += [
             f"## `{resource['name']}`",
             "",
@@ -134,10 +138,7 @@ def data_dictionary_markdown(root) -> str:
             f"File `{resource['path']}`, schema `{resource['schema']}`, primary key ({key}).",
             "",
         ]
-        references = {
-            k["fields"][0]: f"{k['reference']['resource'] or resource['name']}.{k['reference']['fields'][0]}"
-            for k in schema.get("foreignKeys", [])
-        }
+        references = {k.fields[0]: f"{k.resource}.{k.reference_fields[0]}" for k in spec.foreign_keys}
         lines += ["| column | type | constraints | description | example |", "|---|---|---|---|---|"]
         for field in schema["fields"]:
             rules = []
@@ -169,7 +170,7 @@ def data_dictionary_markdown(root) -> str:
             description = _cell(field.get("description", ""))
             lines.append(f"| `{field['name']}` | {type_} | {'; '.join(rules)} | {description} | `{example}` |")
         lines.append("")
-    for row in csv.DictReader(io.StringIO(_text(root, "data/vocabularies.csv"), newline="")):
+    for row in csv.DictReader(io.StringIO(package_file_text(root, "data/vocabularies.csv"), newline="")):
         vocabularies.setdefault(row["vocabulary"], []).append(row)
     lines += ["## Vocabularies", ""]
     for name, rows in vocabularies.items():

@@ -3,6 +3,8 @@
 Types and descriptions come from ``schemas/`` through the typed frames of
 ``uslatam.loading``. Every export is deterministic (same data, same bytes where the
 format allows) and written atomically: built beside its destination, then moved in.
+Each format is registered once (:func:`exporter`); the CLI's choices and its help,
+and the tests' round trips, are read from :data:`FORMATS`.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import datetime
 import json
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .files import replacing, write_atomic
@@ -17,13 +21,40 @@ from .loading import _root, _specs, _typed
 from .package import load as load_package
 from .schema import TableSpec
 
-FORMATS = ("parquet", "sqlite", "xlsx", "json")
 EXCEL_CELL_LIMIT = 32_767
 SQL_TYPES = {"string": "TEXT", "integer": "INTEGER", "number": "REAL", "boolean": "INTEGER", "date": "TEXT"}
 
 
 class ExportError(ValueError):
     """The data cannot be exported as asked (the message names table, row and column)."""
+
+
+Writer = Callable[[dict, dict[str, TableSpec], dict, Path], list[Path]]
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    write: Writer
+    into: str  # "folder" or "file": what the destination is
+    suffix: str  # the destination file's usual suffix ("" for a folder)
+    summary: str  # what it writes, for help and docs
+    follow_up: str = ""  # a next step once written; {0}, {1} ... are the files written
+
+
+FORMATS: dict[str, ExportFormat] = {}
+
+
+def exporter(
+    name: str, summary: str, *, into: str, suffix: str = "", follow_up: str = ""
+) -> Callable[[Writer], Writer]:
+    """Register a writer of every table in one format."""
+
+    def register(write: Writer) -> Writer:
+        FORMATS[name] = ExportFormat(name, write, into, suffix, summary, follow_up)
+        return write
+
+    return register
 
 
 def _cell_text(value) -> object:
@@ -59,14 +90,13 @@ def export(fmt: str, destination: str | Path, path: str | Path | None = None) ->
         raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     descriptor, specs, frames = _context(path)
     destination = Path(destination)
-    return {"parquet": _parquet, "sqlite": _sqlite, "xlsx": _xlsx, "json": _json}[fmt](
-        descriptor, specs, frames, destination
-    )
+    return FORMATS[fmt].write(descriptor, specs, frames, destination)
 
 
 # --- Parquet ---------------------------------------------------------------------------
 
 
+@exporter("parquet", "a folder of one Parquet file a table, with each field's description", into="folder")
 def _parquet(descriptor, specs, frames, destination: Path) -> list[Path]:
     """A folder of <table>.parquet, field descriptions in each field's metadata."""
     import pyarrow as pa
@@ -103,6 +133,13 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+@exporter(
+    "sqlite",
+    "one SQLite database with keys and descriptions, and Datasette's metadata.json beside it",
+    into="file",
+    suffix=".db",
+    follow_up="browse it: datasette {0} -m {1}",
+)
 def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
     """One database with primary and foreign keys, descriptions in _columns, and metadata.json."""
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +186,7 @@ def _sqlite(descriptor, specs, frames, destination: Path) -> list[Path]:
 
 def datasette_metadata(descriptor: dict, specs: dict[str, TableSpec], database: str) -> dict:
     """Datasette's metadata: title, licence, source and every table's and column's description."""
-    licence = next((lic for lic in descriptor.get("licenses", []) if lic.get("name")), {})
+    licence: dict = next((lic for lic in descriptor.get("licenses", []) if lic.get("name")), {})
     source = (descriptor.get("sources") or [{}])[0]
     resources = {r["name"]: r for r in descriptor["resources"]}
     return {
@@ -176,6 +213,7 @@ def datasette_metadata(descriptor: dict, specs: dict[str, TableSpec], database: 
 # --- xlsx -----------------------------------------------------------------------------------
 
 
+@exporter("xlsx", "one workbook: a sheet a table and a README sheet", into="file", suffix=".xlsx")
 def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
     """One sheet per table and a README sheet; every string written as a string."""
     import xlsxwriter
@@ -220,16 +258,16 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
             readme.write_string(number, 0, line)
         for name, frame in frames.items():
             sheet = workbook.add_worksheet(name[:31])
-            for column, field_name in enumerate(frame.columns):
-                sheet.write_string(0, column, field_name)
-            for row_number, row in enumerate(_records(frame), 1):
-                for column, value in enumerate(row):
+            for position, field_name in enumerate(frame.columns):
+                sheet.write_string(0, position, field_name)
+            for row_number, record in enumerate(_records(frame), 1):
+                for position, value in enumerate(record):
                     if value is None:
                         continue
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        sheet.write_number(row_number, column, value)
+                        sheet.write_number(row_number, position, value)
                     else:
-                        sheet.write_string(row_number, column, str(value))
+                        sheet.write_string(row_number, position, str(value))
         workbook.close()
     return [destination]
 
@@ -237,6 +275,7 @@ def _xlsx(descriptor, specs, frames, destination: Path) -> list[Path]:
 # --- JSON -----------------------------------------------------------------------------------
 
 
+@exporter("json", "one JSON file of the descriptor and every table's rows", into="file", suffix=".json")
 def _json(descriptor, specs, frames, destination: Path) -> list[Path]:
     """The descriptor and, per table, its rows as records."""
     document = {
@@ -248,4 +287,4 @@ def _json(descriptor, specs, frames, destination: Path) -> list[Path]:
     return [destination]
 
 
-__all__ = ["export", "ExportError", "FORMATS", "datasette_metadata"]
+__all__ = ["export", "exporter", "ExportError", "ExportFormat", "FORMATS", "datasette_metadata"]

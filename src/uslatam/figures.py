@@ -21,20 +21,23 @@ COLOURS = {
     "region": "#8d99ae",
     "place": "#8d99ae",
 }
-TABLE_COLOURS = {
-    "quotes": "#d1495b",
-    "events": "#1b6ca8",
-    "statistics": "#edae49",
-    "trend_claims": "#00798c",
-    "occupancies": "#6a4c93",
-    "entities": "#8d99ae",
-    "event_participants": "#74a9cf",
-    "sources": "#adb5bd",
-    "claims": "#2a9d8f",
-    "mentions": "#ced4da",
-    "relations": "#b07aa1",
-    "exclusions": "#e9ecef",
-}
+# Colours of the tables that cite spans, given in the descriptor's order of those tables.
+TABLE_PALETTE = (
+    "#adb5bd",
+    "#8d99ae",
+    "#6a4c93",
+    "#1b6ca8",
+    "#74a9cf",
+    "#d1495b",
+    "#edae49",
+    "#00798c",
+    "#2a9d8f",
+    "#b07aa1",
+    "#e76f51",
+    "#606c38",
+    "#ced4da",
+    "#9c6644",
+)
 
 
 def _pyplot():
@@ -168,37 +171,39 @@ def network(tables: dict, path: Path) -> None:
     plt.close(figure)
 
 
-def evidence_map(tables: dict, cited_by: dict[str, list[str]], text: str, path: Path, width: int = 120) -> None:
+def evidence_map(tables: dict, citing: dict[str, list[str]], text: str, path: Path, width: int = 120) -> None:
     """The stored text (one source) as rows of code points, with the passages each table cites coloured.
 
-    ``cited_by`` maps a table to its columns that reference spans (from the schemas' foreign keys).
+    ``citing`` maps each table that cites spans to its span columns, in the descriptor's order;
+    a span cited by several tables is coloured by the last.
     """
     from matplotlib.patches import Rectangle
 
     plt = _pyplot()
     spans = tables["spans"].set_index("span_id")
+    colours = {table: TABLE_PALETTE[i % len(TABLE_PALETTE)] for i, table in enumerate(citing)}
     cited: dict[str, str] = {}
-    for table, columns in cited_by.items():
+    for table, columns in citing.items():
         for column in columns:
             for span_id in tables[table][column].dropna():
                 if span_id in spans.index:
-                    cited[span_id] = table  # a span several tables cite takes the colour of the last
+                    cited[span_id] = table
     rows = math.ceil(len(text) / width)
     figure, axis = plt.subplots(figsize=(9, rows * 0.075 + 1.2))
     axis.add_patch(Rectangle((0, -rows), width, rows, color="#f1f3f5", zorder=0))
-    order = {name: i for i, name in enumerate(TABLE_COLOURS)}
+    order = {name: i for i, name in enumerate(citing)}
     for span_id, table in sorted(cited.items(), key=lambda item: (order.get(item[1], 0), item[0])):
         start, end = int(spans.loc[span_id, "start"]), int(spans.loc[span_id, "end"])
         position, first = start, True
         while position < end:
-            row, column = divmod(position, width)
-            length = min(end - position, width - column)
+            text_row, text_column = divmod(position, width)
+            length = min(end - position, width - text_column)
             axis.add_patch(
                 Rectangle(
-                    (column, -row - 1),
+                    (text_column, -text_row - 1),
                     length,
                     0.9,
-                    color=TABLE_COLOURS.get(table, "#adb5bd"),
+                    color=colours[table],
                     zorder=1 + order.get(table, 0),
                     gid=span_id if first else None,
                 )
@@ -217,7 +222,7 @@ def evidence_map(tables: dict, cited_by: dict[str, list[str]], text: str, path: 
             fontsize=7,
             ha="right",
         )
-    for table, colour in TABLE_COLOURS.items():
+    for table, colour in colours.items():
         axis.add_patch(Rectangle((0, 0), 0, 0, color=colour, label=table.replace("_", " ")))
     axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=4, frameon=False, fontsize=8)
     axis.set_xlim(0, width)
@@ -240,6 +245,7 @@ def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Pa
 
     root = _root(path)
     tables = load(root)
+    citing = {name: spec.references("spans") for name, (spec, _) in _specs(root).items() if name != "spans"}
     source = tables["sources"].iloc[0]
     # read before drawing, so that a refused text (Refused: exit 2) leaves no figure half-made
     text = package_text(
@@ -250,10 +256,6 @@ def draw_all(destination: str | Path, path: str | Path | None = None) -> list[Pa
     timeline(tables, destination / "timeline.svg")
     network(tables, destination / "network.svg")
     first_source = tables["spans"][tables["spans"]["source_id"] == source["source_id"]]
-    cited_by = {
-        name: [key.fields[0] for key in spec.foreign_keys if key.resource == "spans" and len(key.fields) == 1]
-        for name, (spec, _) in _specs(root).items()
-        if name != "spans"
-    }
-    evidence_map({**tables, "spans": first_source}, cited_by, text, destination / "evidence-map.svg")
+    citing = {name: columns for name, columns in citing.items() if columns}
+    evidence_map({**tables, "spans": first_source}, citing, text, destination / "evidence-map.svg")
     return [destination / name for name in FIGURES]

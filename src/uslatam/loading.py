@@ -68,6 +68,37 @@ def load_table(name: str, path: str | Path | None = None):
     return _typed(*specs[name])
 
 
+def table_spec(name: str, path: str | Path | None = None) -> TableSpec:
+    """The schema of table ``name`` (of this version's data, or the package at ``path``)."""
+    specs = _specs(_root(path))
+    if name not in specs:
+        raise LoadError(f"no table {name!r}; tables: {', '.join(specs)}")
+    return specs[name][0]
+
+
+def source_text(source_id: str, path: str | Path | None = None) -> str:
+    """The stored text of a source, from its row's ``text_path`` (which must stay inside the package)."""
+    from .package import check_path
+
+    root = _root(path)
+    sources = load_table("sources", root)
+    row = sources[sources["source_id"] == source_id]
+    if row.empty:
+        raise LoadError(f"no source {source_id!r}; sources: {', '.join(sources['source_id'])}")
+    text_path = row["text_path"].iloc[0]
+    problem = check_path(root, text_path, what=f"text_path of source {source_id!r}")
+    if problem:
+        raise LoadError(problem.message)
+    from .boundary import Refused, package_text
+
+    try:
+        return package_text(
+            root, text_path, what=f"text_path of source {source_id!r}", limit=DEFAULT_LIMITS.max_text_bytes
+        )
+    except Refused as refused:
+        raise LoadError(f"cannot read the stored text {text_path}: {refused}") from None
+
+
 def load(path: str | Path | None = None) -> dict:
     """Every table as a typed DataFrame, by table name."""
     return {name: _typed(spec, file) for name, (spec, file) in _specs(_root(path)).items()}

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from .boundary import (
     DEFAULT_LIMITS,
@@ -27,6 +28,10 @@ from .files import write_atomic
 from .report import Finding
 
 DESCRIPTOR = "datapackage.json"
+SHA256 = "sha256:"  # the prefix of a descriptor's hash, as Data Package writes it
+# Findings of load() after which a package must not be read further by a tool that writes or loads:
+# a table left unread (see boundary.UNREADABLE), or keys that a JSON reader would silently drop.
+BLOCKING = (*UNREADABLE, "duplicate-json-key")
 
 
 class PackageError(Exception):
@@ -109,7 +114,7 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
         if not isinstance(entry, dict):
             findings.append(Finding("resource-error", f"resource {position} is not an object", file=DESCRIPTOR))
             continue
-        name = entry.get("name") if isinstance(entry.get("name"), str) else f"resource {position}"
+        name = entry["name"] if isinstance(entry.get("name"), str) else f"resource {position}"
         problem = _resource_problem(entry, name)
         if problem:
             findings.append(problem)
@@ -151,16 +156,17 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
             if isinstance(schema_size, Finding):
                 findings.append(schema_size)
                 continue
-            schema, schema_findings = load_json(root / schema_ref, limits=limits, file=schema_ref)
+            loaded, schema_findings = load_json(root / schema_ref, limits=limits, file=schema_ref)
             findings.extend(_with_table(f, name) for f in schema_findings)
-            if not isinstance(schema, dict):
-                if schema is not None:
+            if not isinstance(loaded, dict):
+                if loaded is not None:
                     findings.append(
                         Finding("schema-error", f"{schema_ref} must hold a JSON object", table=name, file=schema_ref)
                     )
                 continue
+            schema = loaded
         else:
-            schema = schema_ref
+            schema = cast(dict, schema_ref)  # a dict: _resource_problem refused anything else
         schema_file = schema_ref if isinstance(schema_ref, str) else DESCRIPTOR
         findings.extend(_with_table(f, str(name)) for f in remote_references(schema, file=schema_file))
         schema, refused = _without_unsafe_patterns(
@@ -197,9 +203,9 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
 def load_readable(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> Package:
     """The package for a command that reads every table: raises PackageError if any cannot be read safely."""
     package, findings = load(path, limits=limits)
-    blocking = [f for f in findings if f.code in UNREADABLE]
-    if blocking:
-        raise PackageError(blocking)
+    refused = blocking(findings)
+    if refused:
+        raise PackageError(refused)
     return package
 
 
@@ -281,6 +287,21 @@ def copy_package(root: Path, target: Path) -> Path:
     return target
 
 
+def sha256_tag(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``, as the descriptor's ``hash`` gives it."""
+    return SHA256 + hashlib.sha256(data).hexdigest()
+
+
+def json_bytes(data: object) -> bytes:
+    """The package's form of a JSON file (descriptor, schema): two-space indent, UTF-8, final newline."""
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def blocking(findings: list[Finding]) -> list[Finding]:
+    """The findings of :func:`load` that stop a tool from reading the package further (see ``BLOCKING``)."""
+    return [f for f in findings if f.code in BLOCKING]
+
+
 def file_integrity(path: Path) -> tuple[int, str]:
     """Size in bytes and ``sha256:<hex>`` of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -289,7 +310,7 @@ def file_integrity(path: Path) -> tuple[int, str]:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             size += len(chunk)
             digest.update(chunk)
-    return size, f"sha256:{digest.hexdigest()}"
+    return size, SHA256 + digest.hexdigest()
 
 
 def refresh_integrity(root: str | Path) -> list[str]:
@@ -301,9 +322,9 @@ def refresh_integrity(root: str | Path) -> list[str]:
     root = find_root(root)
     descriptor_file = root / DESCRIPTOR
     package, findings = load(root)
-    blocking = [f for f in findings if f.code in (*UNREADABLE, "duplicate-json-key")]
-    if blocking:
-        raise PackageError(blocking)
+    refused = blocking(findings)
+    if refused:
+        raise PackageError(refused)
     changed = []
     by_name = {r.name: r for r in package.resources}
     for entry in package.descriptor.get("resources", []):
@@ -315,8 +336,7 @@ def refresh_integrity(root: str | Path) -> list[str]:
             entry["bytes"], entry["hash"] = size, digest
             changed.append(resource.name)
     if changed:
-        text = json.dumps(package.descriptor, indent=2, ensure_ascii=False) + "\n"
-        write_atomic(descriptor_file, text.encode("utf-8"))
+        write_atomic(descriptor_file, json_bytes(package.descriptor))
     return changed
 
 

@@ -1,10 +1,9 @@
-"""Releases that cannot be mis-versioned, and the history they are found in.
+"""Releases that cannot be mis-versioned.
 
 The data's version is owned by ``datapackage.json``; a release writes it, and in the
 same atomic change ``CITATION.cff``'s ``version`` and ``date-released`` and the
-CHANGELOG section that turns Unreleased into the version's notes. No git tags are
-needed: the last release is the newest version with a CHANGELOG section, and its
-state is the commit where the descriptor's version became it.
+CHANGELOG section that turns Unreleased into the version's notes. Where releases are
+found (commits, released versions) is :mod:`uslatam.history`.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, VersionError, _git, compare, git_prefix, read_version
-from .package import DESCRIPTOR, find_root
-from .validate.rules import released_versions
+from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, compare
+from .history import last_release, read_version, release_commit, released_versions
+from .package import DESCRIPTOR, find_root, json_bytes
 
 UNRELEASED = "## [Unreleased]"
 
@@ -48,44 +47,6 @@ def bump_version(version: str, level: str) -> str:
     if level == MINOR:
         return f"{major}.{minor + 1}.0"
     return f"{major}.{minor}.{patch + 1}"
-
-
-def release_commit(root: Path, version: str) -> str | None:
-    """The commit where the descriptor's version became ``version`` (None if never committed)."""
-    prefix = git_prefix(root)
-    try:
-        commits = _git(root, "log", "--format=%H", "--", f"{prefix}{DESCRIPTOR}").decode().split()
-    except VersionError:
-        return None
-    found = None
-    for commit in commits:  # newest first
-        try:
-            at = json.loads(_git(root, "show", f"{commit}:{prefix}{DESCRIPTOR}")).get("version")
-        except (VersionError, ValueError):
-            break
-        if at == version:
-            found = commit
-        elif found is not None:
-            break
-    return found
-
-
-def last_release(root: str | Path) -> tuple[str, str] | None:
-    """(version, commit) of the newest release, or None before the first one or outside git."""
-    root = find_root(root)
-    if not (root / "CHANGELOG.md").is_file():
-        return None
-    try:
-        released = released_versions(_text(root, "CHANGELOG.md"))
-    except ReleaseError:
-        return None
-    if not released:
-        return None
-    try:
-        commit = release_commit(root, released[0])
-    except VersionError:
-        return None
-    return (released[0], commit) if commit else None
 
 
 def _changelog_section(text: str, version: str, date: str, summary: list[str]) -> str:
@@ -172,7 +133,7 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     summary = _summary(diff, now.tables)
     plan = ReleasePlan(current, new_version, level, required, reasons, summary=summary)
     descriptor["version"] = new_version
-    plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    plan.files[DESCRIPTOR] = json_bytes(descriptor)
     plan.files["CITATION.cff"] = _citation(_text(root, "CITATION.cff"), new_version, date).encode("utf-8")
     plan.files["CHANGELOG.md"] = _changelog_section(changelog, new_version, date, summary).encode("utf-8")
     return plan

@@ -19,7 +19,6 @@ import copy
 import csv
 import hashlib
 import io
-import json
 import re
 import tempfile
 import unicodedata
@@ -29,7 +28,7 @@ from pathlib import Path
 from .boundary import DEFAULT_LIMITS, Refused, UnsafeYaml, check_yaml_shape, input_bytes, package_bytes
 from .boundary import read_text as read_bounded_text
 from .csvio import dumps, format_cell
-from .package import DESCRIPTOR, PackageError, copy_package, find_root, load_readable
+from .package import DESCRIPTOR, PackageError, copy_package, find_root, json_bytes, load_readable, sha256_tag
 from .report import Finding, Report
 from .schema import TableSpec
 from .spans import SpanError, locate
@@ -378,11 +377,7 @@ class _Workspace:
             )
         table = self.tables[item.table]
         spec = table.spec
-        span_fields = {
-            key.fields[0]: key.fields[0].removesuffix("_id")
-            for key in spec.foreign_keys
-            if key.resource == "spans" and len(key.fields) == 1
-        }
+        span_fields = {name: name.removesuffix("_id") for name in spec.references("spans")}
         evidence_of = {evidence: field_name for field_name, evidence in span_fields.items()}
         values = dict(item.values)
         # CSV form of evidence: span_words, span_prefix, span_occurrence
@@ -437,30 +432,12 @@ class _Workspace:
         self.plan.added.setdefault(item.table, []).append(row)
         self.origins[(item.table, tuple(row[k] for k in key))] = (item.file, item.line)
 
-    def order_key(self, table: _Table):
-        spec = table.spec
-        integer = {f.name for f in spec.fields if f.type == "integer"}
-
-        def typed(name: str, value: str):
-            if name in integer:
-                try:
-                    return (0, int(value), "")
-                except ValueError:
-                    return (1, 0, value)
-            return (0, 0, value)
-
-        if spec.name == "spans":
-            return lambda r: (r["source_id"], typed("start", r["start"]), typed("end", r["end"]), r["span_id"])
-        if spec.name == "vocabularies":
-            return lambda r: r["vocabulary"]
-        return lambda r: tuple(typed(k, r.get(k, "")) for k in spec.primary_key)
-
     def render(self) -> dict[str, tuple[bytes, dict[int, tuple]]]:
         """New bytes of every changed table, with the physical line of each added row."""
         result = {}
         for name in self.plan.added:
             table = self.tables[name]
-            ordered = sorted(table.rows, key=self.order_key(table))
+            ordered = sorted(table.rows, key=table.spec.order_key())
             header = table.header
             text = dumps(header, [[r.get(h, "") for h in header] for r in ordered])
             lines, line = {}, 2
@@ -490,18 +467,18 @@ def _finish(work: _Workspace) -> Plan:
     plan = work.plan
     rendered = work.render()
     descriptor = copy.deepcopy(work.package.descriptor)  # as package.load read it, through the boundary
-    line_owner: dict[tuple[str, int], tuple[str, int | None]] = {}
+    line_owner: dict[tuple[str | None, int | None], tuple[str, int | None]] = {}
     for name, (data, lines) in rendered.items():
         resource = next(r for r in descriptor["resources"] if r["name"] == name)
         plan.files[resource["path"]] = data
         resource["bytes"] = len(data)
-        resource["hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        resource["hash"] = sha256_tag(data)
         for line, key in lines.items():
             if (name, key[1]) in work.origins:
                 line_owner[(name, line)] = work.origins[(name, key[1])]
     for relpath, data in work.new_texts.items():
         plan.files[relpath] = data
-    plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    plan.files[DESCRIPTOR] = json_bytes(descriptor)
     report = _validate_candidate(work.root, plan.files)
     plan.report = report
     if not report.valid:

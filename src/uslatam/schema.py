@@ -6,7 +6,9 @@ pandera schema. Nothing here restates a column: it all comes from the JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .patterns import fullmatch
 
@@ -24,6 +26,15 @@ _INTEGER = r"[+-]?[0-9]+"
 _NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|NaN|INF|-INF"
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _URI = r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s]+"
+
+
+# "tableRole": what a table's rows are, which tells the tools how the table grows and is sampled.
+TABLE_ROLES = {
+    "source": "rows describing the source documents (one set per source)",
+    "fact": "facts and the evidence spans they cite: the bulk of the package",
+    "codelist": "codes the schemas' enums must equal, the same in every package",
+    "log": "records about other tables' rows (retractions)",
+}
 
 
 class SchemaError(ValueError):
@@ -66,7 +77,7 @@ class FieldSpec:
     type: str
     format: str = "default"
     description: str = ""
-    example: object = None
+    example: Any = None
     vocabulary: str | None = None
     required: bool = False
     unique: bool = False
@@ -84,7 +95,7 @@ class FieldSpec:
     codelist: str | None = None  # "codelist": an external code list, e.g. "ISO 3166-1 alpha-3"
     entity_types: tuple[str, ...] | None = None  # "entityTypes": allowed types of the referenced entity
     multiline: bool = False  # "multiline": line ends allowed in the text
-    # Support properties (enforced by uslatam.validate.support):
+    # Support properties (enforced by uslatam.validate.rules.support):
     mentioned_in: tuple[str, ...] = ()  # "mentionedIn": span fields one of which holds a mention of the entity
     as_written_in: tuple[str, ...] = ()  # "asWrittenIn": span fields one of which holds the value verbatim
     required_when: dict[str, Condition] | None = None  # "requiredWhen": {field: [codes] | "*"}
@@ -201,6 +212,8 @@ class TableSpec:
     missing_values: tuple[str, ...] = ("",)
     mentions: bool = False  # "mentions": true: the rows say where the sources name or refer to entities
     coverage: str = "cites"  # "coverage": what its spans mean to coverage: cites, names or excludes
+    order: tuple[str, ...] = ()  # "rowOrder": the fields rows are sorted by (default: the primary key)
+    role: str | None = None  # "tableRole": one of TABLE_ROLES
 
     @classmethod
     def from_schema(cls, name: str, schema: dict) -> TableSpec:
@@ -220,6 +233,15 @@ class TableSpec:
                     reference_fields=(theirs,) if isinstance(theirs, str) else tuple(theirs),
                 )
             )
+        names = {f.name for f in fields}
+        order = schema.get("rowOrder", primary_key)
+        order = (order,) if isinstance(order, str) else tuple(order)
+        unknown = [f for f in order if f not in names]
+        if unknown:
+            raise SchemaError(f"rowOrder names {unknown}, which are not fields")
+        role = schema.get("tableRole")
+        if role is not None and role not in TABLE_ROLES:
+            raise SchemaError(f"tableRole {role!r} is not one of {', '.join(TABLE_ROLES)}")
         return cls(
             name=name,
             fields=fields,
@@ -228,6 +250,8 @@ class TableSpec:
             missing_values=tuple(schema.get("missingValues", [""])),
             mentions=schema.get("mentions") is True,
             coverage=schema.get("coverage", "cites"),
+            order=tuple(f for f in order if f in names),
+            role=role,
         )
 
     @property
@@ -240,11 +264,33 @@ class TableSpec:
     def pandas_dtypes(self) -> dict[str, str]:
         return {f.name: f.pandas_dtype for f in self.fields}
 
+    def order_key(self) -> Callable[[Mapping[str, str]], tuple]:
+        """The sort key of a row of cell texts in the schema's row order: integers by value, other text as text.
+
+        A cell of an integer field that is not an integer sorts after every integer.
+        """
+        integer = {f.name for f in self.fields if f.type == "integer"}
+        order = self.order
+
+        def typed(name: str, value: str) -> tuple:
+            if name in integer:
+                try:
+                    return (0, int(value), "")
+                except ValueError:
+                    return (1, 0, value)
+            return (0, 0, value)
+
+        return lambda row: tuple(typed(name, row.get(name) or "") for name in order)
+
+    def references(self, resource: str) -> list[str]:
+        """The fields that each reference ``resource`` on their own (single-field foreign keys)."""
+        return [key.fields[0] for key in self.foreign_keys if key.resource == resource and len(key.fields) == 1]
+
 
 @dataclass
 class ParsedColumn:
-    values: object  # pandas Series of the field's dtype, NA where missing or unparsable
-    bad: object  # boolean Series: the cell has text that is not of the field's type
+    values: Any  # pandas Series of the field's dtype, NA where missing or unparsable
+    bad: Any  # boolean Series: the cell has text that is not of the field's type
 
 
 def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> ParsedColumn:
@@ -348,10 +394,10 @@ class TypedTable:
 
     spec: TableSpec
     relpath: str
-    frame: object  # pandas DataFrame
-    text: object = None  # the cells as read, a DataFrame of strings with the same index
+    frame: Any  # pandas DataFrame
+    text: Any = None  # the cells as read, a DataFrame of strings with the same index
     record_lines: list[int] = field(default_factory=list)  # start line of every record, blank ones too
     blank_lines: set[int] = field(default_factory=set)
     padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
-    bad_cells: dict[str, object] = field(default_factory=dict)
+    bad_cells: dict[str, Any] = field(default_factory=dict)
     plain_text: bool = False  # proven from the bytes: no cell holds a line end or an invisible character

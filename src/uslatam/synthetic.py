@@ -30,7 +30,7 @@ from .spans import context
 
 DEFECT_KINDS = ("type", "enum", "required", "pattern", "foreign-key", "primary-key", "stray-quote", "extra-cell")
 # Where each defect goes: cells whose change causes exactly the one finding named.
-_DEFECT_PLACES = {
+_DEFECT_PLACES: dict[str, list[tuple[str, str | None]]] = {
     "type": [("spans", "start"), ("statistics", "value"), ("spans", "end")],
     "enum": [("events", "status"), ("quotes", "quote_type"), ("trend_claims", "direction")],
     "required": [("events", "summary"), ("trend_claims", "subject"), ("positions", "label")],
@@ -98,7 +98,8 @@ def generate(
     templates = {
         r["name"]: pd.read_csv(source / r["path"], dtype=str, keep_default_na=False) for r in descriptor["resources"]
     }
-    widest = max(len(templates[name]) for name in _REPLICATED if name in templates)
+    facts = [name for name, spec in specs.items() if _role(spec) == "fact"]
+    widest = max(len(templates[name]) for name in facts)
     if rows < widest:
         raise ValueError(f"rows must be at least {widest}, the largest template table")
     full_bundles = rows // widest  # every replicated table has at least this many whole bundles
@@ -109,18 +110,21 @@ def generate(
     texts = _write_sources(source, target, templates["sources"], source_count)
     tables: dict[str, pd.DataFrame] = {}
     for name, spec in specs.items():
-        frame = templates[name]
+        frame, role = templates[name], _role(spec)
         if name == "sources":
             tables[name] = _sources_table(frame, texts)
-        elif name == "source_authors":
-            tables[name] = _authors_table(frame, source_count)
-        elif name == "vocabularies":
+        elif role == "source":
+            tables[name] = _per_source_table(frame, spec, source_count)
+        elif role == "codelist":
             tables[name] = frame
         elif name == "retractions":
-            tables[name] = _retractions_table(rows, specs)
-        else:
+            tables[name] = _retractions_table(rows, facts, specs)
+        elif role == "fact":
             tables[name] = _replicate(frame, spec, rows, full_bundles, source_count)
+        else:
+            raise ValueError(f"no way to grow the {role} table {name!r}")
     _fix_span_context(tables["spans"], texts, templates["spans"])
+    tables = {name: _in_order(frame, specs[name]) for name, frame in tables.items()}
 
     rng = random.Random(seed)
     injected: list[Defect] = []
@@ -163,9 +167,9 @@ def generate(
         shutil.copy2(source / "CITATION.cff", target / "CITATION.cff")
     descriptor["name"] = f"{descriptor.get('name', 'package')}-synthetic"
     descriptor["title"] = f"Synthetic package: {rows} rows per table, seed {seed}"
-    (target / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
-    from .package import refresh_integrity
+    from .package import json_bytes, refresh_integrity
 
+    (target / "datapackage.json").write_bytes(json_bytes(descriptor))
     refresh_integrity(target)
     # Positions become physical lines now that the files are written.
     injected = [Defect(d.kind, d.code, d.table, int(lines[d.table][d.line]), d.column) for d in injected]
@@ -173,17 +177,25 @@ def generate(
     return injected
 
 
-_REPLICATED = (
-    "spans",
-    "entities",
-    "positions",
-    "occupancies",
-    "events",
-    "event_participants",
-    "quotes",
-    "statistics",
-    "trend_claims",
-)
+def _role(spec: TableSpec) -> str:
+    if spec.role is None:
+        raise ValueError(f"schemas/{spec.name}.json has no tableRole: the generator cannot tell how the table grows")
+    return spec.role
+
+
+def _in_order(frame, spec: TableSpec):
+    """The rows in the schema's row order, as every writer of the package keeps them."""
+    import pandas as pd
+
+    integer = {f.name for f in spec.fields if f.type == "integer"}
+    if not spec.order or len(frame) < 2:
+        return frame
+    return frame.sort_values(
+        list(spec.order),
+        key=lambda column: pd.to_numeric(column) if column.name in integer else column,
+        kind="stable",
+        ignore_index=True,
+    )
 
 
 def _free_row(rng: random.Random, frame, table: str, injected: list[Defect], structural, allowed=None) -> int:
@@ -232,21 +244,23 @@ def _sources_table(frame, texts):
     return pd.DataFrame(records, columns=frame.columns)
 
 
-def _authors_table(frame, count: int):
+def _per_source_table(frame, spec: TableSpec, count: int):
+    """The template's rows once per source, each copy referencing its own source."""
     import pandas as pd
 
     copies = []
     for k in range(count):
         copy = frame.copy()
-        copy["source_id"] = copy["source_id"] + f"{BUNDLE}{k}"
+        for column in spec.references("sources"):
+            copy[column] = copy[column] + f"{BUNDLE}{k}"
         copies.append(copy)
     return pd.concat(copies, ignore_index=True)
 
 
-def _retractions_table(rows: int, specs: dict[str, TableSpec]):
+def _retractions_table(rows: int, facts: list[str], specs: dict[str, TableSpec]):
     import pandas as pd
 
-    names = [name for name in _REPLICATED if len(specs[name].primary_key) == 1]
+    names = [name for name in facts if len(specs[name].primary_key) == 1]
     index = pd.RangeIndex(rows)
     return pd.DataFrame(
         {

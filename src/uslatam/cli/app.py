@@ -9,9 +9,12 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+
+from ..export import FORMATS as EXPORTS
+from .documents import DOCUMENTS
 
 app = typer.Typer(
     name="uslatam",
@@ -64,7 +67,7 @@ class Engine(str, Enum):
     vectorised = "vectorised"
 
 
-def _fail(message: str, debug: bool, error: BaseException | None = None) -> None:
+def _fail(message: str, debug: bool, error: BaseException | None = None) -> NoReturn:
     if debug and error is not None:
         raise error
     typer.echo(f"uslatam: {message}", err=True)
@@ -186,26 +189,25 @@ def locate(
     debug: Debug = False,
 ) -> None:
     """Print the spans.csv row for WORDS in a source's stored text (offsets, prefix, suffix)."""
-    from ..boundary import DEFAULT_LIMITS, Refused, package_text
+    from ..boundary import Refused
     from ..csvio import dumps
-    from ..package import find_root
+    from ..loading import LoadError, source_text, table_spec
     from ..spans import SpanError
     from ..spans import locate as find
 
     try:
-        text = package_text(
-            find_root(package), f"sources/{source_id}.txt", what="the stored text", limit=DEFAULT_LIMITS.max_text_bytes
-        )
-    except Refused as refused:
-        _fail(f"cannot read the stored text: {refused}", debug, refused)
+        text = source_text(source_id, package)
+        header = table_spec("spans", package).field_names
+    except (LoadError, Refused) as error:
+        _fail(f"cannot read the stored text: {error}", debug, error)
     try:
         found = find(text, words, prefix=prefix, occurrence=occurrence)
     except SpanError as error:
         typer.echo(f"uslatam: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
-    header = ["span_id", "source_id", "start", "end", "exact", "prefix", "suffix"]
-    row = [span_id, source_id, found.start, found.end, found.exact, found.prefix, found.suffix]
-    typer.echo(dumps(header, [row]).split("\n", 1)[1], nl=False)
+    values = {"span_id": span_id, "source_id": source_id, "start": found.start, "end": found.end}
+    values.update(exact=found.exact, prefix=found.prefix, suffix=found.suffix)
+    typer.echo(dumps(header, [[values.get(name, "") for name in header]]).split("\n", 1)[1], nl=False)
 
 
 def _print_problems(problems, output_format: str) -> None:
@@ -265,7 +267,9 @@ def add(
             metavar="[TABLE] FILE", help="The table, then the input file; or only a file naming its tables."
         ),
     ],
-    file: Annotated[str | None, typer.Argument(show_default=False, metavar="")] = None,
+    file: Annotated[
+        str | None, typer.Argument(show_default=False, metavar="", help="The input file, when TABLE comes first.")
+    ] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     input_format: InputFormat = None,
     dry_run: DryRun = False,
@@ -306,12 +310,14 @@ def add_source(
     metadata: Annotated[
         Path | None, typer.Option(help="YAML or JSON file of the sources row's values (and authors:).")
     ] = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    publisher: Annotated[str | None, typer.Option()] = None,
-    url: Annotated[str | None, typer.Option()] = None,
+    title: Annotated[str | None, typer.Option(help="The source's title, as published.")] = None,
+    publisher: Annotated[str | None, typer.Option(help="Who published it.")] = None,
+    url: Annotated[str | None, typer.Option(help="Where it is published.")] = None,
     published: Annotated[str | None, typer.Option(help="Publication date, YYYY-MM-DD.")] = None,
-    language: Annotated[str | None, typer.Option()] = None,
-    reuse_terms: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str | None, typer.Option(help="The text's language, an ISO 639-1 code.")] = None,
+    reuse_terms: Annotated[
+        str | None, typer.Option(help="The publisher's terms for reusing the text, as the text states them.")
+    ] = None,
     author: Annotated[list[str] | None, typer.Option(help="An author, in byline order (repeat).")] = None,
     body_start: Annotated[
         int | None, typer.Option(help="Code-point offset where the body begins (default 0: the whole text).")
@@ -395,14 +401,17 @@ def diff_command(
     old: Annotated[str, typer.Argument(help="The old version: a folder or a git revision.")],
     new: Annotated[str, typer.Argument(help="The new version: a folder or a git revision.")] = ".",
     package: Annotated[Path, typer.Option(help="The package folder (for git revisions).")] = Path("."),
-    output_format: Annotated[DiffFormat, typer.Option("--format", "-f")] = DiffFormat.text,
+    output_format: Annotated[
+        DiffFormat, typer.Option("--format", "-f", help="text for a terminal, markdown for a pull request, or json.")
+    ] = DiffFormat.text,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when the versions differ.")] = False,
     debug: Debug = False,
 ) -> None:
     """Rows added, removed and changed (aligned by primary key), and schema changes, between two versions."""
     import json
 
-    from ..diff import VersionError, diff
+    from ..diff import diff
+    from ..history import VersionError
     from .render import diff_markdown, diff_text
 
     try:
@@ -501,21 +510,29 @@ def cite(
         _fail(str(error), debug, error)
 
 
-class ExportFormat(str, Enum):
-    parquet = "parquet"
-    sqlite = "sqlite"
-    xlsx = "xlsx"
-    json = "json"
+# The export formats are those uslatam.export registers (a light import: its heavy libraries load on use).
+ExportFormat = Enum("ExportFormat", {name: name for name in EXPORTS}, type=str)  # type: ignore[misc]
+_INTO = {into: [f.name for f in EXPORTS.values() if f.into == into] for into in ("folder", "file")}
 
 
-@app.command("export")
+@app.command(
+    "export",
+    help="Export every table, typed from schemas/, as "
+    + "; ".join(f"{f.name} ({f.summary})" for f in EXPORTS.values())
+    + ".",
+)
 def export_command(
-    destination: Annotated[Path, typer.Argument(help="Folder (parquet) or file (sqlite, xlsx, json) to write.")],
-    output_format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.sqlite,
+    destination: Annotated[
+        Path,
+        typer.Argument(help=f"Folder ({', '.join(_INTO['folder'])}) or file ({', '.join(_INTO['file'])}) to write."),
+    ],
+    output_format: Annotated[
+        ExportFormat,  # type: ignore[valid-type]
+        typer.Option("--format", "-f", help="The format to write."),
+    ] = ExportFormat["sqlite"],  # type: ignore[misc]
     package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
     debug: Debug = False,
 ) -> None:
-    """Export every table, typed from schemas/, as Parquet, SQLite (+ Datasette metadata), xlsx or JSON."""
     from ..export import ExportError, export
     from ..loading import LoadError
 
@@ -528,8 +545,9 @@ def export_command(
         _fail(f"cannot write {destination}: {error}", debug, error)
     for file in written:
         typer.echo(f"wrote {file}")
-    if output_format is ExportFormat.sqlite:
-        typer.echo(f"browse it: datasette {written[0]} -m {written[1]}")
+    follow_up = EXPORTS[output_format.value].follow_up
+    if follow_up:
+        typer.echo(follow_up.format(*written))
 
 
 @app.command()
@@ -581,30 +599,21 @@ def codes(
         typer.echo(f"{code.code:32} {code.severity:8} {code.title}")
 
 
-@app.command()
+@app.command(help=f"Regenerate the documents derived from the package and the code: {', '.join(DOCUMENTS)}.")
 def docs(
     path: PackagePath = Path("."),
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")
     ] = False,
 ) -> None:
-    """Regenerate the documents derived from the package: error codes, data dictionary, README's table of tables."""
-    from ..docs import DocsError, codes_markdown, data_dictionary_markdown, with_tables
-    from ..docs import _text as package_file_text
+    from ..docs import DocsError, package_file_text
     from ..files import write_atomic
     from ..package import find_root
 
     root = find_root(path)
     try:
-        current = {name: package_file_text(root, name) for name in ("README.md",)}
-        targets = {
-            "docs/error-codes.md": codes_markdown(),
-            "docs/data-dictionary.md": data_dictionary_markdown(root),
-            "README.md": with_tables(current["README.md"], root),
-        }
-        for name in targets:
-            if name not in current and (root / name).exists():
-                current[name] = package_file_text(root, name)
+        targets = {relpath: make(root) for relpath, make in DOCUMENTS.items()}
+        current = {name: package_file_text(root, name) for name in targets if (root / name).exists()}
     except (DocsError, KeyError, ValueError) as error:
         typer.echo(f"uslatam: cannot generate the documents: {error}", err=True)
         raise typer.Exit(EXIT_USAGE) from None

@@ -74,7 +74,9 @@ def as_github(report: Report, root: Path) -> str:
     """Workflow commands, every value escaped so that a cell cannot forge a command."""
     from ..csvio import cell_column
 
-    lines, shown, hidden = [], {}, {}
+    lines: list[str] = []
+    shown: dict[str, int] = {}
+    hidden: dict[str, int] = {}
     file_lines: dict[str, list[str]] = {}
     for f in report.findings:
         shown[f.code] = shown.get(f.code, 0) + 1

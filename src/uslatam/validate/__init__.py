@@ -9,7 +9,7 @@ reported once, naming each layer.
 
 Engines: frictionless and pandera both run on a small package; the vectorised engine
 alone on a large one (:func:`choose_engines`). Memory holds one whole table at a time,
-plus the keys and looked-up columns later tables need (``rules.RETAINED``).
+plus the keys and the columns later tables' rules declare they read (``rules.kept_columns``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, load
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted, journal_problem
-from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure, support
+from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure
+from .context import Context, isin, joined_cells
 
 ENGINES = ("frictionless", "pandera", "vectorised")
 SMALL_ENGINES = ("frictionless", "pandera")  # every engine at once, while the package is small
@@ -64,7 +65,7 @@ def validate(
     that no row may vanish from without a retraction: a folder or git revision; None
     finds the last release in git (if any); False skips it. Tables are read one at a
     time; once a table is checked only its keys and the columns later rules look up
-    (``rules.RETAINED``) stay in memory. Never prints and never raises for bad data:
+    (``rules.kept_columns``) stay in memory. Never prints and never raises for bad data:
     problems are findings in the report.
     """
     report = Report(package=str(path))
@@ -93,6 +94,9 @@ def validate(
     engines = tuple(engines) if engines else choose_engines(package)
     report.engines = engines
     key_engine = next((e for e in engines if e != "frictionless"), None)
+    fast = "vectorised" in engines
+    # Cells of the wrong type: the vectorised or pandera engine's finding; with frictionless alone, the reader's.
+    parsed_by = "vectorised" if fast else pandera_check.ENGINE if "pandera" in engines else structure.ENGINE
 
     specs: dict[str, TableSpec] = {}
     for resource in package.resources:
@@ -110,7 +114,7 @@ def validate(
                 ]
             )
     tables: dict[str, TypedTable] = {}
-    ctx = rules.Context(package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report))
+    ctx = Context(package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report))
     pending = {resource.name for resource in package.resources}
     referenced = _referenced_fields(specs)
     deferred: list[tuple[str, object]] = []  # (table, rule or foreign key) waiting for a table not read yet
@@ -124,7 +128,7 @@ def validate(
         pending.discard(resource.name)
         spec = specs.get(resource.name)
         if spec is not None:
-            typed, findings = structure.read(resource, spec, limits, fast="vectorised" in engines)
+            typed, findings = structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)
             report.merge(findings)
             if typed is not None:
                 tables[resource.name] = typed
@@ -180,7 +184,8 @@ def validate(
 
 def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
     """Per table, the columns kept after it is checked: what other tables' foreign keys and rules look up."""
-    kept: dict[str, set[str]] = {name: set(rules.RETAINED.get(name, ())) for name in specs}
+    declared = rules.kept_columns()
+    kept: dict[str, set[str]] = {name: set(declared.get(name, ())) for name in specs}
     for name, spec in specs.items():
         for key in spec.foreign_keys:
             if key.resource != name:  # a table's references to itself are checked while it is whole
@@ -196,8 +201,8 @@ def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
     """
     keep = [c for c in typed.frame.columns if c in referenced.get(typed.spec.name, ())]
     frame = typed.frame[keep]
-    joins = {f for spec in [typed.spec] for f in spec.primary_key}
-    for column in rules.RETAINED.get(typed.spec.name, ()):
+    joins = set(typed.spec.primary_key)
+    for column in rules.kept_columns().get(typed.spec.name, ()):
         if column in frame.columns and column not in joins and frame[column].dtype == "string" and len(frame) > 1000:
             frame[column] = frame[column].astype("category")  # looked up, never joined on: few distinct values
     typed.frame = frame
@@ -207,20 +212,13 @@ def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
 
 def _baseline(root: Path, against, report: Report):
     """The snapshot of the release to compare with, or None."""
-    from ..diff import VersionError, read_version
+    from ..history import VersionError, last_release_snapshot, read_version
 
     if against is False:
         return None
     try:
         if against is None:
-            from ..release import last_release
-
-            found = last_release(root)
-            if found is None:
-                return None
-            snapshot = read_version(found[1], root=root)
-            snapshot.label = found[0]
-            return snapshot
+            return last_release_snapshot(root)
         return read_version(against, root=root)
     except (VersionError, OSError, ValueError) as error:
         if against is not None:
@@ -240,10 +238,8 @@ def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
     ]
 
 
-def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> list[Finding]:
+def _foreign_key(ctx: Context, typed: TypedTable, key, engine: str) -> list[Finding]:
     """One foreign key checked on whole columns: one pyarrow hash lookup for all rows."""
-    from .rules import _isin
-
     frame = typed.frame
     target = ctx.tables.get(key.resource)
     if (
@@ -252,14 +248,14 @@ def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> lis
         or any(f not in target.frame.columns for f in key.reference_fields)
     ):
         return []
-    own = rules.joined_cells(frame, key.fields, "\x1f")
+    own = joined_cells(frame, key.fields, "\x1f")
     present = own.notna().to_numpy(bool)
     if len(key.fields) == 1:
         positions = ctx.positions(typed, key.fields[0], key.resource, key.reference_fields[0])
         missing = present & positions.is_null().to_numpy(zero_copy_only=False)
     else:
-        known = rules.joined_cells(target.frame, key.reference_fields, "\x1f").dropna()
-        missing = present & ~_isin(own.fillna(""), known)
+        known = joined_cells(target.frame, key.reference_fields, "\x1f").dropna()
+        missing = present & ~isin(own.fillna(""), known)
     findings = []
     for line in frame.index[missing]:
         values = [str(frame.at[line, f]) for f in key.fields]
@@ -278,8 +274,5 @@ def _foreign_key(ctx: rules.Context, typed: TypedTable, key, engine: str) -> lis
         )
     return findings
 
-
-# support is imported for its rules, which register themselves with the rule registry.
-_RULE_FAMILIES = (rules, support)
 
 __all__ = ["validate", "choose_engines", "Progress", "Report", "Finding", "Limits", "ENGINES"]

@@ -32,6 +32,8 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
         if name not in readable:
             continue
         resource = package.resource(name)
+        if resource is None:  # pragma: no cover - every readable table has a resource
+            continue
         schema = without_remote_references(copy.deepcopy(resource.schema))
         schema["foreignKeys"] = [key for key in schema.get("foreignKeys", []) if _usable(key, name, schema, tables)]
         entry["schema"] = schema
@@ -44,11 +46,11 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
         with system.use_context(trusted=False), offline(), linear_patterns():
             frictionless_package = FrictionlessPackage(descriptor, basepath=str(package.root))
             report = frictionless_package.validate(limit_errors=10**9)
-    except FrictionlessException as error:
+    except FrictionlessException as failure:
         return [
             Finding(
                 "package-error",
-                f"frictionless could not validate the package: {error.error.message}",
+                f"frictionless could not validate the package: {failure.error.message}",
                 file="datapackage.json",
                 found_by=(ENGINE,),
             )
@@ -60,8 +62,10 @@ def check(package: Package, tables: dict[str, TypedTable]) -> list[Finding]:
             if table is not None and finding.line in table.blank_lines and finding.code != "blank-row":
                 continue  # frictionless also counts a blank row as a key violation: one defect, one finding
             findings.append(finding)
-    for error in report.errors:
-        findings.append(Finding(_code(error.type), error.message, file="datapackage.json", found_by=(ENGINE,)))
+    for package_error in report.errors:
+        findings.append(
+            Finding(_code(package_error.type), package_error.message, file="datapackage.json", found_by=(ENGINE,))
+        )
     return findings
 
 

@@ -28,7 +28,11 @@ UNENFORCED_FIELD_KEYS = ("categories", "categoriesOrdered")
 
 def check(package: Package) -> list[Finding]:
     findings = _descriptor(package)
-    declared = {entry.get("name") for entry in package.descriptor.get("resources") or [] if isinstance(entry, dict)}
+    declared = {
+        entry["name"]
+        for entry in package.descriptor.get("resources") or []
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+    }
     for resource in package.resources:
         findings.extend(_schema(resource, declared, package))
     return findings
@@ -103,8 +107,8 @@ def _descriptor(package: Package) -> list[Finding]:
     try:
         with offline():
             errors = list(FrictionlessPackage.metadata_validate(safe)) if safe["resources"] else []
-    except FrictionlessException as error:
-        errors = [error.error]
+    except FrictionlessException as failure:
+        errors = [failure.error]
     for error in errors or []:
         code = error.type if error.type in ("package-error", "resource-error", "schema-error") else "package-error"
         findings.append(Finding(code, error.message, file=DESCRIPTOR, found_by=(ENGINE,)))
@@ -141,8 +145,8 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
     try:
         with offline():
             errors = list(Schema.metadata_validate(without_remote_references(schema)))
-    except FrictionlessException as error:
-        errors = [error.error]
+    except FrictionlessException as failure:
+        errors = [failure.error]
     for error in errors or []:
         add("schema-error", error.message)
     names = []
@@ -214,9 +218,10 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
                 target,
             )
             continue
-        if package.resource(target) is None:
+        target_resource = package.resource(target)
+        if target_resource is None:
             continue  # declared but unreadable: its own finding says why
-        target_names = [f.get("name") for f in package.resource(target).schema.get("fields", []) if isinstance(f, dict)]
+        target_names = [f.get("name") for f in target_resource.schema.get("fields", []) if isinstance(f, dict)]
         for key_field in theirs:
             if key_field not in target_names:
                 add(

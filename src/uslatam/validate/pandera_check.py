@@ -1,80 +1,16 @@
-"""Layer: columns parsed vectorised to the schema's dtypes, then checked by pandera.
+"""Engine "pandera": the typed columns checked by the pandera schema derived from ``schemas/``.
 
-The pandera schema is derived from ``schemas/`` (see ``uslatam.schema``); this
-module only runs it and turns its failure cases into findings.
+The schema comes from ``uslatam.schema``; the columns were parsed by
+:mod:`uslatam.validate.parse` (every engine's input). This module only runs the
+schema and turns its failure cases into findings.
 """
 
 from __future__ import annotations
 
-from ..csvio import RawTable
 from ..report import Finding
-from ..schema import TableSpec, TypedTable, pandera_schema, parse_column
+from ..schema import TypedTable, pandera_schema
 
 ENGINE = "pandera"
-
-
-def typed_table(spec: TableSpec, raw: RawTable, relpath: str, engine: str = ENGINE) -> tuple[TypedTable, list[Finding]]:
-    """Parse every column of ``raw`` to its field's dtype; cells of the wrong type become NA."""
-    import pandas as pd
-
-    names = spec.field_names
-    width = len(names)
-    rows, lines, padded = [], [], set()
-    header_width = len(raw.header)
-    for record, line in zip(raw.rows, raw.lines):
-        if not any(cell.strip() for cell in record):
-            continue
-        rows.append((record + [None] * width)[:width])
-        lines.append(line)
-        short = min(len(record), header_width)
-        padded.update((line, name) for name in names[short:])
-    index = pd.Index(lines, dtype="int64", name="line")
-    text = (
-        pd.DataFrame(rows, columns=names, index=index, dtype="string")
-        if rows
-        else pd.DataFrame({name: pd.Series([], dtype="string") for name in names}, index=index)
-    )
-    table = TypedTable(
-        spec=spec,
-        relpath=relpath,
-        frame=None,
-        record_lines=list(raw.lines),
-        blank_lines=set(raw.lines) - set(lines),
-        padded_cells=padded,
-    )
-    return table, parse_text(table, text, engine)
-
-
-def parse_text(table: TypedTable, text, engine: str) -> list[Finding]:
-    """Fill ``table.frame`` from ``text`` (cells as strings, indexed by line); report cells of the wrong type."""
-    import pandas as pd
-
-    spec = table.spec
-    findings: list[Finding] = []
-    columns = {}
-    for field in spec.fields:
-        parsed = parse_column(text[field.name], field, spec.missing_values)
-        columns[field.name] = parsed.values
-        table.bad_cells[field.name] = parsed.bad
-        for line in parsed.bad.index[parsed.bad.to_numpy()]:
-            value = text.at[line, field.name]
-            findings.append(
-                Finding(
-                    "type-error",
-                    f"{value!r} is not of type {field.type}"
-                    + (f" ({field.format})" if field.format != "default" else ""),
-                    table=spec.name,
-                    file=table.relpath,
-                    line=int(line),
-                    column=field.name,
-                    value=str(value),
-                    expected=field.type,
-                    found_by=(engine,),
-                )
-            )
-    table.frame = pd.DataFrame(columns, index=text.index)
-    table.text = text
-    return findings
 
 
 def check(table: TypedTable) -> list[Finding]:
@@ -101,7 +37,8 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         if check == "multiple_fields_uniqueness":
             if line in key_rows:
                 continue
-            key_rows.add(line)
+            if line is not None:
+                key_rows.add(line)
             code, column, message = (
                 "primary-key",
                 None,
@@ -110,9 +47,11 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         elif check == "field_uniqueness":
             code, message = "unique-error", f"{value!r} repeats an earlier row of the unique field"
         elif check == "not_nullable":
-            if line is not None and bool(table.bad_cells[column].get(line, False)):
+            if line is not None and column is not None and bool(table.bad_cells[column].get(line, False)):
                 continue  # already a type-error: the text was there, just not of the type
             code, message = "constraint-error", "the field is required but the cell is empty"
+        elif column is None:  # a failure of the whole frame: pandera's own words
+            code, message = "constraint-error", f"the table breaks the check {check}"
         elif check.startswith("dtype(") or check == "column_in_dataframe":
             code, message = "type-error", f"column is not of dtype {spec.field(column).pandas_dtype}"
         else:

@@ -2,27 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 from ..boundary import Refused, read_bytes
 from ..csvio import RawTable, check_shape, read_table
-from ..package import Limits, Resource, file_integrity
+from ..package import SHA256, Limits, Resource, file_integrity, sha256_tag
 from ..report import Finding
 from ..schema import TableSpec, TypedTable
+from . import parse
 
 ENGINE = "structure"
 
 
-def read(resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool) -> tuple[TypedTable | None, list[Finding]]:
+def read(
+    resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool, parsed_by: str
+) -> tuple[TypedTable | None, list[Finding]]:
     """The table parsed to its schema's dtypes (None if unreadable), with the findings of reading it.
 
     ``fast`` reads with pyarrow when the bytes pass the screen of :mod:`uslatam.arrowcsv`;
     anything unusual is read by the strict reader, which reports exactly what is wrong.
+    Cells of the wrong type are credited to ``parsed_by``.
     """
-    from . import pandera_check
-
-    engine = "vectorised" if fast else pandera_check.ENGINE
+    engine = parsed_by
     if fast and resource.file is not None and resource.file.is_file():
         typed, findings = _read_fast(resource, spec, limits, engine)
         if typed is not None:
@@ -30,7 +31,7 @@ def read(resource: Resource, spec: TableSpec, limits: Limits, *, fast: bool) -> 
     raw, findings = check(resource, spec, limits)
     if not raw.readable:
         return None, findings
-    typed, parsed = pandera_check.typed_table(spec, raw, resource.path, engine)
+    typed, parsed = parse.typed_table(spec, raw, resource.path, engine)
     return typed, findings + parsed
 
 
@@ -38,14 +39,13 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     import pandas as pd
 
     from .. import arrowcsv
-    from . import pandera_check
 
     try:
         raw = read_bytes(resource.file, name=resource.path, limit=limits.max_file_bytes, table=resource.name)
     except Refused:
         return None, []  # the strict reader reports why
     with ThreadPoolExecutor(max_workers=1) as pool:  # hashing releases the GIL: it runs beside the parse
-        digest = pool.submit(_sha256, raw)
+        digest = pool.submit(sha256_tag, raw)
         table = arrowcsv.read(raw, spec.field_names, max_cell_chars=limits.max_cell_chars)
         integrity = (len(raw), digest.result())
     del raw
@@ -58,7 +58,7 @@ def _read_fast(resource: Resource, spec: TableSpec, limits: Limits, engine: str)
     text.index = index
     typed = TypedTable(spec=spec, relpath=resource.path, frame=None, record_lines=table.lines, plain_text=table.plain)
     findings = [_tag(f) for f in _integrity(resource, integrity)]
-    return typed, findings + pandera_check.parse_text(typed, text, engine)
+    return typed, findings + parse.parse_text(typed, text, engine)
 
 
 def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable, list[Finding]]:
@@ -75,10 +75,6 @@ def check(resource: Resource, spec: TableSpec, limits: Limits) -> tuple[RawTable
         findings.extend(check_shape(raw, spec.field_names, table=resource.name, relpath=resource.path))
     findings.extend(_integrity(resource))
     return raw, [_tag(f) for f in findings]
-
-
-def _sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> list[Finding]:
@@ -101,7 +97,7 @@ def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> l
     declared = resource.declared_hash
     if declared is not None:
         expected = declared if ":" in declared else f"md5:{declared}"
-        if expected.startswith("sha256:") and expected != digest:
+        if expected.startswith(SHA256) and expected != digest:
             findings.append(
                 Finding(
                     "hash-count",
@@ -112,7 +108,7 @@ def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> l
                     expected=declared,
                 )
             )
-        elif not expected.startswith("sha256:"):
+        elif not expected.startswith(SHA256):
             findings.append(
                 Finding(
                     "hash-count",

@@ -17,7 +17,7 @@ Field properties (nothing here names a fact table):
 
 and, when the descriptor sets ``"uslatam": {"coverage": true}``, every sentence, quotation,
 number, date and name of each source's body is cited by a row or covered by an exclusion
-(:mod:`uslatam.coverage`).
+(:mod:`uslatam.units`).
 
 Rules that need rows of two tables keep what they need of each whole table in
 ``Context.gathered`` and compare in a package rule, so the order tables are read in does
@@ -31,16 +31,22 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
-from ..coverage import CITES, EXCLUDES, NAMES, uncovered
-from ..report import Finding
-from ..schema import Condition, FieldSpec, TableSpec, TypedTable
-from .rules import Context, _each, _isin, _values, package_rule, rule
+from ...report import Finding
+from ...schema import Condition, FieldSpec, TableSpec, TypedTable
+from ...units import CITES, EXCLUDES, NAMES, uncovered
+from ..context import Context, cell_values, each_row, isin
+from . import gather, package_rule, rule
+from .evidence import SPAN_PLACE
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SPANS = "spans"
 ENTITY_TYPE = "entity_type"  # the column of the entities table a code's ``admits`` list names
+# What the rules of this family read of other tables (the sources' date is the field marked publicationDate).
+READS_SPANS = {SPANS: SPAN_PLACE, "sources": ()}
+READS_DATES = {**READS_SPANS, "sources": ("source_id", "published")}
+READS_ENTITIES = {"entities": ("entity_id", ENTITY_TYPE)}
 _WHITE_SPACE = re.compile(r"\s+")
 
 # The date bases whose meaning the checks know (vocabulary date_basis in data/vocabularies.csv).
@@ -104,8 +110,8 @@ def _span_cells(ctx: Context, typed: TypedTable, column: str) -> list[tuple[str,
     found = [ctx.lookup(SPANS, "span_id", c, typed, column) for c in ("source_id", "start", "end")]
     if any(f is None for f in found):
         return None
-    ids = _values(_frame(typed)[column])
-    sources, starts, ends = (_values(f) for f in found)
+    ids = cell_values(_frame(typed)[column])
+    sources, starts, ends = (cell_values(f) for f in found)
     return [
         (s, a, b) if s is not None and a is not None and b is not None and i not in ctx.broken_spans else None
         for i, s, a, b in zip(ids, sources, starts, ends)
@@ -202,7 +208,7 @@ def id_date(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         date_field = spec.id_date_field
         if spec.name not in frame.columns or date_field not in frame.columns:
             continue
-        for line, identifier, date in _each(frame.index, frame[spec.name], frame[date_field]):
+        for line, identifier, date in each_row(frame.index, frame[spec.name], frame[date_field]):
             embedded = id_dates(identifier) if identifier else []
             if date is not None and not _real_date(date):
                 continue  # not a date at all: the pattern or the dates rule reports it
@@ -235,7 +241,7 @@ def _publication_dates(ctx: Context, typed: TypedTable) -> list[str | None] | No
             return None
         if str(found.dtype).startswith("datetime"):
             found = found.dt.strftime("%Y-%m-%d").astype("string")
-        return _values(found)
+        return cell_values(found)
     return None
 
 
@@ -276,7 +282,7 @@ def _date_words(date: str, words: str, basis: str, published: str | None) -> str
     return None
 
 
-@rule("date-basis-mismatch", needs=("sources", "spans"), applies=lambda spec: any(f.basis_field for f in spec.fields))
+@rule("date-basis-mismatch", needs=READS_DATES, applies=lambda spec: any(f.basis_field for f in spec.fields))
 def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A date is what its basis says: the publication date, an inherited date, or its span's words."""
     frame, name = _frame(typed), typed.spec.name
@@ -286,8 +292,8 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             continue
         span_column = spec.date_span_field if spec.date_span_field in frame.columns else None
         cells = _span_cells(ctx, typed, span_column) if span_column else None
-        inherited = _values(frame[spec.inherits_from]) if spec.inherits_from in frame.columns else None
-        dates, bases = _values(frame[spec.name]), _values(frame[spec.basis_field])
+        inherited = cell_values(frame[spec.inherits_from]) if spec.inherits_from in frame.columns else None
+        dates, bases = cell_values(frame[spec.name]), cell_values(frame[spec.basis_field])
         for position, line in enumerate(frame.index.tolist()):
             date, basis = dates[position], bases[position]
             issued = published[position] if published is not None else None
@@ -324,7 +330,7 @@ def _inherited_field(target: TableSpec, own: FieldSpec) -> FieldSpec | None:
     return same[0] if same else (dated[0] if len(dated) == 1 else None)
 
 
-@rule(applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1)
+@gather(applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1)
 def gather_dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps what the comparison of inherited dates needs of a table: the rows that inherit a
     date, and the dates of rows other rows inherit from."""
@@ -348,7 +354,7 @@ def gather_dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             if dated.name in frame.columns and dated.precision_field in frame.columns:
                 ctx.gathered.setdefault("dated", {})[name] = {
                     row_key: (date, precision)
-                    for _, row_key, date, precision in _each(
+                    for _, row_key, date, precision in each_row(
                         frame.index, frame[key], frame[dated.name], frame[dated.precision_field]
                     )
                 }
@@ -363,7 +369,9 @@ def inherited_dates(ctx: Context) -> Iterator[Finding]:
         parents = dated.get(target)
         if parents is None:
             continue
-        for line, reference, date, precision in _each(rows.index, rows["reference"], rows["date"], rows["precision"]):
+        for line, reference, date, precision in each_row(
+            rows.index, rows["reference"], rows["date"], rows["precision"]
+        ):
             if reference not in parents or (date is not None and not _real_date(date)):
                 continue  # no such row, or no date: the foreign key or the pattern reports it
             want_date, want_precision = parents[reference]
@@ -383,7 +391,7 @@ def inherited_dates(ctx: Context) -> Iterator[Finding]:
 # --- words -----------------------------------------------------------------------------
 
 
-@rule("words-not-in-span", needs=("sources", "spans"), applies=lambda spec: any(f.as_written_in for f in spec.fields))
+@rule("words-not-in-span", needs=READS_SPANS, applies=lambda spec: any(f.as_written_in for f in spec.fields))
 def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A value stated ``asWrittenIn`` spans occurs verbatim (white space aside) in one of them."""
     frame, name = _frame(typed), typed.spec.name
@@ -392,8 +400,8 @@ def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         cells = {c: _span_cells(ctx, typed, c) for c in columns}
         if spec.name not in frame.columns or not columns or any(v is None for v in cells.values()):
             continue
-        ids = {c: _values(frame[c]) for c in columns}
-        for position, (line, value) in enumerate(_each(frame.index, frame[spec.name])):
+        ids = {c: cell_values(frame[c]) for c in columns}
+        for position, (line, value) in enumerate(each_row(frame.index, frame[spec.name])):
             if value is None:
                 continue
             held, unknown = [], False
@@ -443,7 +451,7 @@ def _mentioned_tables(ctx: Context) -> set[str]:
     return targets
 
 
-@rule("mention-antecedent-mismatch", needs=("spans",), applies=lambda spec: spec.mentions)
+@rule("mention-antecedent-mismatch", needs=READS_SPANS, applies=lambda spec: spec.mentions)
 def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A mention's antecedent is an earlier mention of the same entity in the same source.
 
@@ -466,8 +474,8 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         for other, condition in (typed.spec.field(antecedent_field).required_when or {}).items():
             if other in frame.columns:
                 needs_antecedent |= _holds(frame[other], condition)
-    keys, entities = _values(frame[key]), _values(frame[entity_field])
-    antecedents = _values(frame[antecedent_field]) if antecedent_field else [None] * len(frame)
+    keys, entities = cell_values(frame[key]), cell_values(frame[entity_field])
+    antecedents = cell_values(frame[antecedent_field]) if antecedent_field else [None] * len(frame)
     lines = frame.index.tolist()
     rows = {k: position for position, k in enumerate(keys) if k is not None}
 
@@ -516,7 +524,7 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         spans.sort()
 
 
-@rule(needs=("spans", "entities"), applies=lambda spec: any(f.mentioned_in for f in spec.fields))
+@gather(needs={**READS_SPANS, **READS_ENTITIES}, applies=lambda spec: any(f.mentioned_in for f in spec.fields))
 def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps, per row, the entity a ``mentionedIn`` field names and the spans that must mention it."""
     frame = _frame(typed)
@@ -527,12 +535,12 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         cells = {c: _span_cells(ctx, typed, c) for c in columns}
         if any(v is None for v in cells.values()):
             continue
-        ids = {c: _values(frame[c]) for c in columns}
+        ids = {c: cell_values(frame[c]) for c in columns}
         reference = _reference(typed.spec, spec.name)
         found = ctx.positions(typed, spec.name, *reference) if reference is not None else None
         known = found.is_valid().to_pylist() if found is not None else [True] * len(frame)
         kept = ctx.gathered.setdefault("mentioned", [])
-        for position, (line, entity) in enumerate(_each(frame.index, frame[spec.name])):
+        for position, (line, entity) in enumerate(each_row(frame.index, frame[spec.name])):
             set_spans = [c for c in columns if ids[c][position] is not None]
             spans = [cells[c][position] for c in set_spans]  # type: ignore[index]
             if entity is None or not known[position] or not spans or any(s is None for s in spans):
@@ -576,16 +584,16 @@ def _holds_mention(spans: list[tuple[int, int]], start: int, end: int) -> bool:
 
 @rule(
     "code-not-admitted",
-    needs=("entities", "vocabularies"),
+    needs={**READS_ENTITIES, "vocabularies": ("vocabulary", "code", "admits")},
     applies=lambda spec: any(f.admits_type_of for f in spec.fields),
 )
 def admitted_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A code whose vocabulary entry lists ``admits`` is used only with entities of those types."""
-    vocabularies = ctx.rows("vocabularies")
-    if vocabularies is None or "admits" not in vocabularies.columns:
+    vocabularies = ctx.rows("vocabularies", ("vocabulary", "code", "admits"))
+    if vocabularies is None:
         return
     admits: dict[tuple[str, str], list[str]] = {}
-    for _, vocabulary, code, allowed in _each(
+    for _, vocabulary, code, allowed in each_row(
         vocabularies.index, vocabularies["vocabulary"], vocabularies["code"], vocabularies["admits"]
     ):
         if allowed:
@@ -599,7 +607,7 @@ def admitted_types(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         types = ctx.lookup(reference[0], reference[1], ENTITY_TYPE, typed, entity_field)
         if types is None:
             continue
-        for line, code, entity, entity_type in _each(frame.index, frame[spec.name], frame[entity_field], types):
+        for line, code, entity, entity_type in each_row(frame.index, frame[spec.name], frame[entity_field], types):
             allowed = admits.get((spec.vocabulary, code))
             if allowed is None or entity_type is None or entity_type in allowed:
                 continue
@@ -627,10 +635,10 @@ def _named_tables(ctx: Context) -> dict[str, set[str] | None]:
     return named
 
 
-@rule(applies=lambda spec: len(spec.primary_key) >= 1)
+@gather(applies=lambda spec: len(spec.primary_key) >= 1)
 def gather_keys(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps the keys of a table that a ``referenceTableField`` may name."""
-    from .rules import joined_cells
+    from ..context import joined_cells
 
     name = typed.spec.name
     wanted = any(tables is None or name in tables for tables in _named_tables(ctx).values())
@@ -655,7 +663,7 @@ def named_references(ctx: Context) -> Iterator[Finding]:
             if target not in keys:
                 continue  # not a table (its enum reports it), or unreadable (its own findings)
             ids = group[column].astype("string")
-            missing = ~_isin(ids, keys[target])
+            missing = ~isin(ids, keys[target])
             for line, value in ids[missing].items():
                 yield ctx.finding(
                     "foreign-key",
@@ -677,7 +685,7 @@ def coverage_enabled(descriptor: dict) -> bool:
     return isinstance(settings, dict) and settings.get("coverage") is True
 
 
-@rule(applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys))
+@gather(applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys))
 def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps the spans a table cites, by what they mean to coverage, and each source's body."""
     if not coverage_enabled(ctx.package.descriptor):
@@ -689,18 +697,18 @@ def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             ids = frame[key.fields[0]].dropna().astype("string").unique()
             cited.setdefault(typed.spec.coverage, []).append(ids)
     if typed.spec.name == "sources" and {"source_id", "body_start", "body_end"} <= set(frame.columns):
-        ctx.gathered["bodies"] = list(_each(frame.index, frame["source_id"], frame["body_start"], frame["body_end"]))
+        ctx.gathered["bodies"] = list(each_row(frame.index, frame["source_id"], frame["body_start"], frame["body_end"]))
         if "recording" in frame.columns:
             ctx.gathered["in_progress"] = set(frame.loc[frame["recording"] == "in_progress", "source_id"].dropna())
     return iter(())
 
 
-@package_rule("uncovered-text", "recording-in-progress")
+@package_rule("uncovered-text", "recording-in-progress", needs={SPANS: SPAN_PLACE})
 def uncovered_text(ctx: Context) -> Iterator[Finding]:
     """With ``"uslatam": {"coverage": true}``, every unit of each source's body is cited or excluded."""
     import pandas as pd
 
-    spans = ctx.rows(SPANS)
+    spans = ctx.rows(SPANS, SPAN_PLACE)
     if not coverage_enabled(ctx.package.descriptor) or spans is None or "bodies" not in ctx.gathered:
         return
     spans = spans[~spans["span_id"].isin(list(ctx.broken_spans))]
@@ -708,7 +716,7 @@ def uncovered_text(ctx: Context) -> Iterator[Finding]:
     for role, parts in ctx.gathered.get("cited", {}).items():
         ids = pd.concat([pd.Series(p, dtype="string") for p in parts]).unique()
         rows = spans[spans["span_id"].isin(list(ids))].dropna()
-        for _, source, start, end in _each(rows.index, rows["source_id"], rows["start"], rows["end"]):
+        for _, source, start, end in each_row(rows.index, rows["source_id"], rows["start"], rows["end"]):
             by_role.setdefault(source, {}).setdefault(role if role in (CITES, NAMES, EXCLUDES) else CITES, []).append(
                 (start, end)
             )

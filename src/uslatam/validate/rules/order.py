@@ -1,0 +1,56 @@
+"""Rules of a table's own form: its rows stand in the order its schema gives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...report import Finding
+from ...schema import TypedTable
+from ..context import Context, arrow
+from . import rule
+
+
+@rule("row-order", applies=lambda spec: bool(spec.order))
+def row_order(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """Rows are sorted by the schema's ``rowOrder`` (else its primary key), so a diff shows only real changes.
+
+    Rows whose order cells are missing or not of their type, and rows repeating an
+    earlier row's primary key, are left out (other findings name them); each row that
+    sorts before the row above it is reported.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    frame, order = typed.frame, typed.spec.order
+    if any(c not in frame.columns for c in order):
+        return
+    complete = frame[list(order)].notna().all(axis=1).to_numpy(bool).copy()
+    key = list(typed.spec.primary_key)
+    if key and all(c in frame.columns for c in key):  # a repeated key is the primary key's finding, not a misplaced row
+        complete &= ~frame.duplicated(subset=key, keep="first").to_numpy(bool)
+    rows = frame[complete]
+    if len(rows) < 2:
+        return
+    earlier = np.zeros(len(rows) - 1, dtype=bool)  # the row sorts before the one above it
+    undecided = np.ones(len(rows) - 1, dtype=bool)
+    deciding = np.full(len(rows) - 1, -1)
+    for position, column in enumerate(order):
+        values = arrow(rows[column])
+        above, here = values.slice(0, len(values) - 1), values.slice(1)
+        less = pc.less(here, above).to_numpy(zero_copy_only=False)
+        equal = pc.equal(here, above).to_numpy(zero_copy_only=False)
+        earlier |= undecided & less
+        deciding[undecided & ~equal] = position
+        undecided &= equal
+    lines = rows.index.to_numpy()
+    for offset in np.flatnonzero(earlier).tolist():
+        column = order[deciding[offset]]
+        yield ctx.finding(
+            "row-order",
+            f"the row sorts before the row above it (line {lines[offset]}) by {', '.join(order)}",
+            typed.spec.name,
+            lines[offset + 1],
+            column,
+            rows[column].iat[offset + 1],
+            f">= {rows[column].iat[offset]}",
+        )

@@ -1,0 +1,156 @@
+"""Rules of release history: retracted rows stay retracted, no released row vanishes, versions agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...history import CHANGELOG, released_versions
+from ...report import Finding
+from ...schema import TypedTable
+from ..context import ENGINE, Context, isin, row_keys
+from . import package_rule, rule
+
+
+@rule(
+    "retracted-id-reused",
+    "retraction-error",
+    "removed-without-retraction",
+    needs={"retractions": ("table_name", "row_id", "replacement_id")},
+    applies=lambda spec: bool(spec.primary_key) and spec.name != "retractions",
+)
+def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
+    """A retracted ID stays unused, a replacement is a row, and no released row vanishes silently.
+
+    Runs as each table is read (``retractions`` is read first), against the table's whole key.
+    """
+    import pandas as pd
+
+    table = ctx.rows("retractions", ("table_name", "row_id", "replacement_id"))
+    if table is None or any(c not in typed.frame.columns for c in typed.spec.primary_key):
+        return
+    name = typed.spec.name
+    keys = row_keys(typed)
+    mine = table[(table["table_name"].astype("string") == name).fillna(False).to_numpy(bool)]
+    row_ids, replacement = mine["row_id"].astype("string"), mine["replacement_id"].astype("string")
+    if len(mine):
+        found = isin(pd.concat([row_ids, replacement]).fillna(""), keys)  # one hash set for both columns
+        reused = found[: len(mine)] & row_ids.notna().to_numpy(bool)
+        for line, row_id in row_ids[reused].items():
+            yield ctx.finding(
+                "retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line, "row_id", row_id
+            )
+        unknown = replacement.notna().to_numpy(bool) & ~found[len(mine) :]
+        for line, value in replacement[unknown].items():
+            yield ctx.finding(
+                "retraction-error",
+                f"the replacement {value!r} is not a row of {name}",
+                "retractions",
+                line,
+                "replacement_id",
+                value,
+            )
+    baseline = ctx.baseline
+    old_rows = baseline.tables.get(name) if baseline is not None else None
+    if not old_rows:
+        return
+    old = pd.Series(["|".join(r.get(c, "") for c in typed.spec.primary_key) for r in old_rows], dtype="string")
+    retracted = set(row_ids.dropna().tolist())
+    for key in old[~isin(old, keys)].tolist():
+        if key in retracted:
+            continue
+        yield Finding(
+            "removed-without-retraction",
+            f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
+            table=name,
+            file=typed.relpath,
+            value=key,
+            expected="the row, or a retraction record",
+            found_by=(ENGINE,),
+        )
+
+
+@package_rule("retraction-error", needs={"retractions": ("table_name",)})
+def retraction_tables(ctx: Context) -> Iterator[Finding]:
+    """Retractions name tables of the package."""
+    table = ctx.rows("retractions", ("table_name",))
+    if table is None:
+        return
+    names = table["table_name"].astype("string")
+    declared = [r.get("name") for r in ctx.package.descriptor.get("resources") or [] if isinstance(r, dict)]
+    unknown = (names.notna() & ~names.isin(declared)).to_numpy(bool)  # declared: an unreadable table is one too
+    for line, name in names[unknown].items():
+        yield ctx.finding(
+            "retraction-error", f"{name!r} is not a table of the package", "retractions", line, "table_name", name
+        )
+
+
+@package_rule("version-mismatch")
+def versions(ctx: Context) -> Iterator[Finding]:
+    """datapackage.json, CITATION.cff and CHANGELOG.md's newest release name the same version."""
+    from ...package import UnsafeYaml, load_yaml
+
+    version = ctx.package.descriptor.get("version")
+    citation_text, problem = _release_file(ctx, "CITATION.cff")
+    if problem is not None:
+        yield problem
+    if citation_text is not None:
+        try:
+            citation = load_yaml(citation_text)
+        except UnsafeYaml as error:
+            yield Finding(
+                "version-mismatch", f"CITATION.cff cannot be read: {error}", file="CITATION.cff", found_by=(ENGINE,)
+            )
+            citation = None
+        cited = str(citation.get("version")) if isinstance(citation, dict) and "version" in citation else None
+        if cited != version:
+            yield Finding(
+                "version-mismatch",
+                f"CITATION.cff has version {cited!r}, datapackage.json {version!r}",
+                file="CITATION.cff",
+                line=_line_of(citation_text, "version:"),
+                column="version",
+                value=cited,
+                expected=version,
+                found_by=(ENGINE,),
+            )
+    changelog, problem = _release_file(ctx, CHANGELOG)
+    if problem is not None:
+        yield problem
+    if changelog is not None:
+        released = released_versions(changelog)
+        if released and released[0] != version:
+            yield Finding(
+                "version-mismatch",
+                f"CHANGELOG.md's newest release is {released[0]!r}, datapackage.json {version!r}",
+                file=CHANGELOG,
+                line=_line_of(changelog, f"## [{released[0]}]"),
+                value=released[0],
+                expected=version,
+                found_by=(ENGINE,),
+            )
+
+
+def _release_file(ctx: Context, relpath: str) -> tuple[str | None, Finding | None]:
+    """A release file's text through the trust boundary; absent is (None, None), refused is a finding."""
+    from ...boundary import DEFAULT_LIMITS, Refused, package_text
+
+    root = ctx.package.root
+    if not (root / relpath).exists() and not (root / relpath).is_symlink():
+        return None, None
+    try:
+        return package_text(root, relpath, what=relpath, limit=DEFAULT_LIMITS.max_file_bytes), None
+    except Refused as refused:
+        finding = refused.finding
+        return None, Finding(
+            "version-mismatch",
+            f"{relpath} cannot be read: {finding.message}",
+            file=relpath,
+            found_by=(ENGINE,),
+        )
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith(needle):
+            return number
+    return None
