@@ -40,12 +40,12 @@ KEEP = {
     "trend_claims": ["colombia-coca-cultivation-record-high-2016", "mexico-heroin-production-rising"],
     "events": [
         "2016-11-colombia-farc-peace-deal",
-        "2017-05-18-us-mexico-officials-recognize-shared-responsibility",
+        "2017-05-18-officials-recognize-need-to-tackle-drug-trade",
         "us-officials-visit-to-mexico",
     ],
     "event_participants": [
         ("2017-05-18-us-mexico-security-meeting", "rex-tillerson", "participant"),
-        ("2016-11-colombia-farc-peace-deal", "colombia-government", "signatory"),
+        ("2016-11-colombia-farc-peace-deal", "santos-government", "signatory"),
     ],
     "claims": [
         "administration-dedication-to-treating-drug-abuse-called-into-question",
@@ -708,7 +708,7 @@ DEAL = "2016-11-colombia-farc-peace-deal"
 TILLERSON_OFFICE = "rex-tillerson-us-secretary-of-state-2017-05-18"
 QUANTIFIER = "us-support-for-addiction-treatment-resources"
 CLAIM = "administration-dedication-to-treating-drug-abuse-called-into-question"
-INHERITING_EVENT = "2017-05-18-us-mexico-officials-recognize-shared-responsibility"
+INHERITING_EVENT = "2017-05-18-officials-recognize-need-to-tackle-drug-trade"
 
 
 @case
@@ -1035,7 +1035,7 @@ def date_basis_mismatch_inherited(p):
 @case
 def code_not_admitted(p):
     # a government body as the speaker of an event: role speaker admits persons and groups
-    key = (DEAL, "colombia-government", "signatory")
+    key = (DEAL, "santos-government", "signatory")
     line = p.line("event_participants", key)
     header, rows = p.table("event_participants")
     rows[p.row_index("event_participants", key)][header.index("role")] = "speaker"
