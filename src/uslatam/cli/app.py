@@ -441,16 +441,16 @@ def release_command(
 
 @app.command()
 def cite(
-    output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, apa, ris or cff.")] = "bibtex",
+    output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, ris, csl-json, apa or cff.")] = "bibtex",
     version: Annotated[str | None, typer.Option(help="A released version (default: the current one).")] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     debug: Debug = False,
 ) -> None:
-    """Print the citation of the data (this or a released version), with the analysed article."""
-    from ..cite import CiteError, citation_text, render
+    """Print the citation of the data (this or a released version), then of every source it draws on."""
+    from ..cite import CiteError, citation, render
 
     try:
-        typer.echo(render(citation_text(package, version), output_format))
+        typer.echo(render(citation(package, version), output_format))
     except CiteError as error:
         _fail(str(error), debug, error)
 
