@@ -58,6 +58,8 @@ class Work:
 @dataclass(frozen=True)
 class Citation:
     cff_text: str
+    cff: dict
+    descriptor: dict
     dataset: Work
     sources: tuple[Work, ...]
 
@@ -210,22 +212,41 @@ def _sources(read: Callable[[str], bytes], descriptor: dict, dataset: Work) -> t
 
 def citation(root: str | Path, version: str | None = None) -> Citation:
     """The dataset at ``version`` (default: as it is now) and every source it cites."""
-    from .package import UnsafeYaml, load_yaml
-
     root = find_root(root)
-    read = _reader(root, version)
+    return citation_from(_reader(root, version))
+
+
+def citation_from(read: Callable[[str], bytes]) -> Citation:
+    """The citation of the package whose files ``read`` returns (by path relative to its root)."""
     cff_text = _read_text(read, CITATION_FILE)
+    cff = read_cff(cff_text)
     try:
-        cff = load_yaml(cff_text)
         descriptor = json.loads(_read_text(read, DESCRIPTOR))
-    except UnsafeYaml as error:
-        raise CiteError(f"{CITATION_FILE} cannot be read: {error}") from None
     except ValueError as error:
         raise CiteError(f"{DESCRIPTOR} is not JSON: {error}") from None
-    if not isinstance(cff, dict) or not isinstance(descriptor, dict):
-        raise CiteError(f"{CITATION_FILE} and {DESCRIPTOR} must each be a mapping")
+    if not isinstance(descriptor, dict):
+        raise CiteError(f"{DESCRIPTOR} must be a JSON object")
     dataset = _dataset(cff, descriptor)
-    return Citation(cff_text=cff_text, dataset=dataset, sources=_sources(read, descriptor, dataset))
+    return Citation(
+        cff_text=cff_text,
+        cff=cff,
+        descriptor=descriptor,
+        dataset=dataset,
+        sources=_sources(read, descriptor, dataset),
+    )
+
+
+def read_cff(text: str) -> dict:
+    """CITATION.cff's mapping (untrusted YAML: size capped, no aliases)."""
+    from .package import UnsafeYaml, load_yaml
+
+    try:
+        cff = load_yaml(text)
+    except UnsafeYaml as error:
+        raise CiteError(f"{CITATION_FILE} cannot be read: {error}") from None
+    if not isinstance(cff, dict):
+        raise CiteError(f"{CITATION_FILE} must be a mapping")
+    return cff
 
 
 # --- formats --------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Releases that cannot be mis-versioned, and the history they are found in.
 
 The data's version is owned by ``datapackage.json``; a release writes it, and in the
-same atomic change ``CITATION.cff``'s ``version`` and ``date-released`` and the
-CHANGELOG section that turns Unreleased into the version's notes. No git tags are
+same atomic change ``CITATION.cff``'s ``version``, ``date-released`` and locators (from the
+descriptor's ``homepage``), ``.zenodo.json`` and the CHANGELOG section that turns
+Unreleased into the version's notes. No git tags are
 needed: the last release is the newest version with a CHANGELOG section, and its
 state is the commit where the descriptor's version became it.
 """
@@ -15,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive import ZENODO_FILE, ArchiveError, package_citation, with_locators, zenodo_json
 from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, VersionError, _git, compare, git_prefix, read_version
 from .package import DESCRIPTOR, find_root
 from .validate.rules import released_versions
@@ -170,10 +172,14 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     summary = _summary(diff, now.tables)
     plan = ReleasePlan(current, new_version, level, required, reasons, summary=summary)
     descriptor["version"] = new_version
-    plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    plan.files["CITATION.cff"] = _citation(
-        (root / "CITATION.cff").read_text(encoding="utf-8"), new_version, date
-    ).encode("utf-8")
+    citation = _citation((root / "CITATION.cff").read_text(encoding="utf-8"), new_version, date)
+    try:  # the locator's copies and the archive's metadata, derived in the same change
+        descriptor, citation = with_locators(descriptor, citation)
+        plan.files[DESCRIPTOR] = (json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        plan.files["CITATION.cff"] = citation.encode("utf-8")
+        plan.files[ZENODO_FILE] = zenodo_json(package_citation(root, plan.files))
+    except ArchiveError as error:
+        raise ReleaseError(str(error)) from None
     plan.files["CHANGELOG.md"] = _changelog_section(changelog, new_version, date, summary).encode("utf-8")
     return plan
 

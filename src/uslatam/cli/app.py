@@ -439,6 +439,29 @@ def release_command(
         typer.echo(f'commit, then tag it:\n  git commit -am "Release {plan.new_version}" && {plan.tag_command}')
 
 
+@app.command("archive")
+def archive_command(
+    destination: Annotated[Path, typer.Argument(help="Folder to write the artefacts into.")] = Path("dist"),
+    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    tag: Annotated[
+        str | None, typer.Option(help="Publishing: refuse unless the tag is v<version> and the homepage is real.")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Build the release artefacts: the package as a byte-reproducible zip (SHA256SUMS inside) and its checksum."""
+    from ..archive import ArchiveError, build_archive
+
+    try:
+        written = build_archive(package, destination, tag=tag)
+    except ArchiveError as error:
+        typer.echo(f"uslatam: archive refused: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except OSError as error:
+        _fail(f"cannot write {destination}: {error}", debug, error)
+    for file in written:
+        typer.echo(f"wrote {file}")
+
+
 @app.command()
 def cite(
     output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, ris, csl-json, apa or cff.")] = "bibtex",
