@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from uslatam.archive import (
+    ARCHIVE_FILES,
     CHECKSUMS,
     ZENODO_FILE,
     ArchiveError,
@@ -35,7 +36,8 @@ from .test_diff_release_cite import DAY, git, repo  # noqa: F401  (the repo fixt
 @pytest.fixture
 def full_copy(package_copy: Path) -> Path:
     """The package copy with everything the archive carries beside the data."""
-    for name in ("README.md", "DATASHEET.md", "LICENSE", ZENODO_FILE):
+    for name in (*ARCHIVE_FILES, ZENODO_FILE):
+        (package_copy / name).parent.mkdir(parents=True, exist_ok=True)
         (package_copy / name).write_bytes((ROOT / name).read_bytes())
     return package_copy
 

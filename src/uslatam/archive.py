@@ -28,7 +28,7 @@ LOCATOR_OWNER = "homepage"
 ZENODO_FILE = ".zenodo.json"
 CHECKSUMS = "SHA256SUMS"
 # The zip carries what a wheel carries, and what a reader needs beside it.
-ARCHIVE_FILES = (*PACKAGE_FILES, "README.md", "DATASHEET.md", "LICENSE")
+ARCHIVE_FILES = (*PACKAGE_FILES, "README.md", "DATASHEET.md", "LICENSE", "profiles/table-schema.json")
 MAX_ARCHIVE_BYTES = 2 * 1024**3
 
 

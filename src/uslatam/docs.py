@@ -106,7 +106,7 @@ def data_dictionary_markdown(root) -> str:
             "",
         ]
         references = {
-            k["fields"][0]: f"{k['reference']['resource'] or resource['name']}.{k['reference']['fields'][0]}"
+            k["fields"][0]: f"{k['reference'].get('resource') or resource['name']}.{k['reference']['fields'][0]}"
             for k in schema.get("foreignKeys", [])
         }
         lines += ["| column | type | constraints | description | example |", "|---|---|---|---|---|"]
