@@ -275,3 +275,10 @@ def test_bad_input_is_a_clear_message(package_copy: Path) -> None:
     with pytest.raises(CiteError, match="sources.csv is not UTF-8"):
         citation(package_copy)
     assert uslatam("cite", "--version", "9.9.9", "--package", str(package_copy)).returncode == 2
+
+
+def test_the_readme_shows_what_uslatam_cite_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cite = citation(ROOT)
+    for fmt, fence in (("apa", "text"), ("bibtex", "bibtex")):
+        assert f"```{fence}\n{render(cite, fmt)}\n```" in readme, f"the README's {fmt} citation is stale"

@@ -420,7 +420,7 @@ def release_command(
     lock_timeout: LockTimeout = 10.0,
     debug: Debug = False,
 ) -> None:
-    """Release a new version: descriptor, CITATION.cff and CHANGELOG in one atomic change."""
+    """Release a new version: descriptor, CITATION.cff, .zenodo.json and CHANGELOG in one atomic change."""
     from ..release import ReleaseError, release
     from ..transaction import TransactionError
 
