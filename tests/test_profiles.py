@@ -65,11 +65,16 @@ def test_every_schema_is_valid_against_the_official_v2_profile_and_the_extension
     assert _errors(SCHEMAS[table], EXTENSION) == []
 
 
-def test_every_custom_field_property_is_declared_by_the_extension() -> None:
-    declared = set(EXTENSION["definitions"]["fieldProperties"]["properties"]["fields"]["items"]["properties"])
+def test_every_custom_property_is_declared_by_the_extension() -> None:
+    mixin = EXTENSION["definitions"]["fieldProperties"]["properties"]
+    declared = set(mixin["fields"]["items"]["properties"])
     used = {key for schema in SCHEMAS.values() for field in schema["fields"] for key in field}
     custom = used - _standard_field_properties()
     assert custom == declared, "declare each new field property in profiles/table-schema.json"
+    schema_level = {key for schema in SCHEMAS.values() for key in schema} - set(
+        _official("tableschema.json")["properties"]
+    )
+    assert schema_level == set(mixin) - {"fields"}, "declare each new schema property in profiles/table-schema.json"
 
 
 def test_self_references_take_the_v2_form() -> None:
