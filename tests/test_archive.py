@@ -153,6 +153,16 @@ def test_archive_refuses_stale_metadata_and_unpublishable_tags(full_copy: Path, 
     assert not list(tmp_path.glob("*.zip"))
 
 
+def test_archive_refuses_a_package_whose_files_it_cannot_carry(full_copy: Path, tmp_path: Path) -> None:
+    text = next((full_copy / "sources").iterdir())
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(text.read_bytes())
+    text.unlink()
+    text.symlink_to(outside)  # a symbolic link is never followed into the archive
+    with pytest.raises(ArchiveError, match=f"cannot be archived: sources/{text.name}"):
+        build_archive(full_copy, tmp_path / "dist")
+
+
 def test_the_release_workflow_publishes_the_archive_on_a_version_tag() -> None:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8"))
     triggers = workflow[True]  # YAML 1.1 reads the key "on" as true

@@ -175,6 +175,19 @@ def _entry(name: str, when: tuple[int, int, int, int, int, int]) -> zipfile.ZipI
     return info
 
 
+def _referenced(cite: Citation) -> set[str]:
+    """Every file the descriptor and the sources table name: tables, schemas, stored texts, licences."""
+    named = {DESCRIPTOR, CITATION_FILE}
+    for resource in cite.descriptor.get("resources", []):
+        named.update(value for key in ("path", "schema") if isinstance(value := resource.get(key), str))
+    for licence in cite.descriptor.get("licenses", []):
+        path = licence.get("path") if isinstance(licence, dict) else None
+        if isinstance(path, str) and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+            named.add(path)
+    named.update(source.text_path for source in cite.sources if source.text_path)
+    return named
+
+
 def placeholder_locator(url: str) -> bool:
     """Whether ``url`` is on a domain reserved for examples (RFC 2606), which no one can publish at."""
     host = re.sub(r"^https?://([^/:?#]+).*$", r"\1", url).lower()
@@ -210,6 +223,9 @@ def build_archive(root: str | Path, destination: str | Path, *, tag: str | None 
         raise ArchiveError(f"release date {day} is before 1980, which a zip cannot hold")
     when = (day.year, day.month, day.day, 0, 0, 0)
     members = [m for m in archive_members(root) if m != ZENODO_FILE]
+    missing = sorted(_referenced(cite) - set(members))
+    if missing:  # a symbolic link, a hidden folder or a file gone: the zip would not be the package
+        raise ArchiveError(f"files the package refers to cannot be archived: {', '.join(missing[:5])}")
     total = sum((root / m).stat().st_size for m in members)
     if total > MAX_ARCHIVE_BYTES:
         raise ArchiveError(f"the package is {total} bytes; the limit for an archive is {MAX_ARCHIVE_BYTES}")

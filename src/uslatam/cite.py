@@ -53,6 +53,7 @@ class Work:
     language: str | None = None
     abstract: str | None = None
     note: str | None = None
+    text_path: str | None = None  # a source's stored text in the package
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def _sources(read: Callable[[str], bytes], descriptor: dict, dataset: Work) -> t
                 publisher=row.get("publisher") or None,
                 language=row.get("language") or None,
                 note=f"Source {source_id} of {name} {dataset.version}",
+                text_path=row.get("text_path") or None,
             )
         )
     return tuple(works)
