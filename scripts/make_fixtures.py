@@ -171,7 +171,7 @@ def clean_package() -> Files:
         row = dict(zip(header, package.table(name)[1][package.row_index(name, key)]))
         schema = package.schemas[name]
         for fk in schema.get("foreignKeys", []):
-            target = fk["reference"]["resource"] or name
+            target = fk["reference"].get("resource") or name
             value = row[fk["fields"][0]]
             if value:
                 queue.append((target, (value,)))

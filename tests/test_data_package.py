@@ -88,7 +88,9 @@ def test_every_span_supports_at_least_one_row() -> None:
     cited = set()
     for resource in DESCRIPTOR["resources"]:
         schema = json.loads((ROOT / resource["schema"]).read_text(encoding="utf-8"))
-        span_fields = [k["fields"][0] for k in schema.get("foreignKeys", []) if k["reference"]["resource"] == "spans"]
+        span_fields = [
+            k["fields"][0] for k in schema.get("foreignKeys", []) if k["reference"].get("resource") == "spans"
+        ]
         for row in rows(resource["name"]):
             cited.update(row[f] for f in span_fields if row[f])
     assert {s["span_id"] for s in rows("spans")} - cited == set()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from uslatam.cite import citation_text, render
+from uslatam.cite import citation, render
 from uslatam.diff import MAJOR, MINOR, PATCH, diff
 from uslatam.package import refresh_integrity
 from uslatam.release import ReleaseError, plan_release, release
@@ -370,17 +370,15 @@ def test_a_crash_during_release_leaves_no_release_or_a_complete_one(repo: Path, 
 # --- citations -------------------------------------------------------------------------------
 
 
-def test_cite_formats_carry_the_version_and_the_article(repo: Path) -> None:
+def test_cite_names_the_released_version_and_its_date(repo: Path) -> None:
+    import rispy
+
     release(repo, "major", today=DAY)
     git(repo, "commit", "-qam", "Release 1.0.0")
-    text = citation_text(repo, "1.0.0")
-    bibtex = render(text, "bibtex")
-    assert "version = {1.0.0}" in bibtex and "year = {2026}" in bibtex and "@article{source_article" in bibtex
-    apa = render(text, "apa")
-    assert "(Version 1.0.0) [Data set]" in apa and "Yagoub, M., & Clavel, T. (2017)" in apa
-    ris = render(text, "ris").splitlines()
-    assert ris[0] == "TY  - DATA" and "ET  - 1.0.0" in ris and ris[-1] == "ER  - "
-    assert render(text, "cff") == (repo / "CITATION.cff").read_text()
-    cli = uslatam("cite", "--format", "ris", "--version", "1.0.0", cwd=repo)
-    assert cli.returncode == 0 and "ET  - 1.0.0" in cli.stdout
+    dataset, *sources = rispy.loads(render(citation(repo, "1.0.0"), "ris"))
+    assert (dataset["edition"], dataset["date"], dataset["type_of_reference"]) == ("1.0.0", "2026/12/01", "DATA")
+    assert [s["id"] for s in sources] == [SOURCE]
+    assert render(citation(repo, "1.0.0"), "cff") == (repo / "CITATION.cff").read_text()
+    cli = rispy.loads(uslatam("cite", "--format", "ris", "--version", "1.0.0", cwd=repo).stdout)
+    assert cli[0]["edition"] == "1.0.0"
     assert uslatam("cite", "--version", "9.9.9", cwd=repo).returncode == 2

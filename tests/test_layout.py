@@ -26,7 +26,7 @@ LAYERS = [
     },
     {"validate.rules"},
     {"validate"},
-    {"loading", "diff", "cite", "release", "rows", "docs", "export", "figures", "synthetic", "coverage"},
+    {"archive", "loading", "diff", "cite", "release", "rows", "docs", "export", "figures", "synthetic", "coverage"},
     {"", "cli", "cli.app", "cli.render", "cli.reference", "cli.documents"},
 ]
 

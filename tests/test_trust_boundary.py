@@ -23,6 +23,7 @@ from uslatam.boundary import (
     package_bytes,
     read_bytes,
     remote_references,
+    without_remote_references,
 )
 from uslatam.package import refresh_integrity
 from uslatam.patterns import compile_linear, refusal
@@ -257,3 +258,11 @@ def test_release_never_rehashes_a_hand_edit(package_copy: Path) -> None:
         result.returncode == 1 and "hash-count data/quotes.csv" in result.stderr and "uslatam rehash" in result.stderr
     )
     assert (package_copy / "datapackage.json").read_bytes() == descriptor
+
+
+def test_the_official_v2_schema_name_is_no_finding_but_any_other_schema_url_is() -> None:
+    official = {"$schema": "https://datapackage.org/profiles/2.0/datapackage.json"}
+    assert remote_references(official, file="datapackage.json") == []
+    assert "$schema" not in without_remote_references(official)  # engines never see it, so never fetch it
+    lookalike = {"$schema": "https://datapackage.org/profiles/2.0/datapackage.json?x=1"}
+    assert [f.column for f in remote_references(lookalike, file="datapackage.json")] == ["$schema"]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ParamSpec, TypeVar
 
+from .paths import TOOL_HIDDEN_FILES
 from .report import Finding
 
 DESCRIPTOR = "datapackage.json"
@@ -105,7 +106,7 @@ def check_path(root: Path, value: object, *, what: str, file: str = DESCRIPTOR) 
             value=value,
             expected="a relative path without '.' or '..'",
         )
-    if any(part.startswith(".") for part in parts):
+    if any(part.startswith(".") for part in parts) and value not in TOOL_HIDDEN_FILES:
         return Finding(
             "unsafe-path",
             f"{what} {value!r} goes into a hidden file or folder",
@@ -434,12 +435,19 @@ def check_yaml_shape(text: str, *, limits: Limits = DEFAULT_LIMITS) -> None:
 
 REFERENCE_KEYS = ("profile", "$schema", "$ref", "dialect")
 """Properties a Data Package reader may load; a URL in one is refused, never fetched."""
+OFFICIAL_PROFILES = frozenset(
+    f"https://datapackage.org/profiles/2.0/{name}.json"
+    for name in ("datapackage", "dataresource", "tableschema", "tabledialect")
+)
+"""Data Package v2 names its version by these `$schema` URLs: identifiers of the standard, never fetched."""
 
 
 def remote_references(data: object, *, file: str) -> list[Finding]:
     """A finding for each reference property (profile, $schema, $ref, dialect) whose value is a URL."""
     findings = []
     for where, key, value in _references(data, ""):
+        if key == "$schema" and value in OFFICIAL_PROFILES:
+            continue  # names the standard's version; engines never see it (without_remote_references)
         if isinstance(value, str) and is_url(value):
             findings.append(
                 Finding(

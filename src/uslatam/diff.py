@@ -225,6 +225,16 @@ def _constraint_change(name: str, old: dict, new: dict) -> list[tuple[str, str]]
     return changes
 
 
+def _foreign_keys(schema: dict, table: str) -> list:
+    """The foreign keys in one form: a key to its own table names it (v1 wrote "", v2 leaves it out)."""
+    keys = []
+    for key in schema.get("foreignKeys") or []:
+        if isinstance(key, dict) and isinstance(key.get("reference"), dict):
+            key = {**key, "reference": {**key["reference"], "resource": key["reference"].get("resource") or table}}
+        keys.append(key)
+    return keys
+
+
 def _schema_changes(table: str, old: dict, new: dict) -> list[SchemaChange]:
     changes = []
     old_fields = {f["name"]: (i, f) for i, f in enumerate(old.get("fields", []))}
@@ -270,8 +280,9 @@ def _schema_changes(table: str, old: dict, new: dict) -> list[SchemaChange]:
                 table, "key-changed", None, f"primary key {old.get('primaryKey')} -> {new.get('primaryKey')}", MAJOR
             )
         )
-    if old.get("foreignKeys", []) != new.get("foreignKeys", []):
-        fewer = len(new.get("foreignKeys", [])) < len(old.get("foreignKeys", []))
+    old_keys, new_keys = _foreign_keys(old, table), _foreign_keys(new, table)
+    if old_keys != new_keys:
+        fewer = len(new_keys) < len(old_keys)
         changes.append(
             SchemaChange(
                 table,

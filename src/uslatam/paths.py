@@ -14,6 +14,8 @@ CHECKOUT = MODULE.parent.parent
 # What a wheel carries: the data package and what must travel with it.
 PACKAGE_FILES = ("datapackage.json", "CITATION.cff", "CHANGELOG.md")
 PACKAGE_FOLDERS = ("data", "schemas", "sources", "LICENSES")
+ZENODO_FILE = ".zenodo.json"  # the archive's metadata, written by uslatam release
+TOOL_HIDDEN_FILES = frozenset({ZENODO_FILE})  # hidden files at the top that the tool itself names and writes
 
 
 def own_package() -> Path:

@@ -1,9 +1,10 @@
 """Releases that cannot be mis-versioned.
 
 The data's version is owned by ``datapackage.json``; a release writes it, and in the
-same atomic change ``CITATION.cff``'s ``version`` and ``date-released`` and the
-CHANGELOG section that turns Unreleased into the version's notes. Where releases are
-found (commits, released versions) is :mod:`uslatam.history`.
+same atomic change ``CITATION.cff``'s ``version``, ``date-released`` and locators (from the
+descriptor's ``homepage``), ``.zenodo.json`` and the CHANGELOG section that turns
+Unreleased into the version's notes. Where releases are found (commits, released
+versions) is :mod:`uslatam.history`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .archive import ArchiveError, package_citation, with_locators, zenodo_json
 from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, compare
 from .history import last_release, read_version, release_commit, released_versions
 from .package import DESCRIPTOR, find_root, json_bytes
+from .paths import ZENODO_FILE
 
 UNRELEASED = "## [Unreleased]"
 
@@ -133,8 +136,14 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     summary = _summary(diff, now.tables)
     plan = ReleasePlan(current, new_version, level, required, reasons, summary=summary)
     descriptor["version"] = new_version
-    plan.files[DESCRIPTOR] = json_bytes(descriptor)
-    plan.files["CITATION.cff"] = _citation(_text(root, "CITATION.cff"), new_version, date).encode("utf-8")
+    citation = _citation(_text(root, "CITATION.cff"), new_version, date)
+    try:  # the locator's copies and the archive's metadata, derived in the same change
+        descriptor, citation = with_locators(descriptor, citation)
+        plan.files[DESCRIPTOR] = json_bytes(descriptor)
+        plan.files["CITATION.cff"] = citation.encode("utf-8")
+        plan.files[ZENODO_FILE] = zenodo_json(package_citation(root, plan.files))
+    except ArchiveError as error:
+        raise ReleaseError(str(error)) from None
     plan.files["CHANGELOG.md"] = _changelog_section(changelog, new_version, date, summary).encode("utf-8")
     return plan
 

@@ -475,7 +475,7 @@ def release_command(
     lock_timeout: LockTimeout = 10.0,
     debug: Debug = False,
 ) -> None:
-    """Release a new version: descriptor, CITATION.cff and CHANGELOG in one atomic change."""
+    """Release a new version: descriptor, CITATION.cff, .zenodo.json and CHANGELOG in one atomic change."""
     from ..release import ReleaseError, release
     from ..transaction import TransactionError
 
@@ -494,18 +494,41 @@ def release_command(
         typer.echo(f'commit, then tag it:\n  git commit -am "Release {plan.new_version}" && {plan.tag_command}')
 
 
+@app.command("archive")
+def archive_command(
+    destination: Annotated[Path, typer.Argument(help="Folder to write the artefacts into.")] = Path("dist"),
+    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    tag: Annotated[
+        str | None, typer.Option(help="Publishing: refuse unless the tag is v<version> and the homepage is real.")
+    ] = None,
+    debug: Debug = False,
+) -> None:
+    """Build the release artefacts: the package as a byte-reproducible zip (SHA256SUMS inside) and its checksum."""
+    from ..archive import ArchiveError, build_archive
+
+    try:
+        written = build_archive(package, destination, tag=tag)
+    except ArchiveError as error:
+        typer.echo(f"uslatam: archive refused: {error}", err=True)
+        raise typer.Exit(EXIT_INVALID) from None
+    except OSError as error:
+        _fail(f"cannot write {destination}: {error}", debug, error)
+    for file in written:
+        typer.echo(f"wrote {file}")
+
+
 @app.command()
 def cite(
-    output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, apa, ris or cff.")] = "bibtex",
+    output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, ris, csl-json, apa or cff.")] = "bibtex",
     version: Annotated[str | None, typer.Option(help="A released version (default: the current one).")] = None,
     package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
     debug: Debug = False,
 ) -> None:
-    """Print the citation of the data (this or a released version), with the analysed article."""
-    from ..cite import CiteError, citation_text, render
+    """Print the citation of the data (this or a released version), then of every source it draws on."""
+    from ..cite import CiteError, citation, render
 
     try:
-        typer.echo(render(citation_text(package, version), output_format))
+        typer.echo(render(citation(package, version), output_format))
     except CiteError as error:
         _fail(str(error), debug, error)
 

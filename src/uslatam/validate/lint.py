@@ -105,6 +105,7 @@ def _descriptor(package: Package) -> list[Finding]:
                     )
                 )
     try:
+        safe = _as_frictionless_reads(FrictionlessPackage, safe)
         with offline():
             errors = list(FrictionlessPackage.metadata_validate(safe)) if safe["resources"] else []
     except FrictionlessException as failure:
@@ -113,6 +114,20 @@ def _descriptor(package: Package) -> list[Finding]:
         code = error.type if error.type in ("package-error", "resource-error", "schema-error") else "package-error"
         findings.append(Finding(code, error.message, file=DESCRIPTOR, found_by=(ENGINE,)))
     return findings
+
+
+def _as_frictionless_reads(cls, descriptor: dict) -> dict:
+    """The descriptor as frictionless reads it before validating (as `frictionless validate` does):
+    filled in where v2 lets a descriptor leave a property out, e.g. a foreign key to its own table
+    names no resource. A structure too malformed to transform is validated as it is."""
+    from frictionless import FrictionlessException
+
+    readable = copy.deepcopy(descriptor)
+    try:
+        cls.metadata_transform(readable)
+    except (FrictionlessException, TypeError, AttributeError, KeyError, ValueError):
+        return descriptor
+    return readable
 
 
 def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
@@ -144,7 +159,7 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
         return findings
     try:
         with offline():
-            errors = list(Schema.metadata_validate(without_remote_references(schema)))
+            errors = list(Schema.metadata_validate(_as_frictionless_reads(Schema, without_remote_references(schema))))
     except FrictionlessException as failure:
         errors = [failure.error]
     for error in errors or []:
