@@ -1040,6 +1040,12 @@ def code_not_admitted(p):
     header, rows = p.table("event_participants")
     rows[p.row_index("event_participants", key)][header.index("role")] = "speaker"
     p.put_table("event_participants", header, rows)
+    # the retraction whose replacement the row is follows it, so that only the role is wrong
+    header, rows = p.table("retractions")
+    for row in rows:
+        if row[header.index("replacement_id")] == "|".join(key):
+            row[header.index("replacement_id")] = "|".join((DEAL, "santos-government", "speaker"))
+    p.put_table("retractions", header, rows)
     return [("code-not-admitted", "event_participants", line, "role")]
 
 

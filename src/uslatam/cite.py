@@ -176,7 +176,10 @@ def _dataset(cff: dict, descriptor: dict) -> Work:
         raise CiteError(f"{CITATION_FILE} has no date-released: cite a released version (uslatam release makes one)")
     url = cff.get("url") or cff.get("repository-code") or descriptor.get("homepage")
     if not url:
-        raise CiteError(f"no locator: set 'homepage' in {DESCRIPTOR} (CITATION.cff's url is derived from it)")
+        raise CiteError(
+            f"no locator in this version: set 'homepage' in {DESCRIPTOR} (CITATION.cff's url is derived from it); "
+            "a version released before the package had one cannot be cited with a locator"
+        )
     return Work(
         key=f"{descriptor.get('name') or 'dataset'}-{version}",
         kind="dataset",

@@ -147,9 +147,9 @@ def compare(old: Snapshot, new: Snapshot) -> Diff:
             diff.metadata.append(f"descriptor: {key} edited")
     old_resources = {r["name"]: r for r in old.descriptor.get("resources", [])}
     new_resources = {r["name"]: r for r in new.descriptor.get("resources", [])}
-    for name in old_resources.keys() - new_resources.keys():
+    for name in sorted(old_resources.keys() - new_resources.keys()):
         diff.schema.append(SchemaChange(name, "table-removed", None, "table removed", MAJOR))
-    for name in new_resources.keys() - old_resources.keys():
+    for name in sorted(new_resources.keys() - old_resources.keys()):
         diff.schema.append(SchemaChange(name, "table-added", None, "table added", MINOR))
     for name in sorted(old_resources.keys() & new_resources.keys()):
         for key in sorted(set(old_resources[name]) | set(new_resources[name])):
