@@ -229,16 +229,17 @@ def test_names_split_by_the_bibtex_rule() -> None:
 
 def test_every_format_names_the_version_date_and_locator_of_a_release_read_from_git(repo_with_release) -> None:
     package, before = repo_with_release
+    released = json.loads((package / "datapackage.json").read_text(encoding="utf-8"))["version"]
     for fmt in ("bibtex", "ris", "csl-json", "apa"):
         now = render(citation(package), fmt)
-        old = render(citation(package, "1.0.0"), fmt)
+        old = render(citation(package, released), fmt)
         assert old == before[fmt]  # the released version's citation, although a source was added since
         assert now != old
 
 
 @pytest.fixture
 def repo_with_release(two_sources: Path) -> tuple[Path, dict[str, str]]:
-    """A git repository where 1.0.0 has one source and the working tree has two."""
+    """A git repository whose one commit releases the package's version with one source; the working tree has two."""
     import subprocess
 
     def git(*args: str) -> None:
@@ -254,7 +255,7 @@ def repo_with_release(two_sources: Path) -> tuple[Path, dict[str, str]]:
         (two_sources / "data" / f"{table}.csv").write_text((ROOT / "data" / f"{table}.csv").read_text("utf-8"), "utf-8")
     git("init", "-q")
     git("add", "-A")
-    git("commit", "-qm", "1.0.0")
+    git("commit", "-qm", "the release")
     before = {fmt: render(citation(two_sources), fmt) for fmt in ("bibtex", "ris", "csl-json", "apa")}
     for table, text in added.items():
         (two_sources / "data" / f"{table}.csv").write_text(text, encoding="utf-8")

@@ -210,8 +210,15 @@ def build_archive(root: str | Path, destination: str | Path, *, tag: str | None 
 
     Byte-reproducible: members sorted, each dated at the release date, mode 0644, stored.
     With ``tag`` (publishing), the tag must name the version and the locator must be real.
+    A package that does not validate is refused, naming its first findings: an archive is a release.
     """
+    from .validate import validate
+
     root = find_root(root)
+    report = validate(root)
+    if not report.valid:
+        shown = "; ".join(f"{f.code} {f.file or ''}: {f.message}" for f in report.errors[:3])
+        raise ArchiveError(f"the package does not validate ({shown}); run uslatam validate")
     cite = package_citation(root)
     if tag is not None:
         if tag != f"v{cite.dataset.version}":
