@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .package import DESCRIPTOR, find_root
+from .units import MONTH_NAMES
 
 FORMATS = ("bibtex", "ris", "csl-json", "apa", "cff")
 CITATION_FILE = "CITATION.cff"
@@ -276,21 +277,6 @@ _LATEX_SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_NAMES = (  # not strftime: its names follow the locale
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 
 def _latex(text: str) -> str:
@@ -317,7 +303,7 @@ def to_bibtex(work: Work) -> str:
         ("author", " and ".join(_bibtex_name(p) for p in work.authors)),
         ("title", "{" + _latex(work.title) + "}"),  # double braces keep the title's capitals
         ("year", str(work.issued.year)),
-        ("month", _MONTHS[work.issued.month - 1]),
+        ("month", MONTH_NAMES[work.issued.month - 1][:3].lower()),
         ("date", work.issued.isoformat()),
     ]
     if work.version:
@@ -419,7 +405,7 @@ def _sentence(text: str) -> str:
 
 
 def to_apa(work: Work) -> str:
-    date = f"({work.issued.year}, {_MONTH_NAMES[work.issued.month - 1]} {work.issued.day})"
+    date = f"({work.issued.year}, {MONTH_NAMES[work.issued.month - 1]} {work.issued.day})"
     authors = apa_authors(work.authors)
     title = _one_line(work.title)
     if work.kind == "dataset":

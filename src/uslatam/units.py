@@ -28,7 +28,7 @@ KINDS = ("sentence", "quotation", "number", "date", "name")
 CITES, NAMES, EXCLUDES = "cites", "names", "excludes"
 SENTENCE_SHARE = 0.5  # the share of a sentence's non-space characters its cited spans must hold
 
-_MONTHS = (
+MONTH_NAMES = (  # English, not strftime's: its names follow the locale
     "January",
     "February",
     "March",
@@ -42,7 +42,7 @@ _MONTHS = (
     "November",
     "December",
 )
-_MONTH = "|".join(_MONTHS)
+_MONTH = "|".join(MONTH_NAMES)
 _YEAR = r"(?:19[0-9]{2}|20[0-9]{2}|2100)"
 _DATE = re.compile(
     rf"\b(?:[0-9]{{1,2}}\s+(?:{_MONTH})\b(?:,?\s+{_YEAR})?"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ...report import Finding
 from ...schema import TableSpec, TypedTable
@@ -58,12 +58,7 @@ def rule(
 ) -> Callable[[TableRule], TableRule]:
     """Register a rule that checks one table at a time, once the tables it ``needs`` are read."""
 
-    def register(function: TableRule) -> TableRule:
-        family = function.__module__.rsplit(".", 1)[-1]
-        RULES.append(Rule(function.__name__, codes, function, tables, _needs(needs), applies=applies, family=family))
-        return function
-
-    return register
+    return _registering(codes, tables, needs, applies, gathers=False)
 
 
 def gather(
@@ -74,10 +69,31 @@ def gather(
 ) -> Callable[[TableRule], TableRule]:
     """Register a step that reports nothing: it keeps what a package rule needs of each table it reads."""
 
+    return _registering((), tables, needs, applies, gathers=True)
+
+
+def _registering(
+    codes: tuple[str, ...],
+    tables: tuple[str, ...] | None,
+    needs: Mapping[str, tuple[str, ...]] | None,
+    applies: Callable[[TableSpec], bool] | None,
+    *,
+    gathers: bool,
+) -> Callable[[TableRule], TableRule]:
     def register(function: TableRule) -> TableRule:
         family = function.__module__.rsplit(".", 1)[-1]
-        gathering = Rule(function.__name__, (), function, tables, _needs(needs), applies=applies, family=family)
-        RULES.append(replace(gathering, gathers=True))
+        RULES.append(
+            Rule(
+                function.__name__,
+                codes,
+                function,
+                tables,
+                _needs(needs),
+                applies=applies,
+                family=family,
+                gathers=gathers,
+            )
+        )
         return function
 
     return register

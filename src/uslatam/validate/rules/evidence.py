@@ -42,17 +42,7 @@ def source_texts(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             continue
         problem = check_path(root, path, what=f"text_path of source {source_id!r}")
         if problem:
-            yield Finding(
-                problem.code,
-                problem.message,
-                table="sources",
-                file=typed.relpath,
-                line=line,
-                column="text_path",
-                value=path,
-                expected=problem.expected,
-                found_by=(ENGINE,),
-            )
+            yield _at_text_path(problem, typed, line, path)
             continue
         file = root / path
         if not file.exists() and not file.is_symlink():
@@ -69,18 +59,7 @@ def source_texts(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 listed_in=typed.relpath,
             )
         except Refused as refused:
-            found = refused.finding
-            yield Finding(
-                found.code,
-                found.message,
-                table="sources",
-                file=typed.relpath,
-                line=line,
-                column="text_path",
-                value=path,
-                expected=found.expected,
-                found_by=(ENGINE,),
-            )
+            yield _at_text_path(refused.finding, typed, line, path)
             continue
         digest = hashlib.sha256(raw).hexdigest()
         if row.get("sha256") is not None and digest != row["sha256"]:
@@ -110,6 +89,21 @@ def source_texts(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 len(text),
             )
         ctx.texts[source_id] = text
+
+
+def _at_text_path(found: Finding, typed: TypedTable, line: int, path: str) -> Finding:
+    """A path finding placed at the source row's ``text_path`` cell."""
+    return Finding(
+        found.code,
+        found.message,
+        table="sources",
+        file=typed.relpath,
+        line=line,
+        column="text_path",
+        value=path,
+        expected=found.expected,
+        found_by=(ENGINE,),
+    )
 
 
 @rule("span-out-of-range", "span-mismatch", "span-context-mismatch", tables=("spans",), needs={"sources": ()})

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, cast
 
 from ...report import Finding
 from ...schema import Condition, FieldSpec, TableSpec, TypedTable
-from ...units import CITES, EXCLUDES, NAMES, uncovered
+from ...units import CITES, EXCLUDES, MONTH_NAMES, NAMES, uncovered
 from ..context import Context, cell_values, each_row, isin
 from . import gather, package_rule, rule
 from .evidence import SPAN_PLACE
@@ -52,20 +52,6 @@ _WHITE_SPACE = re.compile(r"\s+")
 # The date bases whose meaning the checks know (vocabulary date_basis in data/vocabularies.csv).
 AS_OF_PUBLICATION, FROM_EVENT = "as_of_publication", "from_event"
 EXPLICIT, YEAR_FROM_PUBLICATION = "explicit", "year_from_publication"
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 
 
 def _frame(typed: TypedTable) -> pd.DataFrame:
@@ -270,7 +256,7 @@ def _date_words(date: str, words: str, basis: str, published: str | None) -> str
         return f"the year {year} is not the publication year {published[:4]}"
     if len(date) >= 7:
         month = int(date[5:7])
-        name = MONTHS[month - 1]
+        name = MONTH_NAMES[month - 1].lower()
         numeric = rf"(?<![0-9])(?:{year}[-/.]0?{month}(?![0-9])|0?{month}[-/.](?:[0-9]{{1,2}}[-/.])?{year})"
         named = rf"\b(?:{name}|{name[:3]}\.?|{name[:4]}\.?)\b"
         if not re.search(named, words, re.IGNORECASE) and not re.search(numeric, words):
