@@ -26,7 +26,20 @@ LAYERS = [
     },
     {"validate.rules"},
     {"validate"},
-    {"archive", "loading", "diff", "cite", "release", "rows", "docs", "export", "figures", "synthetic", "coverage"},
+    {
+        "archive",
+        "loading",
+        "diff",
+        "cite",
+        "release",
+        "rows",
+        "docs",
+        "export",
+        "webannotation",
+        "figures",
+        "synthetic",
+        "coverage",
+    },
     {"", "cli", "cli.app", "cli.render", "cli.reference", "cli.documents"},
 ]
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from uslatam.schema import FieldSpec, TableSpec, pandera_schema, parse_column
+from uslatam.schema import FieldSpec, SchemaError, TableSpec, pandera_schema, parse_column
 
-from .conftest import ROOT
+from .conftest import ROOT, uslatam
 
 SCHEMA = {
     "fields": [
@@ -85,3 +86,26 @@ def test_the_derived_schema_reports_every_failure_lazily() -> None:
 def test_unsupported_types_are_refused() -> None:
     with pytest.raises(ValueError, match="year"):
         FieldSpec.from_descriptor({"name": "y", "type": "year"})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"labelField": "no_such_field"}, "labelField names 'no_such_field'"),
+        ({"fullTextFields": "exact"}, "fullTextFields must be a list"),
+        ({"fullTextFields": ["exact", "no_such_field"]}, r"fullTextFields names \['no_such_field'\]"),
+    ],
+)
+def test_label_and_full_text_fields_must_name_fields(change: dict, message: str) -> None:
+    schema = {**json.loads((ROOT / "schemas" / "spans.json").read_text()), **change}
+    with pytest.raises(SchemaError, match=message):
+        TableSpec.from_schema("spans", schema)
+
+
+def test_an_export_of_an_unusable_schema_is_a_message(package_copy: Path, tmp_path: Path) -> None:
+    schema_file = package_copy / "schemas" / "spans.json"
+    schema_file.write_text(json.dumps({**json.loads(schema_file.read_text()), "labelField": "no_such_field"}))
+    result = uslatam("export", "--format", "sqlite", str(tmp_path / "out.db"), "--package", str(package_copy))
+    assert result.returncode == 1, result.stderr  # the package is invalid (exit 2 is for faults)
+    assert "Traceback" not in result.stderr and "labelField names 'no_such_field'" in result.stderr
+    assert not (tmp_path / "out.db").exists()

@@ -7,12 +7,15 @@ vocabulary in its order. Missing values are exactly the schema's ``missingValues
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .boundary import DEFAULT_LIMITS, read_bytes  # Refused goes up: a file load() found is gone
 from .package import PackageError, find_root, load_readable
 from .paths import own_package
-from .schema import TableSpec, parse_column
+from .schema import SchemaError, TableSpec, parse_column
 
 
 class LoadError(ValueError):
@@ -28,7 +31,10 @@ def _specs(root: Path) -> dict[str, tuple[TableSpec, Path]]:
         package = load_readable(root)
     except PackageError as error:
         raise LoadError(str(error)) from None
-    return {r.name: (TableSpec.from_schema(r.name, r.schema), r.file) for r in package.resources}
+    try:
+        return {r.name: (TableSpec.from_schema(r.name, r.schema), r.file) for r in package.resources}
+    except SchemaError as error:
+        raise LoadError(f"a schema cannot be used ({error}); run uslatam validate") from None
 
 
 def _typed(spec: TableSpec, file: Path):
@@ -107,6 +113,53 @@ def load(path: str | Path | None = None) -> dict:
 # --- joined views for the common questions --------------------------------------------
 
 
+@dataclass(frozen=True)
+class View:
+    """A joined view: its builder, and which of its columns are evidence words (full-text indexed in exports)."""
+
+    name: str
+    build: Callable[..., Any]
+    words: tuple[str, ...]  # columns holding a span's exact words
+    description: str
+
+
+VIEWS: dict[str, View] = {}
+
+
+def view(*, words: tuple[str, ...]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a joined view; exports (the SQLite database for Datasette) carry every registered view."""
+
+    def register(build: Callable[..., Any]) -> Callable[..., Any]:
+        description = (build.__doc__ or "").strip().splitlines()[0]
+        VIEWS[build.__name__] = View(build.__name__, build, words, description)
+        return build
+
+    return register
+
+
+class _ReadRecorder(dict):
+    """The tables, recording which ones a view reads (an export gives a view the licences of what it shows)."""
+
+    def __init__(self, tables: dict) -> None:
+        super().__init__(tables)
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str):
+        self.read.add(name)
+        return super().__getitem__(name)
+
+
+def build_view(name: str, tables: dict) -> tuple[Any, set[str]]:
+    """The view ``name`` over ``tables``, and the names of the tables it read."""
+    recorder = _ReadRecorder(tables)
+    frame = VIEWS[name].build(recorder)
+    missing = [column for column in VIEWS[name].words if column not in frame.columns]
+    if missing:
+        raise LoadError(f"view {name} declares words columns {missing} that it does not have")
+    return frame, recorder.read
+
+
+@view(words=("words", "attribution"))
 def quotes_view(tables: dict | None = None):
     """Each quote with its words, speaker, the office the text gives, and the event."""
     t = tables or load()
@@ -135,6 +188,7 @@ def quotes_view(tables: dict | None = None):
     ].rename(columns={"event_event_type": "event_type"})
 
 
+@view(words=())
 def events_view(tables: dict | None = None):
     """Each event with one row per participant (events without participants keep one row)."""
     t = tables or load()
@@ -167,6 +221,7 @@ def events_view(tables: dict | None = None):
     ]
 
 
+@view(words=("evidence", "attribution"))
 def statistics_view(tables: dict | None = None):
     """Each statistic with its words in context, who asserts it, and its parent statistic."""
     t = tables or load()
@@ -198,6 +253,7 @@ def statistics_view(tables: dict | None = None):
     ]
 
 
+@view(words=("attribution", "words"))
 def claims_view(tables: dict | None = None):
     """Each claim with its words, who makes it (the source's own voice when nobody) and the attribution's words."""
     t = tables or load()

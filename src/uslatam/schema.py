@@ -214,6 +214,8 @@ class TableSpec:
     coverage: str = "cites"  # "coverage": what its spans mean to coverage: cites, names or excludes
     order: tuple[str, ...] = ()  # "rowOrder": the fields rows are sorted by (default: the primary key)
     role: str | None = None  # "tableRole": one of TABLE_ROLES
+    label: str | None = None  # "labelField": the field that names a row where another table refers to it
+    full_text: tuple[str, ...] = ()  # "fullTextFields": the fields a full-text index covers in exports
 
     @classmethod
     def from_schema(cls, name: str, schema: dict) -> TableSpec:
@@ -242,6 +244,15 @@ class TableSpec:
         role = schema.get("tableRole")
         if role is not None and role not in TABLE_ROLES:
             raise SchemaError(f"tableRole {role!r} is not one of {', '.join(TABLE_ROLES)}")
+        label = schema.get("labelField")
+        if label is not None and label not in names:
+            raise SchemaError(f"labelField names {label!r}, which is not a field")
+        full_text = schema.get("fullTextFields", [])
+        if not isinstance(full_text, list):
+            raise SchemaError(f"fullTextFields must be a list of field names, not {full_text!r}")
+        unknown = [f for f in full_text if f not in names]
+        if unknown:
+            raise SchemaError(f"fullTextFields names {unknown}, which are not fields")
         return cls(
             name=name,
             fields=fields,
@@ -252,6 +263,8 @@ class TableSpec:
             coverage=schema.get("coverage", "cites"),
             order=tuple(f for f in order if f in names),
             role=role,
+            label=label,
+            full_text=tuple(full_text),
         )
 
     @property

@@ -540,7 +540,7 @@ _INTO = {into: [f.name for f in EXPORTS.values() if f.into == into] for into in 
 
 @app.command(
     "export",
-    help="Export every table, typed from schemas/, as "
+    help="Export the package, typed from schemas/, as "
     + "; ".join(f"{f.name} ({f.summary})" for f in EXPORTS.values())
     + ".",
 )
@@ -575,11 +575,13 @@ def export_command(
 
 @app.command()
 def figures(
-    destination: Annotated[Path, typer.Argument(help="Folder to write the SVG figures into.")] = Path("docs/figures"),
+    destination: Annotated[Path, typer.Argument(help="Folder to write the figures into (SVG and PNG).")] = Path(
+        "docs/figures"
+    ),
     package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
     debug: Debug = False,
 ) -> None:
-    """Draw the timeline, the network of who met whom, and the evidence map (needs the figures extra)."""
+    """Draw the timeline, the network of who met whom, the evidence map and the argument (needs the figures extra)."""
     try:
         from ..figures import draw_all
     except ImportError as error:
