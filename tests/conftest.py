@@ -10,10 +10,24 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
+def git_checkout(folder: Path) -> Path:
+    """Make ``folder`` a git repository with one commit of all it holds, as a maintainer's clone has.
+
+    Its releases are then in its history: validate compares with them (a copy without git gets
+    release-history-missing instead, which tests/test_diff_release_cite.py covers).
+    """
+    import subprocess
+
+    identity = ["-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "the package as released"]):
+        subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+    return folder
+
+
 @pytest.fixture
 def package_copy(tmp_path: Path) -> Path:
-    """A writable copy of the real package (data, schemas, sources, descriptor, citation, changelog)."""
-    return copy_package(ROOT, tmp_path / "package")
+    """A writable checkout of the real package (data, schemas, sources, descriptor, citation, changelog)."""
+    return git_checkout(copy_package(ROOT, tmp_path / "package"))
 
 
 def record(kind: str, **data) -> None:

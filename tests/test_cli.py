@@ -210,3 +210,31 @@ def test_progress_line_only_on_a_terminal() -> None:
     assert "[3/13] spans: 1,000,000 rows" in shown and "left" in shown
     assert shown.endswith("\r\x1b[2K")  # the line is cleared before the report is printed
     assert uslatam("validate").stderr == ""  # not a terminal under test: nothing on stderr
+
+
+def test_every_command_finds_the_package_here_or_above(package_copy: Path, tmp_path: Path) -> None:
+    """Run inside a package's subfolder, reading and writing commands act on that package, not the bundled one."""
+    data = package_copy / "data"
+    entities = data / "entities.csv"
+    entities.write_text(entities.read_text(encoding="utf-8").replace(",Colombia,", ",Colombie,", 1), encoding="utf-8")
+    found = uslatam("validate", cwd=data)
+    assert found.returncode == 1 and "data/entities.csv" in found.stdout, found.stdout
+    rehashed = uslatam("rehash", cwd=data)
+    assert rehashed.returncode == 0, rehashed.stderr
+    cited = uslatam("cite", "--format", "cff", cwd=data)
+    assert (
+        cited.returncode == 0
+        and cited.stdout.strip() == (package_copy / "CITATION.cff").read_text(encoding="utf-8").strip()
+    )
+
+
+def test_outside_any_package_reading_commands_read_this_versions_data_and_writing_ones_refuse(
+    tmp_path: Path,
+) -> None:
+    cited = uslatam("cite", "--format", "cff", cwd=tmp_path)
+    assert cited.returncode == 0 and cited.stdout.strip() == (ROOT / "CITATION.cff").read_text(encoding="utf-8").strip()
+    for command in (["add", "facts.yaml"], ["rehash"], ["recover"], ["release", "--dry-run"], ["docs"]):
+        refused = uslatam(*command, cwd=tmp_path)
+        assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
+        assert "no datapackage.json in this folder or above" in refused.stderr and "Traceback" not in refused.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing made here: no .uslatam/lock

@@ -355,6 +355,32 @@ def test_release_refuses_silently_removed_rows(repo: Path) -> None:
     assert release(repo, today=DAY).new_version == "1.0.1"
 
 
+def test_a_shallow_clone_or_a_copy_without_git_says_the_removed_row_check_was_skipped(
+    repo: Path, tmp_path: Path
+) -> None:
+    release(repo, "major", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    row_removed_silently(repo)
+    refresh_integrity(repo)
+    git(repo, "commit", "-qam", "a released row deleted by hand")
+    full = tmp_path / "full"
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", f"file://{repo}", str(full))
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
+    copy = tmp_path / "copy"
+    shutil.copytree(full, copy, ignore=shutil.ignore_patterns(".git"))
+    assert "removed-without-retraction" in {f.code for f in validate(full).findings}
+    for checkout in (shallow, copy):
+        report = validate(checkout)
+        assert [f.code for f in report.findings] == ["release-history-missing"], checkout.name
+        assert report.valid and report.findings[0].file == "CHANGELOG.md"
+        strict = uslatam("validate", "--require-history", str(checkout), cwd=checkout)
+        assert strict.returncode == 1 and "release-history-required" in strict.stdout, strict.stdout
+        refused = uslatam("release", "--dry-run", cwd=checkout)
+        assert refused.returncode == 1 and "cannot find release 1.0.0" in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
+
+
 @pytest.mark.parametrize("step", ["staged", "journaled", "moved-first", "moved-all"])
 def test_a_crash_during_release_leaves_no_release_or_a_complete_one(repo: Path, step: str) -> None:
     killed = uslatam("release", "major", cwd=repo, env={"USLATAM_CRASH_AT": step})

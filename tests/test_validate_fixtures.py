@@ -40,6 +40,9 @@ def test_clean_fixture_is_valid() -> None:
 # Codes no committed fixture can carry, each with the test that produces it instead.
 NOT_IN_GIT = {
     "unreadable-file": "git keeps no read permissions (and root reads anything): tests/test_trust_boundary.py",
+    # a fixture lies in this repository's git, whose history has its releases
+    "release-history-missing": "a shallow clone and a copy without git: tests/test_diff_release_cite.py",
+    "release-history-required": "a shallow clone and a copy without git: tests/test_diff_release_cite.py",
 }
 
 

@@ -476,6 +476,21 @@ _CODES = [
         "Restore the row, or add a row to data/retractions.csv (table, ID, date, reason, replacement).",
     ),
     Code(
+        "release-history-missing",
+        "consistency",
+        "The last release is not in this checkout's history: no check that released rows remain",
+        "Fetch the history (git fetch --unshallow; in GitHub Actions, actions/checkout with fetch-depth: 0), "
+        "or name the release: uslatam validate --against <its folder or git revision>.",
+        WARNING,
+    ),
+    Code(
+        "release-history-required",
+        "consistency",
+        "History is required (--require-history) and the last release is not in it",
+        "Fetch the history (git fetch --unshallow; in GitHub Actions, actions/checkout with fetch-depth: 0), "
+        "or name the release: uslatam validate --against <its folder or git revision>.",
+    ),
+    Code(
         "retracted-id-reused",
         "consistency",
         "A retracted row's ID is in use again",

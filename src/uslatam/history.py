@@ -28,6 +28,10 @@ class VersionError(ValueError):
     """A version cannot be read (no such folder or revision, or an unsafe descriptor)."""
 
 
+class HistoryMissing(VersionError):
+    """CHANGELOG.md names a release whose commit this checkout's history cannot reach (no git, or shallow)."""
+
+
 @dataclass
 class Snapshot:
     """One version of the package as plain data: descriptor, schemas and rows as text."""
@@ -144,8 +148,15 @@ def released_versions(changelog: str) -> list[str]:
 
 
 def release_commit(root: Path, version: str) -> str | None:
-    """The commit where the descriptor's version became ``version`` (None if never committed)."""
-    prefix = git_prefix(root)
+    """The commit where the descriptor's version became ``version`` (None if never committed).
+
+    Raises :class:`HistoryMissing` when the history cannot say: outside git, or in a shallow
+    clone whose oldest commit still has the version (the release may lie beyond it).
+    """
+    try:
+        prefix = git_prefix(root)
+    except VersionError as error:
+        raise HistoryMissing(f"there is no git history here ({error})") from None
     try:
         commits = git(root, "log", "--format=%H", "--", f"{prefix}{DESCRIPTOR}").decode().split()
     except VersionError:
@@ -160,12 +171,24 @@ def release_commit(root: Path, version: str) -> str | None:
         if at == version:
             found = commit
         elif found is not None:
-            break
+            return found
+    if found is not None and _shallow_root(root, found):
+        raise HistoryMissing(
+            f"the history is shallow: its oldest commit {found[:12]} already has version {version}, "
+            "so the release may be older"
+        )
     return found
 
 
+def _shallow_root(root: Path, commit: str) -> bool:
+    """Whether ``commit`` is where a shallow clone's history is cut (its parents were not fetched)."""
+    if git(root, "rev-parse", "--is-shallow-repository").decode().strip() != "true":
+        return False
+    return len(git(root, "rev-list", "--parents", "-n", "1", commit).decode().split()) == 1
+
+
 def last_release(root: str | Path) -> tuple[str, str] | None:
-    """(version, commit) of the newest release, or None before the first one or outside git."""
+    """(version, commit) of the newest release, or None before the first one (HistoryMissing: not reachable)."""
     package = find_root(root)
     changelog = changelog_text(package)
     if changelog is None:
@@ -175,6 +198,8 @@ def last_release(root: str | Path) -> tuple[str, str] | None:
         return None
     try:
         commit = release_commit(package, released[0])
+    except HistoryMissing:
+        raise  # a release exists but cannot be found: the caller must say so, not skip silently
     except VersionError:
         return None
     return (released[0], commit) if commit else None

@@ -25,7 +25,16 @@ def own_package() -> Path:
     return CHECKOUT
 
 
-def default_package(cwd: Path | None = None) -> Path:
-    """For commands: the package in the working folder if there is one, else this version's."""
+def package_here(cwd: Path | None = None) -> Path | None:
+    """The package whose folder holds the working folder: it, or the nearest folder above with a descriptor."""
     here = cwd or Path(".")
-    return here if (here / DESCRIPTOR).is_file() else own_package()
+    for folder in (here, *here.absolute().parents):
+        if (folder / DESCRIPTOR).is_file():
+            return folder
+    return None
+
+
+def default_package(cwd: Path | None = None) -> Path:
+    """For commands that read: the package here or above (see :func:`package_here`), else this version's."""
+    found = package_here(cwd)
+    return found if found is not None else own_package()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .archive import ArchiveError, package_citation, with_locators, zenodo_json
 from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, compare
-from .history import last_release, read_version, release_commit, released_versions
+from .history import HistoryMissing, last_release, read_version, release_commit, released_versions
 from .package import DESCRIPTOR, find_root, json_bytes
 from .paths import ZENODO_FILE
 
@@ -105,7 +105,13 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     released = released_versions(changelog)
     now = read_version(root)
     if released:
-        commit = release_commit(root, released[0])
+        try:
+            commit = release_commit(root, released[0])
+        except HistoryMissing as error:
+            raise ReleaseError(
+                f"cannot find release {released[0]} to compare with: {error}; fetch the history "
+                "(git fetch --unshallow) and release from a full clone"
+            ) from None
         if commit is None:
             raise ReleaseError(
                 f"version {released[0]} is released in the working tree but not committed; "

@@ -75,9 +75,51 @@ def _fail(message: str, debug: bool, error: BaseException | None = None) -> NoRe
 
 
 PackagePath = Annotated[
-    Path,
-    typer.Argument(help="The package: a folder or its datapackage.json.", show_default=True),
+    Path | None,
+    typer.Argument(
+        help="The package to change: a folder or its datapackage.json (default: the one here or above).",
+        show_default=False,
+    ),
 ]
+ReadPackage = Annotated[
+    Path | None,
+    typer.Option(
+        "--package",
+        help="The package: a folder or its datapackage.json (default: the one here or above, else this version's "
+        "data).",
+        show_default=False,
+    ),
+]
+WritePackage = Annotated[
+    Path | None,
+    typer.Option("--package", help="The package to change (default: the one here or above).", show_default=False),
+]
+
+
+def _package_for_reading(package: Path | None) -> Path:
+    """The package a reading command reads: the one named, else the one here or above, else this version's data."""
+    from ..paths import default_package
+
+    return package if package is not None else default_package()
+
+
+def _package_for_writing(package: Path | None) -> Path:
+    """The package a writing command changes: the one named, else the one here or above (never the bundled data)."""
+    from ..paths import package_here
+
+    if package is not None:
+        return package
+    found = package_here()
+    if found is None:
+        typer.echo(
+            "uslatam: there is no datapackage.json in this folder or above it; "
+            "run the command in the package's folder or name it with --package",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    return found
+
+
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")]
 
 
@@ -112,6 +154,14 @@ def validate(
     ] = Engine.auto,
     max_file_bytes: Annotated[int | None, typer.Option(help="Refuse data files larger than this.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing; only the exit code.")] = False,
+    require_history: Annotated[
+        bool,
+        typer.Option(
+            "--require-history",
+            help="Fail when the last release is not in the git history (a shallow clone, a copy without git): "
+            "for CI, where no released row may vanish unchecked.",
+        ),
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Validate every layer of a data package and report all findings together."""
@@ -127,7 +177,7 @@ def validate(
     progress = None if quiet else ProgressLine.on(sys.stderr)
     _give_back_freed_memory()
     try:
-        report = run(path, limits=limits, engines=engines, progress=progress)
+        report = run(path, limits=limits, engines=engines, progress=progress, require_history=require_history)
     except Exception as error:  # an unexpected failure, not a finding: say so in one line
         _fail(f"validation could not run: {error}", debug, error)
     finally:
@@ -185,10 +235,11 @@ def locate(
     prefix: Annotated[str | None, typer.Option(help="Words ending right before them, to pick one occurrence.")] = None,
     occurrence: Annotated[int | None, typer.Option(help="Which occurrence (1-based), to pick one.")] = None,
     span_id: Annotated[str, typer.Option("--id", help="span_id to put in the printed row.")] = "SPAN-ID",
-    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    package: ReadPackage = None,
     debug: Debug = False,
 ) -> None:
     """Print the spans.csv row for WORDS in a source's stored text (offsets, prefix, suffix)."""
+    package = _package_for_reading(package)
     from ..boundary import Refused
     from ..csvio import dumps
     from ..loading import LoadError, source_text, table_spec
@@ -270,7 +321,7 @@ def add(
     file: Annotated[
         str | None, typer.Argument(show_default=False, metavar="", help="The input file, when TABLE comes first.")
     ] = None,
-    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    package: WritePackage = None,
     input_format: InputFormat = None,
     dry_run: DryRun = False,
     lock_timeout: LockTimeout = 10.0,
@@ -282,6 +333,7 @@ def add(
     The whole package is validated with the new rows before anything is written; then
     every changed file is replaced as one atomic change. Invalid input changes nothing.
     """
+    package = _package_for_writing(package)
     from ..rows import AddError, add_rows, read_input
     from ..transaction import TransactionError
 
@@ -325,13 +377,14 @@ def add_source(
     body_end: Annotated[
         int | None, typer.Option(help="Code-point offset where the body ends (default: the end of the text).")
     ] = None,
-    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    package: WritePackage = None,
     dry_run: DryRun = False,
     lock_timeout: LockTimeout = 10.0,
     output_format: OutputFormat = "text",
     debug: Debug = False,
 ) -> None:
     """Register a new source text: store it in sources/ and add its sources row (and authors)."""
+    package = _package_for_writing(package)
     from ..boundary import Refused, UnsafeYaml, decode, input_bytes, load_yaml
     from ..rows import AddError
     from ..rows import add_source as register
@@ -372,8 +425,9 @@ def add_source(
 
 
 @app.command()
-def recover(path: PackagePath = Path("."), lock_timeout: LockTimeout = 10.0, debug: Debug = False) -> None:
+def recover(path: PackagePath = None, lock_timeout: LockTimeout = 10.0, debug: Debug = False) -> None:
     """Finish or undo a change that was interrupted (a crash or kill during a write)."""
+    path = _package_for_writing(path)
     from ..package import find_root
     from ..transaction import PackageLock, TransactionError, UntrustedJournal
     from ..transaction import recover as run
@@ -400,7 +454,7 @@ class DiffFormat(str, Enum):
 def diff_command(
     old: Annotated[str, typer.Argument(help="The old version: a folder or a git revision.")],
     new: Annotated[str, typer.Argument(help="The new version: a folder or a git revision.")] = ".",
-    package: Annotated[Path, typer.Option(help="The package folder (for git revisions).")] = Path("."),
+    package: ReadPackage = None,
     output_format: Annotated[
         DiffFormat, typer.Option("--format", "-f", help="text for a terminal, markdown for a pull request, or json.")
     ] = DiffFormat.text,
@@ -408,6 +462,7 @@ def diff_command(
     debug: Debug = False,
 ) -> None:
     """Rows added, removed and changed (aligned by primary key), and schema changes, between two versions."""
+    package = _package_for_reading(package)
     import json
 
     from ..diff import diff
@@ -432,7 +487,7 @@ def coverage_command(
     sources: Annotated[
         list[str] | None, typer.Argument(help="Source IDs to check (default: every stored source).", show_default=False)
     ] = None,
-    package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
+    package: ReadPackage = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
     debug: Debug = False,
 ) -> None:
@@ -440,6 +495,7 @@ def coverage_command(
 
     Exit 0 when every unit is cited or excluded, 1 when some are not, 2 when the package cannot be read.
     """
+    package = _package_for_reading(package)
     import json
 
     from ..coverage import CoverageError, coverage
@@ -470,12 +526,13 @@ def release_command(
     level: Annotated[
         Level | None, typer.Argument(help="major, minor or patch; default: the smallest the changes need.")
     ] = None,
-    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    package: WritePackage = None,
     dry_run: DryRun = False,
     lock_timeout: LockTimeout = 10.0,
     debug: Debug = False,
 ) -> None:
     """Release a new version: descriptor, CITATION.cff, .zenodo.json and CHANGELOG in one atomic change."""
+    package = _package_for_writing(package)
     from ..release import ReleaseError, release
     from ..transaction import TransactionError
 
@@ -497,13 +554,14 @@ def release_command(
 @app.command("archive")
 def archive_command(
     destination: Annotated[Path, typer.Argument(help="Folder to write the artefacts into.")] = Path("dist"),
-    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    package: ReadPackage = None,
     tag: Annotated[
         str | None, typer.Option(help="Publishing: refuse unless the tag is v<version> and the homepage is real.")
     ] = None,
     debug: Debug = False,
 ) -> None:
     """Build the release artefacts: the package as a byte-reproducible zip (SHA256SUMS inside) and its checksum."""
+    package = _package_for_reading(package)
     from ..archive import ArchiveError, build_archive
 
     try:
@@ -521,10 +579,11 @@ def archive_command(
 def cite(
     output_format: Annotated[str, typer.Option("--format", "-f", help="bibtex, ris, csl-json, apa or cff.")] = "bibtex",
     version: Annotated[str | None, typer.Option(help="A released version (default: the current one).")] = None,
-    package: Annotated[Path, typer.Option(help="The package folder.")] = Path("."),
+    package: ReadPackage = None,
     debug: Debug = False,
 ) -> None:
     """Print the citation of the data (this or a released version), then of every source it draws on."""
+    package = _package_for_reading(package)
     from ..cite import CiteError, citation, render
 
     try:
@@ -553,9 +612,10 @@ def export_command(
         ExportFormat,  # type: ignore[valid-type]
         typer.Option("--format", "-f", help="The format to write."),
     ] = ExportFormat["sqlite"],  # type: ignore[misc]
-    package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
+    package: ReadPackage = None,
     debug: Debug = False,
 ) -> None:
+    package = _package_for_reading(package)
     from ..export import ExportError, export
     from ..loading import LoadError
 
@@ -578,10 +638,11 @@ def figures(
     destination: Annotated[Path, typer.Argument(help="Folder to write the figures into (SVG and PNG).")] = Path(
         "docs/figures"
     ),
-    package: Annotated[Path | None, typer.Option(help="The package (default: this version's data).")] = None,
+    package: ReadPackage = None,
     debug: Debug = False,
 ) -> None:
     """Draw the timeline, the network of who met whom, the evidence map and the argument (needs the figures extra)."""
+    package = _package_for_reading(package)
     try:
         from ..figures import draw_all
     except ImportError as error:
@@ -598,8 +659,9 @@ def figures(
 
 
 @app.command()
-def rehash(path: PackagePath = Path("."), debug: Debug = False) -> None:
+def rehash(path: PackagePath = None, debug: Debug = False) -> None:
     """Recompute every resource's bytes and sha256 hash in datapackage.json after a hand edit."""
+    path = _package_for_writing(path)
     from ..package import PackageError, refresh_integrity
 
     try:
@@ -626,11 +688,12 @@ def codes(
 
 @app.command(help=f"Regenerate the documents derived from the package and the code: {', '.join(DOCUMENTS)}.")
 def docs(
-    path: PackagePath = Path("."),
+    path: PackagePath = None,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")
     ] = False,
 ) -> None:
+    path = _package_for_writing(path)
     from ..docs import DocsError, package_file_text
     from ..files import write_atomic
     from ..package import find_root

@@ -24,7 +24,7 @@ from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted, journal_problem
 from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure
-from .context import Context, isin, joined_cells
+from .context import ENGINE, Context, isin, joined_cells
 
 ENGINES = ("frictionless", "pandera", "vectorised")
 SMALL_ENGINES = ("frictionless", "pandera")  # every engine at once, while the package is small
@@ -58,12 +58,14 @@ def validate(
     engines: tuple[str, ...] | None = None,
     against: str | Path | bool | None = None,
     progress: Callable[[Progress], None] | None = None,
+    require_history: bool = False,
 ) -> Report:
     """Validate the data package at ``path`` (a folder or its ``datapackage.json``).
 
     ``engines`` None chooses by size (:func:`choose_engines`). ``against`` is the release
     that no row may vanish from without a retraction: a folder or git revision; None
-    finds the last release in git (if any); False skips it. Tables are read one at a
+    finds the last release in git (if any: when CHANGELOG.md names one that the history
+    cannot reach, a warning says the check was skipped, an error with ``require_history``); False skips it. Tables are read one at a
     time; once a table is checked only its keys and the columns later rules look up
     (``rules.kept_columns``) stay in memory. Never prints and never raises for bad data:
     problems are findings in the report.
@@ -114,7 +116,7 @@ def validate(
                 ]
             )
     tables: dict[str, TypedTable] = {}
-    ctx = Context(package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report))
+    ctx = Context(package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report, require_history))
     pending = {resource.name for resource in package.resources}
     referenced = _referenced_fields(specs)
     deferred: list[tuple[str, object]] = []  # (table, rule or foreign key) waiting for a table not read yet
@@ -210,9 +212,9 @@ def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
     typed.bad_cells = {}
 
 
-def _baseline(root: Path, against, report: Report):
+def _baseline(root: Path, against, report: Report, require_history: bool = False):
     """The snapshot of the release to compare with, or None."""
-    from ..history import VersionError, last_release_snapshot, read_version
+    from ..history import HistoryMissing, VersionError, last_release_snapshot, read_version
 
     if against is False:
         return None
@@ -220,6 +222,19 @@ def _baseline(root: Path, against, report: Report):
         if against is None:
             return last_release_snapshot(root)
         return read_version(against, root=root)
+    except HistoryMissing as error:
+        code = "release-history-required" if require_history else "release-history-missing"
+        report.merge(
+            [
+                Finding(
+                    code,
+                    f"the check that no released row vanished without a retraction was skipped: {error}",
+                    file="CHANGELOG.md",
+                    found_by=(ENGINE,),
+                )
+            ]
+        )
+        return None
     except (VersionError, OSError, ValueError) as error:
         if against is not None:
             report.merge(
