@@ -24,6 +24,16 @@ def git_checkout(folder: Path) -> Path:
     return folder
 
 
+def expected_history_findings() -> list[str]:
+    """What validating this checkout says of its history: nothing in a full clone; a warning when shallow or not git."""
+    import subprocess
+
+    shallow = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"], capture_output=True, text=True
+    )
+    return [] if shallow.returncode == 0 and shallow.stdout.strip() == "false" else ["release-history-missing"]
+
+
 @pytest.fixture
 def package_copy(tmp_path: Path) -> Path:
     """A writable checkout of the real package (data, schemas, sources, descriptor, citation, changelog)."""
