@@ -18,8 +18,14 @@ def git_checkout(folder: Path) -> Path:
     """
     import subprocess
 
-    identity = ["-c", "user.name=test", "-c", "user.email=test@example.org", "-c", "commit.gpgsign=false"]
-    for args in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "the package as released"]):
+    for args in (
+        ["init", "-q"],
+        ["config", "user.name", "test"],  # local: the tool's own commits (uslatam release) need one too
+        ["config", "user.email", "test@example.org"],
+        ["config", "commit.gpgsign", "false"],
+        ["add", "-A"],
+        ["commit", "-qm", "the package as released"],
+    ):
         subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
     return folder
 

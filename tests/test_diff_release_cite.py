@@ -324,8 +324,15 @@ def test_release_after_an_addition_is_minor_and_patch_is_refused(repo: Path) -> 
     refresh_integrity(repo)
     refused = uslatam("release", "patch", cwd=repo)
     assert refused.returncode == 1 and "minor is required by source_authors: 1 row(s) added" in refused.stderr
+    (repo / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "data-dictionary.md", repo / "docs" / "data-dictionary.md")  # a generated document
     done = uslatam("release", cwd=repo)
-    assert done.returncode == 0 and "released 1.1.0 (minor" in done.stdout and "git tag -a v1.1.0" in done.stdout
+    assert done.returncode == 0 and "released 1.1.0 (minor" in done.stdout and "tagged it v1.1.0" in done.stdout
+    # every file the release wrote or needs is in its commit (.uslatam/ holds the lock: ignored in a real clone)
+    assert git(repo, "status", "--porcelain", "--", ".", ":!.uslatam") == ""
+    assert git(repo, "tag", "--points-at", "HEAD").split() == ["v1.1.0"]
+    assert git(repo, "cat-file", "-t", "v1.1.0").strip() == "tag"  # annotated
+    assert "version 1.1.0" in (repo / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
     assert _versions(repo) == ("1.1.0", "1.1.0", "1.1.0")
     assert "- source_authors: rows 1 added" in (repo / "CHANGELOG.md").read_text()
     assert validate(repo).valid

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +38,24 @@ class ReleasePlan:
     reasons: dict[str, list[str]]
     files: dict[str, bytes] = field(default_factory=dict)
     summary: list[str] = field(default_factory=list)
+    regenerated: list[str] = field(default_factory=list)  # generated documents rewritten for the new version
+    staged: list[str] = field(default_factory=list)  # package paths given to git add
+    committed: str | None = None  # the release commit, when release made it
+    tagged: str | None = None  # the annotated tag, when release made it
+    git_problem: str | None = None  # why release could not stage, commit or tag (the commands then to run)
+
+    @property
+    def tag(self) -> str:
+        return f"v{self.new_version}"
 
     @property
     def tag_command(self) -> str:
-        return f'git tag -a v{self.new_version} -m "us-latam-security-facts {self.new_version}"'
+        return f'git tag -a {self.tag} -m "us-latam-security-facts {self.new_version}"'
+
+    @property
+    def commit_command(self) -> str:
+        paths = " ".join(self.staged) or "."
+        return f'git add -- {paths} && git commit -m "Release {self.new_version}" -- {paths}'
 
 
 def bump_version(version: str, level: str) -> str:
@@ -161,12 +176,18 @@ def release(
     today: datetime.date | None = None,
     dry_run: bool = False,
     lock_timeout: float = 10.0,
+    documents: Mapping[str, Callable[[Path], str]] | None = None,
+    commit: bool = False,
 ) -> ReleasePlan:
     """Validate, plan and (unless ``dry_run``) write a release as one atomic change, under the lock.
 
     An invalid package is refused, naming its findings. Bytes and hashes are never
     refreshed here: a hand edit fails validation (byte-count, hash-count) until
-    ``uslatam rehash`` is run as its own, visible step.
+    ``uslatam rehash`` is run as its own, visible step. ``documents`` (path -> maker) are
+    regenerated from the released package, so none names the old version. In a git work
+    tree the package's files (new source texts included) are staged; with ``commit`` they
+    are committed as "Release X.Y.Z" and tagged ``vX.Y.Z`` (annotated). What git refused is
+    ``plan.git_problem``; nothing of the release is undone for it.
     """
     from .transaction import Change, PackageLock, recover
     from .validate import validate
@@ -183,7 +204,59 @@ def release(
             for relpath, data in plan.files.items():
                 change.stage(relpath, data)
             change.commit()
+            plan.regenerated = _regenerate(root, documents or {})
+            _record_in_git(root, plan, commit)
         return plan
+
+
+def _regenerate(root: Path, documents: Mapping[str, Callable[[Path], str]]) -> list[str]:
+    """Rewrite each generated document the package has that the new version changes; the paths rewritten.
+
+    A document the package does not have is not created (a package need not carry them all).
+    """
+    from .files import write_atomic
+
+    rewritten = []
+    for relpath, make in documents.items():
+        target = root / relpath
+        if not target.is_file():
+            continue
+        try:
+            text = make(root).encode("utf-8")
+        except ValueError as error:  # the release is written: say which document is left stale, and why
+            raise ReleaseError(
+                f"released, but {relpath} could not be regenerated ({error}); run uslatam docs"
+            ) from None
+        if target.read_bytes() != text:
+            write_atomic(target, text)
+            rewritten.append(relpath)
+    return rewritten
+
+
+def _record_in_git(root: Path, plan: ReleasePlan, commit: bool) -> None:
+    """Stage the package's files; with ``commit``, commit only them and tag the commit (else say how)."""
+    from .history import VersionError, git, git_prefix
+    from .paths import PACKAGE_FILES, PACKAGE_FOLDERS
+
+    try:
+        prefix = git_prefix(root)
+    except VersionError:
+        plan.git_problem = "the package is not in a git work tree: nothing was staged, committed or tagged"
+        return
+    wanted = [*PACKAGE_FILES, *PACKAGE_FOLDERS, *plan.files, *plan.regenerated]
+    plan.staged = sorted({path for path in wanted if (root / path).exists()})
+    paths = [f"{prefix}{path}" for path in plan.staged]
+    top = Path(git(root, "rev-parse", "--show-toplevel").decode().strip())
+    try:
+        git(top, "add", "--", *paths)
+        if not commit:
+            return
+        git(top, "commit", "-q", "-m", f"Release {plan.new_version}", "--", *paths)
+        plan.committed = git(top, "rev-parse", "HEAD").decode().strip()
+        git(top, "tag", "-a", plan.tag, "-m", f"us-latam-security-facts {plan.new_version}")
+        plan.tagged = plan.tag
+    except VersionError as error:
+        plan.git_problem = f"git refused ({error})"
 
 
 def _text(root: Path, relpath: str) -> str:

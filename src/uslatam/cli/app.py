@@ -528,16 +528,31 @@ def release_command(
     ] = None,
     package: WritePackage = None,
     dry_run: DryRun = False,
+    commit: Annotated[
+        bool,
+        typer.Option(
+            "--commit/--no-commit",
+            help="Commit the staged package files as 'Release X.Y.Z' and tag the commit vX.Y.Z (annotated); "
+            "--no-commit only stages them and prints the commands.",
+        ),
+    ] = True,
     lock_timeout: LockTimeout = 10.0,
     debug: Debug = False,
 ) -> None:
-    """Release a new version: descriptor, CITATION.cff, .zenodo.json and CHANGELOG in one atomic change."""
+    """Release a new version: descriptor, CITATION.cff, .zenodo.json, CHANGELOG and the generated documents."""
     package = _package_for_writing(package)
     from ..release import ReleaseError, release
     from ..transaction import TransactionError
 
     try:
-        plan = release(package, level.value if level else None, dry_run=dry_run, lock_timeout=lock_timeout)
+        plan = release(
+            package,
+            level.value if level else None,
+            dry_run=dry_run,
+            lock_timeout=lock_timeout,
+            documents=DOCUMENTS,
+            commit=commit,
+        )
     except ReleaseError as error:
         typer.echo(f"uslatam: release refused: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -547,8 +562,16 @@ def release_command(
     typer.echo(f"{verb} {plan.new_version} ({plan.level}; was {plan.old_version})")
     for line in plan.summary:
         typer.echo(f"  {line}")
-    if not dry_run:
-        typer.echo(f'commit, then tag it:\n  git commit -am "Release {plan.new_version}" && {plan.tag_command}')
+    if dry_run:
+        return
+    for relpath in plan.regenerated:
+        typer.echo(f"regenerated {relpath}")
+    if plan.tagged:
+        typer.echo(f"committed {plan.committed} and tagged it {plan.tagged}; push both: git push --follow-tags")
+    elif plan.git_problem or not commit:
+        if plan.git_problem:
+            typer.echo(f"uslatam: {plan.git_problem}", err=True)
+        typer.echo(f"commit and tag it:\n  {plan.commit_command} && {plan.tag_command}")
 
 
 @app.command("archive")

@@ -65,9 +65,9 @@ def validate(
     ``engines`` None chooses by size (:func:`choose_engines`). ``against`` is the release
     that no row may vanish from without a retraction: a folder or git revision; None
     finds the last release in git (if any: when CHANGELOG.md names one that the history
-    cannot reach, a warning says the check was skipped, an error with ``require_history``); False skips it. Tables are read one at a
-    time; once a table is checked only its keys and the columns later rules look up
-    (``rules.kept_columns``) stay in memory. Never prints and never raises for bad data:
+    cannot reach, a warning says the check was skipped, an error with ``require_history``);
+    False skips it. Tables are read one at a time; once a table is checked only its keys and
+    the columns later rules look up (``rules.kept_columns``) stay in memory. Never prints and never raises for bad data:
     problems are findings in the report.
     """
     report = Report(package=str(path))
@@ -116,7 +116,9 @@ def validate(
                 ]
             )
     tables: dict[str, TypedTable] = {}
-    ctx = Context(package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report, require_history))
+    ctx = Context(
+        package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report, require_history)
+    )
     pending = {resource.name for resource in package.resources}
     referenced = _referenced_fields(specs)
     deferred: list[tuple[str, object]] = []  # (table, rule or foreign key) waiting for a table not read yet
