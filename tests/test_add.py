@@ -396,3 +396,38 @@ def test_add_source_killed_at_every_step_leaves_before_or_after(package_copy: Pa
         assert state[stored] == article.read_bytes() and state != before
     assert validate(package_copy, against=False).valid
     record("kill", command="add-source", step=step, outcome="before" if state == before else "after")
+
+
+def test_a_second_source_is_released_cited_and_checks_out(package_copy: Path, tmp_path: Path) -> None:
+    """add-source, then release: the release commit holds the new text, and every citation names both sources."""
+    import bibtexparser
+    import yaml
+
+    article = tmp_path / "article.txt"
+    article.write_bytes(b'A Second Article\n\nOfficials met on Monday. "We agreed," the minister said.\n')
+    added = uslatam(
+        "add-source", str(article), "--id", "example-2017-06-01-second-article", "--title", "A Second Article",
+        "--publisher", "Example News", "--url", "https://example.org/a", "--published", "2017-06-01",
+        "--language", "en", "--reuse-terms", "All rights reserved.", "--author", "Ann Writer",
+        cwd=package_copy,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    released = uslatam("release", cwd=package_copy)
+    assert released.returncode == 0, released.stderr
+    cff = yaml.safe_load((package_copy / "CITATION.cff").read_text(encoding="utf-8"))
+    sources = {r["url"]: r for r in csv.DictReader(open(package_copy / "data" / "sources.csv", encoding="utf-8"))}
+    assert {entry["url"] for entry in cff["references"]} == set(sources)
+    second = next(entry for entry in cff["references"] if entry["url"] == "https://example.org/a")
+    assert second["title"] == "A Second Article" and second["authors"] == [
+        {"family-names": "Writer", "given-names": "Ann"}
+    ]
+    descriptor = json.loads((package_copy / "datapackage.json").read_text(encoding="utf-8"))
+    assert {entry["path"] for entry in descriptor["sources"]} == set(sources)
+    bibtex = uslatam("cite", "--format", "bibtex", cwd=package_copy)
+    entries = bibtexparser.parse_string(bibtex.stdout).entries
+    assert {e.fields_dict["url"].value for e in entries if "url" in e.fields_dict} >= set(sources)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--branch", "v" + descriptor["version"], str(package_copy), str(clone)],
+                   check=True, capture_output=True)  # fmt: skip
+    assert (clone / "sources" / "example-2017-06-01-second-article.txt").read_bytes() == article.read_bytes()
+    assert validate(clone).valid, [f.to_dict() for f in validate(clone).errors]

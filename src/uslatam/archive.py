@@ -90,6 +90,54 @@ def with_locators(descriptor: dict, cff_text: str) -> tuple[dict, str]:
     return descriptor, cff_text
 
 
+def _cff_reference(work) -> str:
+    """One CITATION.cff ``references`` entry for a source (a YAML block, strings JSON-quoted)."""
+    lines = ["  - type: article", f"    title: {json.dumps(work.title, ensure_ascii=False)}"]
+    if work.authors:
+        lines.append("    authors:")
+        for person in work.authors:
+            if person.literal or not person.given:
+                lines.append(f"      - name: {json.dumps(person.literal or person.family, ensure_ascii=False)}")
+            else:
+                lines.append(f"      - family-names: {json.dumps(person.family, ensure_ascii=False)}")
+                lines.append(f"        given-names: {json.dumps(person.given, ensure_ascii=False)}")
+    if work.publisher:
+        lines += ["    publisher:", f"      name: {json.dumps(work.publisher, ensure_ascii=False)}"]
+    lines.append(f"    date-published: {work.issued.isoformat()}")
+    lines.append(f"    url: {json.dumps(work.url)}")
+    if work.language:
+        lines += ["    languages:", f"      - {work.language}"]
+    return "\n".join(lines) + "\n"
+
+
+def with_sources(descriptor: dict, cff_text: str, cite: Citation) -> tuple[dict, str]:
+    """The descriptor's ``sources`` and CITATION.cff's ``references`` with every source of the package.
+
+    Entries already there (matched by URL) are kept as written; a source missing from either is added.
+    """
+    listed = {entry.get("path") for entry in descriptor.get("sources") or [] if isinstance(entry, dict)}
+    added = [
+        {"title": f"{work.publisher}: {work.title} ({work.issued.isoformat()})", "path": work.url}
+        for work in cite.sources
+        if work.url not in listed
+    ]
+    if added:
+        descriptor = {**descriptor, "sources": [*(descriptor.get("sources") or []), *added]}
+    referenced = set(re.findall(r"(?m)^    url: (.*)$", cff_text))
+    missing = [w for w in cite.sources if json.dumps(w.url) not in referenced and w.url not in referenced]
+    if missing:
+        blocks = "".join(_cff_reference(work) for work in missing)
+        heading = re.search(r"(?m)^references:[ \t]*\n", cff_text)
+        if heading is None:
+            cff_text = cff_text.rstrip("\n") + "\nreferences:\n" + blocks
+        else:  # at the end of the list: before the next top-level key, if any
+            following = re.search(r"(?m)^\S", cff_text[heading.end() :])
+            end = heading.end() + following.start() if following else len(cff_text)
+            body = cff_text[:end].rstrip("\n") + "\n"
+            cff_text = body + blocks + cff_text[end:]
+    return descriptor, cff_text
+
+
 # --- Zenodo -----------------------------------------------------------------------------------
 
 

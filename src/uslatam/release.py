@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archive import ArchiveError, package_citation, with_locators, zenodo_json
+from .archive import ArchiveError, package_citation, with_locators, with_sources, zenodo_json
 from .diff import LEVELS, MAJOR, MINOR, PATCH, Diff, compare
 from .history import HistoryMissing, last_release, read_version, release_commit, released_versions
 from .package import DESCRIPTOR, find_root, json_bytes
@@ -160,6 +160,9 @@ def plan_release(root: str | Path, level: str | None = None, *, today: datetime.
     citation = _citation(_text(root, "CITATION.cff"), new_version, date)
     try:  # the locator's copies and the archive's metadata, derived in the same change
         descriptor, citation = with_locators(descriptor, citation)
+        # every source of the package cited: a source added since the last release joins both lists
+        cited = package_citation(root, {DESCRIPTOR: json_bytes(descriptor), "CITATION.cff": citation.encode("utf-8")})
+        descriptor, citation = with_sources(descriptor, citation, cited)
         plan.files[DESCRIPTOR] = json_bytes(descriptor)
         plan.files["CITATION.cff"] = citation.encode("utf-8")
         plan.files[ZENODO_FILE] = zenodo_json(package_citation(root, plan.files))
