@@ -238,3 +238,23 @@ def test_outside_any_package_reading_commands_read_this_versions_data_and_writin
         assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
         assert "no datapackage.json in this folder or above" in refused.stderr and "Traceback" not in refused.stderr
     assert list(tmp_path.iterdir()) == []  # nothing made here: no .uslatam/lock
+
+
+def test_codes_as_json_is_the_catalogue_and_h_is_help() -> None:
+    from uslatam.codes import CATALOGUE
+
+    listed = json.loads(uslatam("codes", "--format", "json").stdout)
+    assert [entry["code"] for entry in listed] == list(CATALOGUE)
+    assert all(entry["hint"] and entry["severity"] in ("error", "warning") for entry in listed)
+    assert uslatam("codes", "--format", "yaml").returncode == 2
+    assert uslatam("add", "-h").stdout == uslatam("add", "--help").stdout
+
+
+def test_figures_without_matplotlib_is_a_message(tmp_path: Path) -> None:
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "matplotlib").mkdir()
+    (blocker / "matplotlib" / "__init__.py").write_text("raise ModuleNotFoundError(name='matplotlib')\n")
+    result = uslatam("figures", str(tmp_path / "out"), env={"PYTHONPATH": str(blocker)})
+    assert result.returncode == 2 and "figures need matplotlib" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

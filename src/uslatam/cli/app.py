@@ -6,6 +6,7 @@ Heavy libraries are imported inside the commands, so ``uslatam --help`` stays fa
 
 from __future__ import annotations
 
+import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -20,7 +21,7 @@ app = typer.Typer(
     name="uslatam",
     help="Validate and maintain the us-latam-security-facts data package.",
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
 
@@ -315,11 +316,11 @@ def add(
     table_or_file: Annotated[
         str,
         typer.Argument(
-            metavar="[TABLE] FILE", help="The table, then the input file; or only a file naming its tables."
+            metavar="TABLE_OR_FILE", help="The table, then the input file; or only a file naming its tables."
         ),
     ],
     file: Annotated[
-        str | None, typer.Argument(show_default=False, metavar="", help="The input file, when TABLE comes first.")
+        str | None, typer.Argument(show_default=False, metavar="FILE", help="The input file, when TABLE comes first.")
     ] = None,
     package: WritePackage = None,
     input_format: InputFormat = None,
@@ -666,14 +667,15 @@ def figures(
 ) -> None:
     """Draw the timeline, the network of who met whom, the evidence map and the argument (needs the figures extra)."""
     package = _package_for_reading(package)
-    try:
-        from ..figures import draw_all
-    except ImportError as error:
-        _fail(f"figures need matplotlib: pip install 'us-latam-security-facts[figures]' ({error})", debug, error)
+    from ..figures import draw_all
     from ..loading import LoadError
 
     try:
         written = draw_all(destination, package)
+    except ModuleNotFoundError as error:  # matplotlib is imported only when a figure is drawn
+        if error.name is None or not error.name.startswith(("matplotlib", "PIL")):
+            raise
+        _fail(f"figures need matplotlib: pip install 'us-latam-security-facts[figures]' ({error})", debug, error)
     except LoadError as error:
         typer.echo(f"uslatam: {error}", err=True)
         raise typer.Exit(EXIT_INVALID) from None
@@ -694,16 +696,29 @@ def rehash(path: PackagePath = None, debug: Debug = False) -> None:
     typer.echo(f"updated bytes and hash of: {', '.join(changed)}" if changed else "all hashes were current")
 
 
+class CodesFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
 @app.command()
 def codes(
-    output_format: Annotated[str, typer.Option("--format", "-f", help="text or markdown.")] = "text",
+    output_format: Annotated[CodesFormat, typer.Option("--format", "-f", help="The listing's format.")] = (
+        CodesFormat.text
+    ),
 ) -> None:
     """List the catalogue of finding codes with their meaning and fix."""
+    import dataclasses
+
     from ..codes import CATALOGUE
     from ..docs import codes_markdown
 
-    if output_format == "markdown":
+    if output_format is CodesFormat.markdown:
         typer.echo(codes_markdown(), nl=False)
+        return
+    if output_format is CodesFormat.json:
+        typer.echo(json.dumps([dataclasses.asdict(code) for code in CATALOGUE.values()], indent=2, ensure_ascii=False))
         return
     for code in CATALOGUE.values():
         typer.echo(f"{code.code:32} {code.severity:8} {code.title}")
