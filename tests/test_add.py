@@ -93,9 +93,11 @@ def test_csv_input_from_standard_input_reuses_an_existing_span(package_copy: Pat
         f"mexico-heroin-production-rising-again,{SOURCE},Heroin production,mexico,increase,2017-05-19,day,"
         "as_of_publication,asserted,source,Heroin production is rising in Mexico\n"
     )
+    shutil.copy(ROOT / "README.md", package_copy / "README.md")  # its table of row counts is generated
     result = uslatam("add", "trend_claims", "-", "--input-format", "csv", cwd=package_copy, stdin=text)
     assert result.returncode == 0, result.stderr
     assert "reused span ic-heroin-rising" in result.stdout
+    assert "now stale: README.md; regenerate with: uslatam docs" in result.stdout.splitlines()
     assert validate(package_copy).valid
 
 

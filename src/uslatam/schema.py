@@ -179,6 +179,11 @@ class FieldSpec:
         return named
 
     @property
+    def pattern_described(self) -> str:
+        """The pattern as a finding states it: with the schema's example, so that a reader sees the form."""
+        return f"pattern {self.pattern}" + (f" (e.g. {self.example!r})" if self.example not in (None, "") else "")
+
+    @property
     def pandas_dtype(self) -> str:
         return PANDAS_DTYPES[self.type]
 

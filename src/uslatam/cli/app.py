@@ -354,6 +354,26 @@ def add(
     except TransactionError as error:
         _fail(str(error), debug, error)
     _print_plan(plan, dry_run, output_format)
+    if not dry_run and output_format != "json":
+        _say_stale_documents(package)
+
+
+def _say_stale_documents(package: Path) -> None:
+    """After a change of the data: name the generated documents it made stale (the README's row counts …)."""
+    from ..docs import DocsError, package_file_text
+    from ..package import find_root
+
+    root = find_root(package)
+    try:
+        stale = [
+            name
+            for name, make in DOCUMENTS.items()
+            if (root / name).is_file() and package_file_text(root, name) != make(root)
+        ]
+    except (DocsError, KeyError, ValueError):
+        return  # a document that cannot be generated is uslatam docs's to report
+    if stale:
+        typer.echo(f"now stale: {', '.join(stale)}; regenerate with: uslatam docs")
 
 
 @app.command("add-source")

@@ -54,7 +54,7 @@ def _field(table: TypedTable, spec: FieldSpec) -> list[Finding]:
             broken.append((~_filled(allowed), f"enum {list(spec.enum)}"))
         if spec.pattern is not None:
             matches = pc.match_substring_regex(values, f"^(?:{spec.pattern})$")
-            broken.append((~_filled(matches), f"pattern {spec.pattern}"))
+            broken.append((~_filled(matches), spec.pattern_described))
         if spec.min_length is not None or spec.max_length is not None:
             lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
             outside = np.zeros(len(series), dtype=bool)

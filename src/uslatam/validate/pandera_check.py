@@ -76,7 +76,7 @@ def _constraint(check: str, field) -> str:
     if check.startswith("isin"):
         return f"enum {list(field.enum)}"
     if check.startswith("pattern"):
-        return f"pattern {field.pattern}"
+        return field.pattern_described
     if check.startswith("greater_than_or_equal_to"):
         return f"minimum {field.minimum}"
     if check.startswith("less_than_or_equal_to"):
