@@ -72,7 +72,7 @@ def _hypothesis_profiles() -> None:
         ],
         "derandomize": True,
     }
-    settings.register_profile("ci", max_examples=40, **common)
+    settings.register_profile("ci", max_examples=25, **common)  # the default suite; thorough for the long run
     settings.register_profile("thorough", max_examples=500, **common)
     settings.register_profile("fuzz", max_examples=20_000, **{**common, "derandomize": False})
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -243,17 +243,27 @@ def no_network(monkeypatch):
     return attempts
 
 
+@pytest.fixture(scope="module")
+def clean_seconds() -> float:
+    """CPU seconds of validating the clean fixture in this process: the median of 3, after a warm-up."""
+    import statistics
+
+    validate(FIXTURES / "clean", against=False)  # warm caches and imports outside the measurement
+    timings = []
+    for _ in range(3):
+        started = time.process_time()
+        validate(FIXTURES / "clean", against=False)
+        timings.append(time.process_time() - started)
+    return statistics.median(timings)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_hostile_package_is_refused_safely(tmp_path: Path, case: str, no_network) -> None:
+def test_hostile_package_is_refused_safely(tmp_path: Path, case: str, no_network, clean_seconds: float) -> None:
     build, code = CASES[case]
     package = _package(tmp_path)
     outside = tmp_path / "outside-secret.csv"
     outside.write_text("source_id,author_order,name,basis\nsecret,1,Secret,public_reposts\n")
     build(package, outside)
-    validate(FIXTURES / "clean", against=False)  # warm caches and imports outside the measurement
-    started = time.process_time()
-    validate(FIXTURES / "clean", against=False)
-    clean_seconds = time.process_time() - started
     AUDIT["opened"].clear()
     AUDIT["written"].clear()
     started = time.process_time()

@@ -223,7 +223,7 @@ def test_export_round_trip_and_self_diff_are_identities(tmp_path_factory, rows) 
     _write(package, rows)
     exported = package.parent / "facts.json"
     export("json", exported, package)
-    tables = json.loads(exported.read_text())["tables"]
+    tables = {r["name"]: r["data"] for r in json.loads(exported.read_text())["resources"]}  # a Data Package
     for name, frame in load(package).items():
         with open(package / "data" / f"{name}.csv", encoding="utf-8", newline="") as handle:
             expected = [{k: v for k, v in r.items()} for r in csv.DictReader(handle)]
