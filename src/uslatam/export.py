@@ -348,7 +348,7 @@ def _xlsx(data: ExportInput, destination: Path) -> list[Path]:
             to_apa(citation(data.root).dataset),
             "",
             *[
-                f"Licence: {lic.get('name') or ''} {lic.get('title', '')}".strip()
+                "Licence: " + " ".join(part for part in (lic.get("name"), lic.get("title")) if part)
                 for lic in descriptor.get("licenses", [])
             ],
             "",
