@@ -40,6 +40,15 @@ def expected_history_findings() -> list[str]:
     return [] if shallow.returncode == 0 and shallow.stdout.strip() == "false" else ["release-history-missing"]
 
 
+def as_released(folder: Path) -> Path:
+    """Make the checkout's one commit hold the folder as it is now: the state its release is (for set-ups)."""
+    import subprocess
+
+    for args in (["add", "-A"], ["commit", "-q", "--amend", "-m", "the package as released"]):
+        subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+    return folder
+
+
 @pytest.fixture
 def package_copy(tmp_path: Path) -> Path:
     """A writable checkout of the real package (data, schemas, sources, descriptor, citation, changelog)."""
