@@ -230,7 +230,7 @@ def _regenerate(root: Path, documents: Mapping[str, Callable[[Path], str]]) -> l
             raise ReleaseError(
                 f"released, but {relpath} could not be regenerated ({error}); run uslatam docs"
             ) from None
-        if target.read_bytes() != text:
+        if _text(root, relpath).encode("utf-8") != text:
             write_atomic(target, text)
             rewritten.append(relpath)
     return rewritten
