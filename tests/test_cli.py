@@ -240,6 +240,47 @@ def test_outside_any_package_reading_commands_read_this_versions_data_and_writin
     assert list(tmp_path.iterdir()) == []  # nothing made here: no .uslatam/lock
 
 
+def test_every_command_names_its_package_one_way() -> None:
+    """--package, with the same help, on every command that reads or changes a package; no visible positional."""
+    from uslatam.cli.reference import commands, is_argument, parameters
+
+    _, listed = commands()
+    without_package = {"synth", "codes"}  # synth builds from this version's data into a new folder; codes reads none
+    for name, command in listed:
+        shown = parameters(command)
+        assert not any(is_argument(p) and (p.help or "").startswith("The package") for p in shown), name
+        named = [p for p in shown if "--package" in p.opts]
+        assert (name in without_package) == (not named), f"uslatam {name}: --package missing or unexpected"
+        if named:
+            assert "default: the one here or above" in named[0].help, name
+
+
+def test_the_package_by_position_still_works_but_not_two_at_once(package_copy: Path) -> None:
+    broken = FIXTURES / "foreign-key"
+    assert uslatam("validate", "--package", str(broken)).returncode == 1
+    assert uslatam("validate", str(broken)).returncode == 1  # as 1.x scripts call it
+    both = uslatam("validate", str(broken), "--package", str(package_copy))
+    assert both.returncode == 2 and "name one with --package" in both.stderr and "Traceback" not in both.stderr
+    assert uslatam("rehash", "--package", str(package_copy)).returncode == 0
+    assert uslatam("docs", "--check", "--package", str(ROOT)).returncode == 0
+
+
+def test_the_library_validates_the_package_the_command_would(package_copy: Path) -> None:
+    import os
+
+    entities = package_copy / "data" / "entities.csv"
+    entities.write_text(entities.read_text(encoding="utf-8").replace(",Colombia,", ",Colombie,", 1), encoding="utf-8")
+    here = os.getcwd()
+    os.chdir(package_copy / "data")
+    try:
+        report = validate()
+    finally:
+        os.chdir(here)
+    command = json.loads(uslatam("validate", "--format", "json", cwd=package_copy / "data").stdout)
+    assert not report.valid and Path(report.package).resolve() == package_copy.resolve()
+    assert sorted(f.code for f in report.findings) == sorted(f["code"] for f in command["findings"])
+
+
 def test_codes_as_json_is_the_catalogue_and_h_is_help() -> None:
     from uslatam.codes import CATALOGUE
 

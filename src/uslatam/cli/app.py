@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from typer.core import TyperCommand
 
 from ..export import FORMATS as EXPORTS
 from .documents import DOCUMENTS
@@ -75,11 +76,23 @@ def _fail(message: str, debug: bool, error: BaseException | None = None) -> NoRe
     raise typer.Exit(EXIT_USAGE)
 
 
-PackagePath = Annotated[
+class _Command(TyperCommand):
+    """A command whose usage line leaves out hidden arguments (the 1.x positional package)."""
+
+    def collect_usage_pieces(self, ctx):  # type: ignore[no-untyped-def]
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not getattr(param, "hidden", False):
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+OldPackagePath = Annotated[
     Path | None,
     typer.Argument(
-        help="The package to change: a folder or its datapackage.json (default: the one here or above).",
+        hidden=True,
         show_default=False,
+        help="The package as a positional argument, as in 1.x: kept working; --package is the one documented way.",
     ),
 ]
 ReadPackage = Annotated[
@@ -95,6 +108,16 @@ WritePackage = Annotated[
     Path | None,
     typer.Option("--package", help="The package to change (default: the one here or above).", show_default=False),
 ]
+
+
+def _one_package(old_path: Path | None, package: Path | None) -> Path | None:
+    """The package named with --package or, as 1.x scripts do, by position; both naming different ones is a mistake."""
+    if old_path is not None and package is not None and old_path.absolute() != package.absolute():
+        typer.echo(
+            f"uslatam: two packages named ({old_path} and --package {package}); name one with --package", err=True
+        )
+        raise typer.Exit(EXIT_USAGE)
+    return package if package is not None else old_path
 
 
 def _package_for_reading(package: Path | None) -> Path:
@@ -136,15 +159,10 @@ def _give_back_freed_memory() -> None:
         pass
 
 
-@app.command()
+@app.command(cls=_Command)
 def validate(
-    path: Annotated[
-        Path | None,
-        typer.Argument(
-            help="The package: a folder or its datapackage.json (default: the one here, else this version's data).",
-            show_default=False,
-        ),
-    ] = None,
+    path: OldPackagePath = None,
+    package: ReadPackage = None,
     output_format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.text,
     engine: Annotated[
         Engine,
@@ -167,12 +185,11 @@ def validate(
 ) -> None:
     """Validate every layer of a data package and report all findings together."""
     from ..package import DEFAULT_LIMITS, Limits
-    from ..paths import default_package
     from ..validate import SMALL_ENGINES
     from ..validate import validate as run
     from .render import ProgressLine, as_github, as_json, as_text, colour_enabled
 
-    path = path if path is not None else default_package()
+    path = _package_for_reading(_one_package(path, package))
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
     engines = {Engine.auto: None, Engine.both: SMALL_ENGINES}.get(engine, (engine.value,))
     progress = None if quiet else ProgressLine.on(sys.stderr)
@@ -445,10 +462,12 @@ def add_source(
     _print_plan(plan, dry_run, output_format)
 
 
-@app.command()
-def recover(path: PackagePath = None, lock_timeout: LockTimeout = 10.0, debug: Debug = False) -> None:
+@app.command(cls=_Command)
+def recover(
+    path: OldPackagePath = None, package: WritePackage = None, lock_timeout: LockTimeout = 10.0, debug: Debug = False
+) -> None:
     """Finish or undo a change that was interrupted (a crash or kill during a write)."""
-    path = _package_for_writing(path)
+    path = _package_for_writing(_one_package(path, package))
     from ..package import find_root
     from ..transaction import PackageLock, TransactionError, UntrustedJournal
     from ..transaction import recover as run
@@ -703,10 +722,10 @@ def figures(
         typer.echo(f"wrote {file}")
 
 
-@app.command()
-def rehash(path: PackagePath = None, debug: Debug = False) -> None:
+@app.command(cls=_Command)
+def rehash(path: OldPackagePath = None, package: WritePackage = None, debug: Debug = False) -> None:
     """Recompute every resource's bytes and sha256 hash in datapackage.json after a hand edit."""
-    path = _package_for_writing(path)
+    path = _package_for_writing(_one_package(path, package))
     from ..package import PackageError, refresh_integrity
 
     try:
@@ -744,14 +763,17 @@ def codes(
         typer.echo(f"{code.code:32} {code.severity:8} {code.title}")
 
 
-@app.command(help=f"Regenerate the documents derived from the package and the code: {', '.join(DOCUMENTS)}.")
+@app.command(
+    cls=_Command, help=f"Regenerate the documents derived from the package and the code: {', '.join(DOCUMENTS)}."
+)
 def docs(
-    path: PackagePath = None,
+    path: OldPackagePath = None,
+    package: WritePackage = None,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 if a generated document is stale; write nothing.")
     ] = False,
 ) -> None:
-    path = _package_for_writing(path)
+    path = _package_for_writing(_one_package(path, package))
     from ..docs import DocsError, package_file_text
     from ..files import write_atomic
     from ..package import find_root

@@ -19,8 +19,9 @@ def commands():
 
 
 def parameters(command) -> list:
-    """The arguments and options a user gives (``--help`` is every command's, and left out)."""
-    return [p for p in command.params if p.name != "help"]
+    """The arguments and options a user gives (``--help`` is every command's, and left out; so are
+    hidden ones, kept only so that 1.x scripts still run)."""
+    return [p for p in command.params if p.name != "help" and not getattr(p, "hidden", False)]
 
 
 def is_argument(parameter) -> bool:

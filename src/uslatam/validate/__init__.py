@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..boundary import offline_only
 from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, load
+from ..paths import default_package
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted, journal_problem
@@ -52,7 +53,7 @@ class Progress:
 
 @offline_only
 def validate(
-    path: str | Path = ".",
+    path: str | Path | None = None,
     *,
     limits: Limits = DEFAULT_LIMITS,
     engines: tuple[str, ...] | None = None,
@@ -60,7 +61,8 @@ def validate(
     progress: Callable[[Progress], None] | None = None,
     require_history: bool = False,
 ) -> Report:
-    """Validate the data package at ``path`` (a folder or its ``datapackage.json``).
+    """Validate the data package at ``path`` (a folder or its ``datapackage.json``); None, as
+    in the CLI, means the package here or above, else this version's data.
 
     ``engines`` None chooses by size (:func:`choose_engines`). ``against`` is the release
     that no row may vanish from without a retraction: a folder or git revision; None
@@ -70,6 +72,8 @@ def validate(
     the columns later rules look up (``rules.kept_columns``) stay in memory. Never prints and never raises for bad data:
     problems are findings in the report.
     """
+    if path is None:
+        path = default_package()
     report = Report(package=str(path))
     try:
         package, findings = load(path, limits=limits)
