@@ -434,3 +434,23 @@ def test_a_second_source_is_released_cited_and_checks_out(package_copy: Path, tm
                    check=True, capture_output=True)  # fmt: skip
     assert (clone / "sources" / "example-2017-06-01-second-article.txt").read_bytes() == article.read_bytes()
     assert validate(clone).valid, [f.to_dict() for f in validate(clone).errors]
+
+
+def test_an_entity_gets_its_evidence_by_words_from_a_source_named_beside_the_rows(package_copy: Path) -> None:
+    """entities have no source_id column: the source named at the top (or in the row) says whose text holds the words."""
+    as_released(package_copy)
+    beside = f"source_id: {SOURCE}\nentities:\n  - entity_id: dhs\n    entity_type: government_body\n"
+    beside += "    name: Department of Homeland Security\n    span: Homeland Security\n"
+    plan = add_rows(package_copy, read_input(beside, name="in.yaml", fmt="yaml", table=None))
+    assert [(s["source_id"], s["exact"]) for s in plan.spans_created] == [(SOURCE, "Homeland Security")]
+    entity = next(r for r in csv.DictReader(open(package_copy / "data" / "entities.csv", encoding="utf-8"))
+                  if r["entity_id"] == "dhs")  # fmt: skip
+    assert entity["span_id"] == plan.spans_created[0]["span_id"] and "source_id" not in entity
+    assert validate(package_copy).valid
+    in_row = "entities:\n  - entity_id: kelly-post\n    entity_type: government_body\n    name: Secretary\n"
+    in_row += f"    source_id: {SOURCE}\n    span: {{words: Secretary of Homeland Security}}\n"
+    assert add_rows(package_copy, read_input(in_row, name="in.yaml", fmt="yaml", table=None), dry_run=True).added
+    with pytest.raises(AddError) as missing:
+        add_rows(package_copy, read_input(in_row.replace(f"    source_id: {SOURCE}\n", ""), name="in.yaml",
+                                          fmt="yaml", table=None), dry_run=True)  # fmt: skip
+    assert "source_id" in missing.value.problems[0].message and missing.value.problems[0].line == 2

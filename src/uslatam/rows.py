@@ -390,6 +390,11 @@ class _Workspace:
             flat = {k: v for k, v in flat.items() if v not in (None, "")}
             if flat:
                 values[evidence] = flat
+        # A table without a source_id column (entities) still gives evidence by words: the source
+        # whose text holds them is named in the row or once beside the rows, for the span only.
+        evidence_source = values.pop("source_id", None) if "source_id" not in spec.field_names else None
+        if evidence_source not in (None, "") and not any(values.get(e) not in (None, "") for e in evidence_of):
+            evidence_source = None  # named for other tables' rows; nothing here needs it
         unknown = [k for k in values if k not in spec.field_names and k not in evidence_of]
         if unknown:
             raise AddError(
@@ -412,12 +417,17 @@ class _Workspace:
                 given = values[evidence]
                 if isinstance(given, dict) and row[field_name] and "id" not in given:
                     given = {**given, "id": row[field_name]}
-                source_id = row.get("source_id") or values.get("source_id")
+                source_id = row.get("source_id") or evidence_source
                 if not source_id:
                     raise AddError(
                         [
                             _problem(
-                                f"{evidence} needs the row's source_id", item.file, item.line, item.table, "source_id"
+                                f"{evidence} given by its words needs the source whose text holds them: "
+                                "a source_id in the row, or once beside the rows (source_id: ID at the top)",
+                                item.file,
+                                item.line,
+                                item.table,
+                                "source_id",
                             )
                         ]
                     )
