@@ -437,7 +437,7 @@ def test_a_second_source_is_released_cited_and_checks_out(package_copy: Path, tm
 
 
 def test_an_entity_gets_its_evidence_by_words_from_a_source_named_beside_the_rows(package_copy: Path) -> None:
-    """entities have no source_id column: the source named at the top (or in the row) says whose text holds the words."""
+    """entities have no source_id column: the source named at the top (or in the row) holds the words."""
     as_released(package_copy)
     beside = f"source_id: {SOURCE}\nentities:\n  - entity_id: dhs\n    entity_type: government_body\n"
     beside += "    name: Department of Homeland Security\n    span: Homeland Security\n"
