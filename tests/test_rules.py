@@ -76,3 +76,11 @@ def test_every_rule_code_is_catalogued_with_a_hint_and_a_layer() -> None:
     for entry in CATALOGUE.values():
         assert entry.hint.strip() and entry.title.strip(), entry.code
         assert entry.layer in LAYERS, f"{entry.code}: layer {entry.layer!r} is not one of {LAYERS}"
+
+
+def test_a_row_out_of_the_canonical_order_makes_the_package_invalid() -> None:
+    """The README says row order is fixed: a row appended out of place is an error, not a warning."""
+    report = validate(FIXTURES / "row-order")
+    misplaced = [f for f in report.errors if f.code == "row-order"]
+    assert not report.valid and len(misplaced) == 1 and misplaced[0].line == 3 and misplaced[0].column == "entity_id"
+    assert "uslatam rehash" in misplaced[0].hint

@@ -282,8 +282,9 @@ _CODES = [
         "row-order",
         "table",
         "A row is out of the table's canonical order (its schema's rowOrder, else its primary key)",
-        "Move the row to its place in the order the schema gives; `uslatam add` writes rows in that order.",
-        WARNING,
+        "Move the row to its place in the order the schema gives (`uslatam add` writes rows in that order),"
+        " then `uslatam rehash`.",
+        ERROR,
     ),
     # --- evidence --------------------------------------------------------------------
     Code(
