@@ -113,7 +113,7 @@ def truncate_at_row_boundary(t):
     if not t.rows:
         return None
     text = t.render(rows=t.rows[:-1])
-    return Mutation({t.path: _bytes(text)}, "byte-count", t.path, None, rehash=False)
+    return Mutation({t.path: _bytes(text)}, "hash-count", t.path, None, rehash=False)  # bytes too: one finding
 
 
 @operator

@@ -535,6 +535,13 @@ _CODES = [
         "A cell holds a control, zero-width or bidirectional-override character",
         "Remove the character: it hides changes from readers and diffs.",
     ),
+    Code(
+        "cell-whitespace",
+        "text",
+        "A cell starts or ends with whitespace (a space, a tab, a line end)",
+        "Remove the whitespace around the value (a spreadsheet or a hand edit adds it easily), then "
+        "`uslatam rehash`; only fields marked keepsWhitespace keep it.",
+    ),
 ]
 
 CATALOGUE: dict[str, Code] = {code.code: code for code in _CODES}

@@ -95,6 +95,7 @@ class FieldSpec:
     codelist: str | None = None  # "codelist": an external code list, e.g. "ISO 3166-1 alpha-3"
     entity_types: tuple[str, ...] | None = None  # "entityTypes": allowed types of the referenced entity
     multiline: bool = False  # "multiline": line ends allowed in the text
+    keeps_whitespace: bool = False  # "keepsWhitespace": the cell may start or end with whitespace
     # Support properties (enforced by uslatam.validate.rules.support):
     mentioned_in: tuple[str, ...] = ()  # "mentionedIn": span fields one of which holds a mention of the entity
     as_written_in: tuple[str, ...] = ()  # "asWrittenIn": span fields one of which holds the value verbatim
@@ -141,6 +142,7 @@ class FieldSpec:
             codelist=descriptor.get("codelist"),
             entity_types=tuple(descriptor["entityTypes"]) if "entityTypes" in descriptor else None,
             multiline=bool(descriptor.get("multiline", False)),
+            keeps_whitespace=bool(descriptor.get("keepsWhitespace", False)),
             mentioned_in=_names(descriptor.get("mentionedIn")),
             as_written_in=_names(descriptor.get("asWrittenIn")),
             required_when=_conditions(descriptor.get("requiredWhen")),

@@ -83,6 +83,22 @@ def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> l
     except Refused:
         return []  # the reader has reported why the file cannot be read
     findings = []
+    declared = resource.declared_hash
+    expected = None if declared is None else declared if ":" in declared else f"md5:{declared}"
+    hash_differs = expected is not None and expected.startswith(SHA256) and expected != digest
+    if resource.declared_bytes is not None and resource.declared_bytes != size and hash_differs:
+        # one hand edit, one finding: the file changed after its bytes and hash were recorded
+        return [
+            Finding(
+                "hash-count",
+                f"{resource.path} changed after the descriptor recorded it: it has {size} bytes and hash {digest}, "
+                f"the descriptor says {resource.declared_bytes} bytes and {declared}",
+                table=resource.name,
+                file=resource.path,
+                value=digest,
+                expected=declared,
+            )
+        ]
     if resource.declared_bytes is not None and resource.declared_bytes != size:
         findings.append(
             Finding(
@@ -94,10 +110,8 @@ def _integrity(resource: Resource, measured: tuple[int, str] | None = None) -> l
                 expected=str(resource.declared_bytes),
             )
         )
-    declared = resource.declared_hash
-    if declared is not None:
-        expected = declared if ":" in declared else f"md5:{declared}"
-        if expected.startswith(SHA256) and expected != digest:
+    if expected is not None:
+        if hash_differs:
             findings.append(
                 Finding(
                     "hash-count",

@@ -1,4 +1,4 @@
-"""Rules of text hygiene: every text cell is NFC and holds no hidden characters."""
+"""Rules of text hygiene: every text cell is NFC, holds no hidden characters and no whitespace around it."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ _INVISIBLE = "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e
 _INVISIBLE_SINGLE_LINE = "[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]"
 
 
-@rule("text-not-nfc", "invisible-character")
+@rule("text-not-nfc", "invisible-character", "cell-whitespace")
 def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Text cells are NFC and hold no control, zero-width or bidi characters.
 
-    Line ends are allowed only in fields marked ``multiline``.
+    Line ends are allowed only in fields marked ``multiline``; whitespace around a cell only in
+    fields marked ``keepsWhitespace``.
     """
     import pyarrow.compute as pc
 
@@ -51,6 +52,26 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 "visible characters only",
             )
         values = arrow(column)
+        if not spec.keeps_whitespace:
+            padded = pc.not_equal(values, pc.utf8_trim_whitespace(values)).to_numpy(zero_copy_only=False)
+            for line, value in column[padded].items():
+                yield ctx.finding(
+                    "cell-whitespace",
+                    "the cell "
+                    + (
+                        "starts and ends"
+                        if value[:1].isspace() and value[-1:].isspace()
+                        else "starts"
+                        if value[:1].isspace()
+                        else "ends"
+                    )
+                    + " with whitespace",
+                    name,
+                    line,
+                    spec.name,
+                    value,
+                    value.strip(),
+                )
         other = ~pc.string_is_ascii(values).to_numpy(zero_copy_only=False)  # ASCII text is always NFC
         if not other.any():
             continue
