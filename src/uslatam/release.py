@@ -208,7 +208,7 @@ def release(
                 change.stage(relpath, data)
             change.commit()
             plan.regenerated = _regenerate(root, documents or {})
-            _record_in_git(root, plan, commit)
+            _record_in_git(root, plan, commit, generated=tuple(documents or {}))
         return plan
 
 
@@ -236,8 +236,10 @@ def _regenerate(root: Path, documents: Mapping[str, Callable[[Path], str]]) -> l
     return rewritten
 
 
-def _record_in_git(root: Path, plan: ReleasePlan, commit: bool) -> None:
-    """Stage the package's files; with ``commit``, commit only them and tag the commit (else say how)."""
+def _record_in_git(root: Path, plan: ReleasePlan, commit: bool, generated: tuple[str, ...] = ()) -> None:
+    """Stage the package's files and its generated documents (regenerated now or by ``uslatam docs``
+    before: either way they describe this release); with ``commit``, commit only them and tag the
+    commit (else say how)."""
     from .history import VersionError, git, git_prefix
     from .paths import PACKAGE_FILES, PACKAGE_FOLDERS
 
@@ -246,7 +248,7 @@ def _record_in_git(root: Path, plan: ReleasePlan, commit: bool) -> None:
     except VersionError:
         plan.git_problem = "the package is not in a git work tree: nothing was staged, committed or tagged"
         return
-    wanted = [*PACKAGE_FILES, *PACKAGE_FOLDERS, *plan.files, *plan.regenerated]
+    wanted = [*PACKAGE_FILES, *PACKAGE_FOLDERS, *plan.files, *generated]
     plan.staged = sorted({path for path in wanted if (root / path).exists()})
     paths = [f"{prefix}{path}" for path in plan.staged]
     top = Path(git(root, "rev-parse", "--show-toplevel").decode().strip())

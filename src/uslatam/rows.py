@@ -66,6 +66,7 @@ class Plan:
     files: dict[str, bytes] = field(default_factory=dict)
     report: Report | None = None
     written: list[str] = field(default_factory=list)
+    assumed: list[str] = field(default_factory=list)  # values the command chose because the input left them out
 
     def summary(self) -> dict:
         return {
@@ -74,6 +75,7 @@ class Plan:
                 {k: s[k] for k in ("span_id", "source_id", "start", "end", "exact")} for s in self.spans_created
             ],
             "spans_reused": list(self.spans_reused),
+            "assumed": list(self.assumed),
             "files": sorted(self.files),
         }
 
@@ -566,7 +568,7 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
     if not source_id:
         raise AddError([_problem("the source needs a source_id (--id)", source_name, column="source_id")])
     authors = metadata.pop("authors", []) or []
-    authors_basis = metadata.pop("authors_basis", "publisher_page")
+    authors_basis = metadata.pop("authors_basis", None)
     reuse_words = metadata.pop("reuse_terms_words", None)
     text_path = f"sources/{source_id}.txt"
     work.new_texts[text_path] = data
@@ -582,18 +584,26 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
     title = str(metadata.get("title") or "")
     if title and title in text and not row.get("title_span_id"):
         row["title_span"] = {"words": title, "occurrence": 1}
-        row.setdefault("title_basis", "text")
     if reuse_words:
         row["reuse_terms_span"] = {"words": reuse_words}
     publisher = str(metadata.get("publisher") or "")
-    row.setdefault("publisher_basis", "text" if publisher and publisher in text else "publisher_page")
+    in_text = {"title": "title_span" in row, "publisher": bool(publisher) and publisher in text}
     # Until a maintainer marks the page furniture, the whole text is the body (coverage then asks for all of it).
     row.setdefault("body_start", 0)
     row.setdefault("body_end", len(text))
     row.setdefault("recording", "in_progress")  # its rows come in later adds
-    row.setdefault("url_basis", "publisher_page")
-    row.setdefault("published_basis", "publisher_page")
-    row.setdefault("title_basis", "publisher_page")
+    for name in ("title", "publisher", "url", "published"):
+        if not row.get(f"{name}_basis"):
+            basis = row[f"{name}_basis"] = "text" if in_text.get(name) else "publisher_page"
+            why = "it is in the text" if basis == "text" else "read from the publisher's page, not the text"
+            work.plan.assumed.append(f"{name}_basis: {basis} ({why}); if not, give --{name}-basis")
+    if authors and not authors_basis:
+        authors_basis = "text" if all(str(a) in text for a in authors) else "publisher_page"
+        work.plan.assumed.append(
+            f"authors_basis: {authors_basis} ("
+            + ("every name is in the text" if authors_basis == "text" else "a name is not in the text")
+            + "); if not, give --authors-basis"
+        )
     work.add(InputRow("sources", row, source_name, None))
     for order, name in enumerate(authors, 1):
         work.add(

@@ -304,6 +304,8 @@ def _print_plan(plan, dry_run: bool, output_format: str) -> None:
         typer.echo(f"  new span {span['span_id']} at {span['start']}..{span['end']}: {span['exact'][:70]!r}")
     for span_id in summary["spans_reused"]:
         typer.echo(f"  reused span {span_id}")
+    for assumption in summary["assumed"]:
+        typer.echo(f"  assumed {assumption}")
     if not dry_run:
         typer.echo("wrote: " + ", ".join(plan.written))
 
@@ -393,6 +395,13 @@ def _say_stale_documents(package: Path) -> None:
         typer.echo(f"now stale: {', '.join(stale)}; regenerate with: uslatam docs")
 
 
+_BASIS = (
+    "Where {value} was read: text (the stored text), publisher_page or public_reposts "
+    "(default: text for a title, publisher or author found in the text, else publisher_page; the output "
+    "says what it assumed)."
+)
+
+
 @app.command("add-source")
 def add_source(
     file: Annotated[Path, typer.Argument(help="The source text (UTF-8), stored byte-for-byte.")],
@@ -409,6 +418,11 @@ def add_source(
         str | None, typer.Option(help="The publisher's terms for reusing the text, as the text states them.")
     ] = None,
     author: Annotated[list[str] | None, typer.Option(help="An author, in byline order (repeat).")] = None,
+    title_basis: Annotated[str | None, typer.Option(help=_BASIS.format(value="the title"))] = None,
+    publisher_basis: Annotated[str | None, typer.Option(help=_BASIS.format(value="the publisher"))] = None,
+    url_basis: Annotated[str | None, typer.Option(help=_BASIS.format(value="the URL"))] = None,
+    published_basis: Annotated[str | None, typer.Option(help=_BASIS.format(value="the publication date"))] = None,
+    authors_basis: Annotated[str | None, typer.Option(help=_BASIS.format(value="the authors' names"))] = None,
     body_start: Annotated[
         int | None, typer.Option(help="Code-point offset where the body begins (default 0: the whole text).")
     ] = None,
@@ -446,6 +460,11 @@ def add_source(
         "language": language,
         "reuse_terms": reuse_terms,
         "authors": author or None,
+        "title_basis": title_basis,
+        "publisher_basis": publisher_basis,
+        "url_basis": url_basis,
+        "published_basis": published_basis,
+        "authors_basis": authors_basis,
         "body_start": body_start,
         "body_end": body_end,
     }
