@@ -454,3 +454,27 @@ def test_an_entity_gets_its_evidence_by_words_from_a_source_named_beside_the_row
         add_rows(package_copy, read_input(in_row.replace(f"    source_id: {SOURCE}\n", ""), name="in.yaml",
                                           fmt="yaml", table=None), dry_run=True)  # fmt: skip
     assert "source_id" in missing.value.problems[0].message and missing.value.problems[0].line == 2
+
+
+def test_add_source_takes_each_basis_and_says_what_it_assumed(package_copy: Path, tmp_path: Path) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text("A Third Article\n\nBy B. Reporter\n\nOfficials met.\n", encoding="utf-8")
+    metadata = {
+        "source_id": "example-2017-06-03-third-article", "title": "A Third Article", "publisher": "Example News",
+        "url": "https://example.org/c", "published": "2017-06-03", "language": "en", "reuse_terms": "x",
+        "authors": ["B. Reporter"], "url_basis": "public_reposts", "published_basis": "public_reposts",
+    }  # fmt: skip
+    plan = add_source(package_copy, article, metadata, source_name="article.txt", dry_run=True)
+    row = plan.added["sources"][0]
+    assert (row["url_basis"], row["published_basis"]) == ("public_reposts", "public_reposts")  # given: kept
+    assert (row["title_basis"], row["publisher_basis"]) == ("text", "publisher_page")  # in the text, or not
+    assert plan.added["source_authors"][0]["basis"] == "text"
+    assumed = " | ".join(plan.summary()["assumed"])
+    assert "title_basis: text" in assumed and "publisher_basis: publisher_page" in assumed
+    assert "authors_basis: text" in assumed and "url_basis" not in assumed
+    given = add_source(package_copy, article, {**metadata, "title_basis": "publisher_page", "publisher_basis":
+                       "publisher_page", "authors_basis": "publisher_page"}, source_name="a", dry_run=True)  # fmt: skip
+    assert given.summary()["assumed"] == [] and given.added["source_authors"][0]["basis"] == "publisher_page"
+    with pytest.raises(AddError) as wrong:
+        add_source(package_copy, article, {**metadata, "url_basis": "memory"}, source_name="a", dry_run=True)
+    assert any(p.column == "url_basis" for p in wrong.value.problems)
