@@ -207,8 +207,25 @@ def test_progress_line_only_on_a_terminal() -> None:
     line(Progress("spans", 1_000_000, 3, 13, 50, 100))
     line.close()
     shown = stream.getvalue()
-    assert "[3/13] spans: 1,000,000 rows" in shown and "left" in shown
+    assert "[3/13] spans: 1,000,000 rows" in shown and "estimating the time left" in shown
     assert shown.endswith("\r\x1b[2K")  # the line is cleared before the report is printed
+
+
+def test_the_first_estimate_of_time_left_ignores_the_set_up() -> None:
+    """5 s of imports, then a small table, then half the bytes in 1 s: about 1 s left, not hundreds."""
+    import io
+
+    from uslatam.cli.render import ProgressLine
+    from uslatam.validate import Progress
+
+    times = iter([0.0, 5.0, 6.0])
+    stream = io.StringIO()
+    line = ProgressLine(stream, clock=lambda: next(times))
+    line(Progress("sources", 2, 1, 17, 1_000, 100_000))
+    line(Progress("spans", 400, 2, 17, 50_500, 100_000))
+    shown = stream.getvalue().split("\r\x1b[2K")
+    assert "estimating the time left" in shown[1] and "left" not in shown[1].replace("the time left", "")
+    assert shown[2].endswith("about 1 s left"), shown[2]
     assert uslatam("validate").stderr == ""  # not a terminal under test: nothing on stderr
 
 

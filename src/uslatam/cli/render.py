@@ -225,11 +225,13 @@ class ProgressLine:
     Only for a terminal: ``on`` returns None for a pipe or file, so logs and CI stay clean.
     """
 
-    def __init__(self, stream):
+    def __init__(self, stream, clock=None):
         import time
 
         self.stream = stream
-        self.started = time.monotonic()
+        self.clock = clock or time.monotonic
+        self.started = self.clock()
+        self.first: tuple[float, int] | None = None  # (time, bytes done) at the first table: the rate's start
         self.shown = False
 
     @classmethod
@@ -237,15 +239,19 @@ class ProgressLine:
         return cls(stream) if hasattr(stream, "isatty") and stream.isatty() else None
 
     def __call__(self, progress) -> None:
-        import time
-
-        spent = time.monotonic() - self.started
-        share = progress.bytes_done / progress.bytes_total if progress.bytes_total else 1.0
-        left = spent / share - spent if share > 0 else 0.0
+        now = self.clock()
+        spent = now - self.started
         line = (
-            f"[{progress.tables_done}/{progress.tables_total}] {progress.table}: {progress.rows:,} rows"
-            f" · {spent:.1f} s · about {left:.0f} s left"
+            f"[{progress.tables_done}/{progress.tables_total}] {progress.table}: {progress.rows:,} rows · {spent:.1f} s"
         )
+        # The time left is the rate since the first table times the bytes left: the time before the
+        # first table (imports, the descriptor) says nothing of the rate, and one table is no rate yet.
+        if self.first is None:
+            self.first = (now, progress.bytes_done)
+            line += " · estimating the time left"
+        elif progress.bytes_done > self.first[1]:
+            rate = (now - self.first[0]) / (progress.bytes_done - self.first[1])
+            line += f" · about {rate * max(progress.bytes_total - progress.bytes_done, 0):.0f} s left"
         self.stream.write("\r\x1b[2K" + line)
         self.stream.flush()
         self.shown = True
