@@ -1126,6 +1126,16 @@ def retraction_error(p):
 
 
 @case
+def source_terms_unlicensed(p):
+    d = p.descriptor()
+    for licence in d["licenses"]:
+        licence.pop("sourceIds", None)  # the package names no source's terms; its tables still do
+    p.put_descriptor(d)
+    line = p.line("sources", "insightcrime-2017-05-19-mexico-colombia-meetings")
+    return [("source-terms-unlicensed", "sources", line, "reuse_terms")]
+
+
+@case
 def row_order(p):
     header, rows = p.table("entities")
     rows[0], rows[1] = rows[1], rows[0]

@@ -478,3 +478,28 @@ def test_add_source_takes_each_basis_and_says_what_it_assumed(package_copy: Path
     with pytest.raises(AddError) as wrong:
         add_source(package_copy, article, {**metadata, "url_basis": "memory"}, source_name="a", dry_run=True)
     assert any(p.column == "url_basis" for p in wrong.value.problems)
+
+
+def test_a_new_sources_reuse_terms_become_a_licence_of_the_package_and_its_word_tables(
+    package_copy: Path, tmp_path: Path
+) -> None:
+    article = tmp_path / "article.txt"
+    article.write_text("A Fourth Article\n\nOfficials met.\n", encoding="utf-8")
+    metadata = {
+        "source_id": "example-2017-06-04-fourth-article", "title": "A Fourth Article", "publisher": "Example News",
+        "url": "https://example.org/d", "published": "2017-06-04", "language": "en",
+        "reuse_terms": "Copy freely, naming Example News.",
+    }  # fmt: skip
+    add_source(package_copy, article, metadata, source_name="article.txt")
+    descriptor = json.loads((package_copy / "datapackage.json").read_text(encoding="utf-8"))
+    new = next(entry for entry in descriptor["licenses"] if entry.get("sourceIds") == [metadata["source_id"]])
+    assert "Copy freely, naming Example News." in new["title"] and new["path"] == "https://example.org/d"
+    carrying = [r["name"] for r in descriptor["resources"] if new in r.get("licenses", [])]
+    before = json.loads((ROOT / "datapackage.json").read_text(encoding="utf-8"))["resources"]
+    assert carrying == [r["name"] for r in before if any(e.get("sourceIds") for e in r.get("licenses", []))]
+    assert "spans" in carrying and validate(package_copy).valid
+    spans = next(r for r in descriptor["resources"] if r["name"] == "spans")
+    spans["licenses"].remove(new)  # a table that copies both texts' words, naming one text's terms
+    (package_copy / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    found = [f for f in validate(package_copy).errors if f.code == "source-terms-unlicensed"]
+    assert [(f.table, f.file, f.value) for f in found] == [("spans", "datapackage.json", metadata["source_id"])]

@@ -99,6 +99,9 @@ def test_the_readme_walk_through_adds_releases_and_cites_a_second_article(
                             text=True).stdout  # fmt: skip
     assert status == "", f"release left files out of its commit:\n{status}"
 
+    released = json.loads((release_check / "datapackage.json").read_text(encoding="utf-8"))
+    licensed = {source_id for entry in released["licenses"] for source_id in entry.get("sourceIds", [])}
+    assert "example-2017-06-02-border-talks" in licensed and len(licensed) == 2  # each text's own terms
     sources = {line.split(",")[0] for line in (release_check / "data" / "sources.csv").read_text().splitlines()[1:]}
     assert len(sources) == 2
     cff = yaml.safe_load((release_check / "CITATION.cff").read_text(encoding="utf-8"))

@@ -471,6 +471,13 @@ _CODES = [
         "Set the same version in all three (the release command keeps them in step).",
     ),
     Code(
+        "source-terms-unlicensed",
+        "consistency",
+        "A source's reuse terms are in no licence of the descriptor, or a table carrying sources' terms lacks one",
+        "Add a licenses entry for the source's terms whose sourceIds names it, to the package and to every table "
+        "that carries the other sources' terms (`uslatam add-source` does both).",
+    ),
+    Code(
         "removed-without-retraction",
         "consistency",
         "A released row is gone without a retraction record",

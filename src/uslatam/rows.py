@@ -249,6 +249,7 @@ class _Workspace:
         self.texts: dict[str, str] = {}
         self.new_texts: dict[str, bytes] = {}
         self.origins: dict[tuple[str, tuple], tuple[str, int | None]] = {}
+        self.new_licences: list[dict] = []  # a new source's reuse terms, for the descriptor
         self.plan = Plan(root=root)
 
     def ids(self, table: str) -> set[str]:
@@ -475,6 +476,16 @@ def _validate_candidate(root: Path, files: dict[str, bytes]) -> Report:
         return report
 
 
+def _add_licences(descriptor: dict, licences: list[dict]) -> None:
+    """Add each licence to the package and to every table that already carries a source's terms."""
+    for licence in licences:
+        descriptor.setdefault("licenses", []).append(licence)
+        for resource in descriptor.get("resources", []):
+            own = resource.get("licenses") or []
+            if any(isinstance(entry, dict) and entry.get("sourceIds") for entry in own):
+                resource["licenses"] = [*own, copy.deepcopy(licence)]
+
+
 def _finish(work: _Workspace) -> Plan:
     plan = work.plan
     rendered = work.render()
@@ -490,6 +501,7 @@ def _finish(work: _Workspace) -> Plan:
                 line_owner[(name, line)] = work.origins[(name, key[1])]
     for relpath, data in work.new_texts.items():
         plan.files[relpath] = data
+    _add_licences(descriptor, work.new_licences)
     plan.files[DESCRIPTOR] = json_bytes(descriptor)
     report = _validate_candidate(work.root, plan.files)
     plan.report = report
@@ -605,6 +617,15 @@ def plan_source(root: str | Path, text_file: Path, metadata: dict, *, source_nam
             + "); if not, give --authors-basis"
         )
     work.add(InputRow("sources", row, source_name, None))
+    terms = str(metadata.get("reuse_terms") or "")
+    if terms:  # the terms travel with the text: a licence of the package, and of the tables copying words
+        work.new_licences.append(
+            {
+                "title": f"{publisher or source_id} reuse terms, as the sources row states them: {terms}",
+                "path": str(metadata.get("url") or text_path),
+                "sourceIds": [source_id],
+            }
+        )
     for order, name in enumerate(authors, 1):
         work.add(
             InputRow(

@@ -165,6 +165,7 @@ def generate(
         shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
     if (source / "CITATION.cff").is_file():  # a package without a citation is invalid (missing-citation)
         shutil.copy2(source / "CITATION.cff", target / "CITATION.cff")
+    _licence_every_source(descriptor, list(tables["sources"]["source_id"]))
     descriptor["name"] = f"{descriptor.get('name', 'package')}-synthetic"
     descriptor["title"] = f"Synthetic package: {rows} rows per table, seed {seed}"
     from .package import json_bytes, refresh_integrity
@@ -381,3 +382,13 @@ def _join_unquoted(cells: list[str], raw_index: int) -> str:
     # csv quotes the cell with the mark; undo that one cell's quoting to make the mark stray.
     quoted = '"' + cells[raw_index].replace('"', '""') + '"'
     return line.replace(quoted, cells[raw_index], 1)
+
+
+def _licence_every_source(descriptor: dict, source_ids: list[str]) -> None:
+    """The template's licence of its sources' terms names every synthetic copy of them."""
+    for entry in [
+        *descriptor.get("licenses", []),
+        *(entry for r in descriptor["resources"] for entry in r.get("licenses", [])),
+    ]:
+        if isinstance(entry, dict) and entry.get("sourceIds"):
+            entry["sourceIds"] = sorted(set(source_ids))

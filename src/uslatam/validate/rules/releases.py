@@ -84,6 +84,53 @@ def retraction_tables(ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _licensed_sources(licences) -> set[str]:
+    """The source IDs whose reuse terms these licence entries state (their ``sourceIds``)."""
+    named: set[str] = set()
+    for licence in licences if isinstance(licences, list) else []:
+        ids = licence.get("sourceIds") if isinstance(licence, dict) else None
+        if isinstance(ids, list):
+            named.update(i for i in ids if isinstance(i, str))
+    return named
+
+
+@package_rule("source-terms-unlicensed", needs={"sources": ("source_id",)})
+def source_terms_licensed(ctx: Context) -> Iterator[Finding]:
+    """Every source's reuse terms are a licence of the package, and of every table that carries sources' terms."""
+    table = ctx.rows("sources", ("source_id",))
+    if table is None:
+        return
+    ids = table["source_id"].astype("string")
+    ids = ids[ids.notna()]
+    descriptor = ctx.package.descriptor
+    licensed = _licensed_sources(descriptor.get("licenses"))
+    for line, source_id in ids.items():
+        if source_id not in licensed:
+            yield ctx.finding(
+                "source-terms-unlicensed",
+                f"the reuse terms of source {source_id!r} are in no licence of datapackage.json",
+                "sources",
+                line,
+                "reuse_terms",
+                source_id,
+                "a licenses entry whose sourceIds names the source",
+            )
+    for resource in descriptor.get("resources") or []:
+        carried = _licensed_sources(resource.get("licenses")) if isinstance(resource, dict) else set()
+        missing = sorted(set(ids) - carried) if carried else []
+        if missing:
+            yield Finding(
+                "source-terms-unlicensed",
+                f"resource {resource.get('name')!r} carries sources' reuse terms, but not those of {missing}",
+                table=resource.get("name"),
+                file="datapackage.json",
+                column="licenses",
+                value=", ".join(missing),
+                expected="a licence naming every source",
+                found_by=(ENGINE,),
+            )
+
+
 @package_rule("version-mismatch")
 def versions(ctx: Context) -> Iterator[Finding]:
     """datapackage.json, CITATION.cff and CHANGELOG.md's newest release name the same version."""
