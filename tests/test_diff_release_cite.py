@@ -338,6 +338,21 @@ def test_release_after_an_addition_is_minor_and_patch_is_refused(repo: Path) -> 
     assert validate(repo).valid
 
 
+def test_a_release_git_refuses_to_commit_exits_2_with_the_commands(repo: Path) -> None:
+    release(repo, "major", today=DAY)
+    git(repo, "commit", "-qam", "Release 1.0.0")
+    rows_added(repo)
+    refresh_integrity(repo)
+    git(repo, "commit", "-qam", "a row")
+    git(repo, "config", "commit.gpgsign", "true")  # a signing key that cannot sign: git refuses the commit
+    git(repo, "config", "gpg.program", "false")
+    refused = uslatam("release", cwd=repo)
+    assert refused.returncode == 2, (refused.stdout, refused.stderr)
+    assert "written but not committed or tagged" in refused.stderr and "Traceback" not in refused.stderr
+    assert "commit and tag it:" in refused.stdout and "git tag -a v1.1.0" in refused.stdout
+    assert git(repo, "tag", "--list", "v1.1.0") == ""
+
+
 def test_patch_after_a_schema_change_is_refused_with_the_reason(repo: Path) -> None:
     release(repo, "major", today=DAY)
     git(repo, "commit", "-qam", "Release 1.0.0")

@@ -84,3 +84,30 @@ def test_a_row_out_of_the_canonical_order_makes_the_package_invalid() -> None:
     misplaced = [f for f in report.errors if f.code == "row-order"]
     assert not report.valid and len(misplaced) == 1 and misplaced[0].line == 3 and misplaced[0].column == "entity_id"
     assert "uslatam rehash" in misplaced[0].hint
+
+
+@pytest.mark.parametrize(
+    ("written", "advice"),
+    [
+        ("18/05/2017", "write it year-month-day: 2017-05-18"),
+        ("05/18/2017", "write it year-month-day: 2017-05-18"),
+        ("04.05.2017", "2017-05-04 if the day comes first, 2017-04-05 if the month does"),
+        ("2017-05-18", None),
+        ("18/05/17", None),
+    ],
+)
+def test_a_date_written_day_month_year_is_told_the_form_to_write(written: str, advice: str | None) -> None:
+    from uslatam.validate import _iso_date_advice
+
+    found = _iso_date_advice(written)
+    assert found == advice if advice is None or advice.startswith("write") else advice in found
+
+
+def test_a_day_month_year_date_in_a_package_gets_the_iso_form(package_copy) -> None:
+    from uslatam.package import refresh_integrity
+
+    events = package_copy / "data" / "events.csv"
+    events.write_text(events.read_text(encoding="utf-8").replace(",2017-05-18,", ",18/05/2017,", 1), encoding="utf-8")
+    refresh_integrity(package_copy)
+    found = [f for f in validate(package_copy).errors if f.column == "date_start"]
+    assert len(found) == 1 and found[0].expected == "2017-05-18" and "year-month-day" in found[0].message

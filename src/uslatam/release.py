@@ -43,6 +43,7 @@ class ReleasePlan:
     committed: str | None = None  # the release commit, when release made it
     tagged: str | None = None  # the annotated tag, when release made it
     git_problem: str | None = None  # why release could not stage, commit or tag (the commands then to run)
+    git_refused: bool = False  # git is there and refused to stage, commit or tag (not: no git work tree)
 
     @property
     def tag(self) -> str:
@@ -262,6 +263,7 @@ def _record_in_git(root: Path, plan: ReleasePlan, commit: bool, generated: tuple
         plan.tagged = plan.tag
     except VersionError as error:
         plan.git_problem = f"git refused ({error})"
+        plan.git_refused = True
 
 
 def _text(root: Path, relpath: str) -> str:

@@ -479,6 +479,8 @@ def add_source(
     except TransactionError as error:
         _fail(str(error), debug, error)
     _print_plan(plan, dry_run, output_format)
+    if not dry_run and output_format != "json":
+        _say_stale_documents(package)
 
 
 @app.command(cls=_Command)
@@ -628,9 +630,16 @@ def release_command(
     if plan.tagged:
         typer.echo(f"committed {plan.committed} and tagged it {plan.tagged}; push both: git push --follow-tags")
     elif plan.git_problem or not commit:
+        typer.echo(f"commit and tag it:\n  {plan.commit_command} && {plan.tag_command}")
+        if plan.git_refused:  # git is there and refused: the release is written, not recorded
+            typer.echo(
+                f"uslatam: the release is written but not committed or tagged: {plan.git_problem}; "
+                "fix that, then run the commands above",
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE)
         if plan.git_problem:
             typer.echo(f"uslatam: {plan.git_problem}", err=True)
-        typer.echo(f"commit and tag it:\n  {plan.commit_command} && {plan.tag_command}")
 
 
 @app.command("archive")

@@ -14,6 +14,7 @@ plus the keys and the columns later tables' rules declare they read (``rules.kep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,8 +187,49 @@ def validate(
         report.merge(frictionless_check.check(package, tables))
     report.merge(rules.run_package(ctx))
     _drop_consequences(report, tables)
+    _explain_dates(report, specs)
     report.sort()
     return report
+
+
+_WRITTEN_DATE = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")
+
+
+def _iso_date_advice(value: str) -> str | None:
+    """How to write a day/month/year (or month/day/year) date the schema's way, or None if it is not one."""
+    found = _WRITTEN_DATE.match(value)
+    if found is None:
+        return None
+    first, second, year = int(found.group(1)), int(found.group(2)), found.group(3)
+    day_first = f"{year}-{second:02d}-{first:02d}"
+    month_first = f"{year}-{first:02d}-{second:02d}"
+    if 12 < first <= 31 and second <= 12:
+        return f"write it year-month-day: {day_first}"
+    if 12 < second <= 31 and first <= 12:
+        return f"write it year-month-day: {month_first}"
+    if first <= 12 and second <= 12:
+        return f"write it year-month-day: {day_first} if the day comes first, {month_first} if the month does"
+    return None
+
+
+def _explain_dates(report: Report, specs: dict[str, TableSpec]) -> None:
+    """A date written 18/05/2017 in a date field gets the form to write, not only the pattern it breaks."""
+    import dataclasses
+
+    for position, finding in enumerate(report.findings):
+        if finding.code not in ("constraint-error", "type-error") or finding.value is None:
+            continue
+        spec = specs.get(finding.table or "")
+        field_spec = next((f for f in spec.fields if f.name == finding.column), None) if spec else None
+        if field_spec is None or not (field_spec.type == "date" or field_spec.precision_field):
+            continue
+        advice = _iso_date_advice(str(finding.value))
+        if advice is not None:
+            report.findings[position] = dataclasses.replace(
+                finding,
+                message=f"{finding.value!r} is not a date of the schema's form: {advice}",
+                expected=" or ".join(re.findall(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", advice)),
+            )
 
 
 def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
