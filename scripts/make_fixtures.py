@@ -124,6 +124,14 @@ class Files:
     def put_descriptor(self, descriptor: dict) -> None:
         self.files["datapackage.json"] = json_bytes(descriptor)
 
+    def licence_sources(self, source_ids: list[str], *, keep: bool = True) -> None:
+        """Name these sources in every licence of sources' terms (after the ones named, unless not ``keep``)."""
+        d = self.descriptor()
+        for licence in [*d.get("licenses", []), *(e for r in d["resources"] for e in r.get("licenses", []))]:
+            if licence.get("sourceIds"):
+                licence["sourceIds"] = [*(licence["sourceIds"] if keep else []), *source_ids]
+        self.put_descriptor(d)
+
     def resource(self, descriptor: dict, name: str) -> dict:
         return next(r for r in descriptor["resources"] if r["name"] == name)
 
@@ -375,6 +383,7 @@ def invented_package(clean: Files) -> Files:
     descriptor = package.descriptor()
     descriptor["uslatam"] = {"coverage": True}
     package.put_descriptor(descriptor)
+    package.licence_sources([INVENTED_ID], keep=False)  # its one source's terms, in place of the clean one's
     package.rehash()
     return package
 
@@ -735,6 +744,7 @@ def unique_error(p):
     twin[header.index("source_id")] = "other-source"
     twin[header.index("title_span_id")] = twin[header.index("reuse_terms_span_id")] = ""
     p.put_table("sources", header, rows + [twin])
+    p.licence_sources(["other-source"])
     line = p.line("sources", "other-source")
     return [("unique-error", "sources", line, "text_path"), ("unique-error", "sources", line, "sha256")]
 
@@ -816,6 +826,7 @@ def span_source_mismatch(p):
         reuse_terms_span_id="",
     )
     p.put_table("sources", header, rows + [[twin[h] for h in header]])
+    p.licence_sources(["second-source"])
     header, rows = p.table("spans")
     start = text.index("We are")
     end = start + len("We are the market,")

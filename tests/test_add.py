@@ -502,4 +502,5 @@ def test_a_new_sources_reuse_terms_become_a_licence_of_the_package_and_its_word_
     spans["licenses"].remove(new)  # a table that copies both texts' words, naming one text's terms
     (package_copy / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
     found = [f for f in validate(package_copy).errors if f.code == "source-terms-unlicensed"]
-    assert [(f.table, f.file, f.value) for f in found] == [("spans", "datapackage.json", metadata["source_id"])]
+    assert [(f.table, f.column, f.value) for f in found] == [("sources", "reuse_terms", metadata["source_id"])]
+    assert "no licence of table spans in datapackage.json" in found[0].message

@@ -165,7 +165,7 @@ def row_retracted(p):
         p,
         "retractions",
         header,
-        [*retractions, ["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]],
+        sorted([*retractions, ["source_authors", f"{SOURCE}|2", "2026-12-01", "Not an author.", ""]]),  # key order
     )
 
 

@@ -96,7 +96,10 @@ def _licensed_sources(licences) -> set[str]:
 
 @package_rule("source-terms-unlicensed", needs={"sources": ("source_id",)})
 def source_terms_licensed(ctx: Context) -> Iterator[Finding]:
-    """Every source's reuse terms are a licence of the package, and of every table that carries sources' terms."""
+    """Every source's reuse terms are a licence of the package, and of every table that carries sources' terms.
+
+    One finding a source, at its row, naming where its terms are missing.
+    """
     table = ctx.rows("sources", ("source_id",))
     if table is None:
         return
@@ -104,31 +107,26 @@ def source_terms_licensed(ctx: Context) -> Iterator[Finding]:
     ids = ids[ids.notna()]
     descriptor = ctx.package.descriptor
     licensed = _licensed_sources(descriptor.get("licenses"))
+    carrying = {
+        str(resource.get("name")): _licensed_sources(resource.get("licenses"))
+        for resource in descriptor.get("resources") or []
+        if isinstance(resource, dict) and _licensed_sources(resource.get("licenses"))
+    }
     for line, source_id in ids.items():
-        if source_id not in licensed:
-            yield ctx.finding(
-                "source-terms-unlicensed",
-                f"the reuse terms of source {source_id!r} are in no licence of datapackage.json",
-                "sources",
-                line,
-                "reuse_terms",
-                source_id,
-                "a licenses entry whose sourceIds names the source",
-            )
-    for resource in descriptor.get("resources") or []:
-        carried = _licensed_sources(resource.get("licenses")) if isinstance(resource, dict) else set()
-        missing = sorted(set(ids) - carried) if carried else []
-        if missing:
-            yield Finding(
-                "source-terms-unlicensed",
-                f"resource {resource.get('name')!r} carries sources' reuse terms, but not those of {missing}",
-                table=resource.get("name"),
-                file="datapackage.json",
-                column="licenses",
-                value=", ".join(missing),
-                expected="a licence naming every source",
-                found_by=(ENGINE,),
-            )
+        lacking = sorted(name for name, named in carrying.items() if source_id not in named)
+        if source_id in licensed and not lacking:
+            continue
+        where = [] if source_id in licensed else ["the package"]
+        where += [f"table {name}" for name in lacking]
+        yield ctx.finding(
+            "source-terms-unlicensed",
+            f"the reuse terms of source {source_id!r} are no licence of {', '.join(where)} in datapackage.json",
+            "sources",
+            line,
+            "reuse_terms",
+            source_id,
+            "a licenses entry whose sourceIds names the source, in the package and each table carrying sources' terms",
+        )
 
 
 @package_rule("version-mismatch")
