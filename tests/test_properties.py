@@ -23,6 +23,7 @@ from uslatam.diff import diff
 from uslatam.loading import load
 from uslatam.package import refresh_integrity
 from uslatam.rows import InputRow, add_rows
+from uslatam.schema import TableSpec
 from uslatam.validate import validate
 
 from .conftest import FIXTURES, record
@@ -65,8 +66,8 @@ free_text = (
         min_size=1,
         max_size=40,
     )
-    .map(lambda s: unicodedata.normalize("NFC", s))
-    .filter(lambda s: s.strip() and unicodedata.is_normalized("NFC", s))
+    .map(lambda s: unicodedata.normalize("NFC", s).strip())  # no whitespace around a cell (cell-whitespace)
+    .filter(lambda s: s and unicodedata.is_normalized("NFC", s))
 )
 
 
@@ -85,6 +86,13 @@ def date_with_precision(draw) -> tuple[str, str]:
 def span_row(draw, span_id: str) -> dict:
     start = draw(st.integers(0, len(TEXT) - 2))
     end = draw(st.integers(start + 1, min(len(TEXT), start + 200)))
+    while start < end and TEXT[start].isspace():  # a span is words: no whitespace around them
+        start += 1
+    while end > start and TEXT[end - 1].isspace():
+        end -= 1
+    if start == end:  # whitespace only: the nearest word instead
+        start = next(i for i in range(len(TEXT)) if not TEXT[i].isspace())
+        end = start + 1
     return {
         "span_id": span_id,
         "source_id": SOURCE,
@@ -172,10 +180,12 @@ def additions(draw) -> dict[str, list[dict]]:
 
 
 def _write(package: Path, rows: dict[str, list[dict]]) -> None:
+    """The drawn rows added at their places in the canonical order (row-order is an error)."""
     for name, new in rows.items():
         header, old = _table(name)
+        ordered = sorted(old + new, key=TableSpec.from_schema(name, _schema(name)).order_key())
         (package / "data" / f"{name}.csv").write_text(
-            dumps(header, [[r[h] for h in header] for r in old + new]), encoding="utf-8"
+            dumps(header, [[r[h] for h in header] for r in ordered]), encoding="utf-8"
         )
     refresh_integrity(package)
 
