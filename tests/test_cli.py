@@ -180,7 +180,7 @@ def test_synth_writes_a_package_that_validates_with_its_defects(tmp_path: Path) 
 
 def test_validate_engine_option() -> None:
     for engine, engines in (
-        ("auto", ["frictionless", "pandera"]),
+        ("auto", ["pandera"]),
         ("both", ["frictionless", "pandera"]),
         ("vectorised", ["vectorised"]),
         ("frictionless", ["frictionless"]),

@@ -10,7 +10,7 @@ from .conftest import ROOT
 PACKAGE = ROOT / "src" / "uslatam"
 # Bottom to top: a module imports modules of its own layer or below, never above.
 LAYERS = [
-    {"paths", "files", "codes", "schema", "spans", "arrowcsv", "patterns", "units"},
+    {"paths", "files", "codes", "schema", "spans", "arrowcsv", "patterns", "units", "profiles"},
     {"report", "boundary"},
     {"package", "csvio", "transaction"},
     {"history"},

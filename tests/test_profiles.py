@@ -123,3 +123,66 @@ def test_the_extension_lists_the_table_roles_and_coverage_roles_the_code_knows()
     mixin = EXTENSION["definitions"]["fieldProperties"]["properties"]
     assert mixin["tableRole"]["enum"] == list(TABLE_ROLES)
     assert mixin["coverage"]["enum"] == [CITES, NAMES, EXCLUDES]
+
+
+# What `uslatam validate` applies: uslatam.profiles, the same official profiles without frictionless.
+
+
+def _mutants(schema: dict) -> list[dict]:
+    """Schemas each broken at one field in a way the profile refuses, and one unbroken."""
+    mutants = [copy.deepcopy(schema)]
+    for change in (
+        lambda f: f.update(type="strin"),
+        lambda f: f.update(constraints={"minLength": "x"}),
+        lambda f: f.pop("name"),
+        lambda f: f.update(example=1),
+        lambda f: f.update(type=3),
+        lambda f: f.pop("type", None),
+    ):
+        mutant = copy.deepcopy(schema)
+        change(mutant["fields"][len(mutant["fields"]) // 2])
+        mutants.append(mutant)
+    return mutants
+
+
+@pytest.mark.parametrize("table", sorted(SCHEMAS))
+def test_field_by_field_checking_gives_the_whole_profiles_verdict(table: str) -> None:
+    from uslatam import profiles
+
+    whole = jsonschema.Draft7Validator(_official("tableschema.json"))
+    for mutant in _mutants(SCHEMAS[table]):
+        expected = {tuple(error.absolute_path)[:2] for error in whole.iter_errors(mutant)}
+        assert {error.path[:2] for error in profiles.errors(mutant, "tableschema.json")} == expected
+
+
+def test_lint_names_the_table_column_and_property_the_profile_refuses(package_copy) -> None:
+    from uslatam.validate import validate
+
+    schema_path = package_copy / "schemas" / "quotes.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    schema["fields"][1]["constraints"]["minLength"] = "x"
+    schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    descriptor_path = package_copy / "datapackage.json"
+    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
+    next(r for r in descriptor["resources"] if r["name"] == "events")["mediatype"] = 7
+    descriptor_path.write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    report = validate(package_copy, against=False)
+    profile = {(f.code, f.table, f.column, f.message) for f in report.findings if "not of type" in f.message}
+    events = [r["name"] for r in descriptor["resources"]].index("events")
+    field = schema["fields"][1]["name"]
+    assert profile == {
+        ("schema-error", "quotes", field, "fields/1/constraints/minLength: 'x' is not of type 'integer'"),
+        ("resource-error", "events", None, f"resources/{events}/mediatype: 7 is not of type 'string'"),
+    }
+
+
+def test_the_default_validation_never_imports_frictionless_nor_dplib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from uslatam.validate import validate; report = validate(sys.argv[1]); "
+        "print(report.valid, report.engines, sorted(m for m in ('frictionless', 'dplib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, check=True)
+    assert result.stdout.split("\n")[0] == "True ('pandera',) []"

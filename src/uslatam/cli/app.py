@@ -167,8 +167,8 @@ def validate(
     engine: Annotated[
         Engine,
         typer.Option(
-            help="Table engines besides lint, structure and rules: auto (frictionless and pandera for a small "
-            "package, vectorised for a large one), both (frictionless and pandera), or one."
+            help="Table engines besides lint, structure and rules: auto (pandera for a small package, vectorised "
+            "for a large one), both (frictionless beside pandera: the cross-check CI runs on main), or one."
         ),
     ] = Engine.auto,
     max_file_bytes: Annotated[int | None, typer.Option(help="Refuse data files larger than this.")] = None,
@@ -185,13 +185,13 @@ def validate(
 ) -> None:
     """Validate every layer of a data package and report all findings together."""
     from ..package import DEFAULT_LIMITS, Limits
-    from ..validate import SMALL_ENGINES
+    from ..validate import CROSS_CHECK_ENGINES
     from ..validate import validate as run
     from .render import ProgressLine, as_github, as_json, as_text, colour_enabled
 
     path = _package_for_reading(_one_package(path, package))
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
-    engines = {Engine.auto: None, Engine.both: SMALL_ENGINES}.get(engine, (engine.value,))
+    engines = {Engine.auto: None, Engine.both: CROSS_CHECK_ENGINES}.get(engine, (engine.value,))
     progress = None if quiet else ProgressLine.on(sys.stderr)
     _give_back_freed_memory()
     try:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 
-from ..boundary import DEFAULT_LIMITS, Refused, offline, package_text, without_remote_references
+from .. import profiles
+from ..boundary import DEFAULT_LIMITS, Refused, package_text, without_remote_references
 from ..package import DESCRIPTOR, Package
 from ..report import Finding
 from ..schema import SUPPORTED_TYPES, FieldSpec, SchemaError
@@ -39,9 +39,6 @@ def check(package: Package) -> list[Finding]:
 
 
 def _descriptor(package: Package) -> list[Finding]:
-    from frictionless import FrictionlessException
-    from frictionless import Package as FrictionlessPackage
-
     findings = []
     descriptor = package.descriptor
     version = descriptor.get("version")
@@ -75,14 +72,11 @@ def _descriptor(package: Package) -> list[Finding]:
                 found_by=(ENGINE,),
             )
         )
-    safe = without_remote_references(copy.deepcopy(descriptor))  # reported by package.load, never fetched
     by_name = {r.name: r for r in package.resources}
-    safe["resources"] = []
+    readable = []  # the resources package.load could read; the others have their own finding
     for entry in descriptor.get("resources") or []:
         if isinstance(entry, dict) and entry.get("name") in by_name:
-            safe_entry = copy.deepcopy(entry)
-            safe_entry["schema"] = without_remote_references(copy.deepcopy(by_name[entry["name"]].schema))
-            safe["resources"].append(safe_entry)
+            readable.append(entry)
             if not entry.get("description"):
                 findings.append(
                     Finding(
@@ -104,35 +98,26 @@ def _descriptor(package: Package) -> list[Finding]:
                         found_by=(ENGINE,),
                     )
                 )
-    try:
-        safe = _as_frictionless_reads(FrictionlessPackage, safe)
-        with offline():
-            errors = list(FrictionlessPackage.metadata_validate(safe)) if safe["resources"] else []
-    except FrictionlessException as failure:
-        errors = [failure.error]
-    for error in errors or []:
-        code = error.type if error.type in ("package-error", "resource-error", "schema-error") else "package-error"
-        findings.append(Finding(code, error.message, file=DESCRIPTOR, found_by=(ENGINE,)))
+    if readable:
+        safe = without_remote_references(descriptor)  # reported by package.load, never fetched
+        safe["resources"] = without_remote_references(readable)
+        for error in profiles.errors(safe, "datapackage.json"):
+            code, table = "package-error", None
+            if len(error.path) > 1 and error.path[0] == "resources" and isinstance(error.path[1], int):
+                code, table = "resource-error", readable[error.path[1]]["name"]
+            findings.append(
+                Finding(
+                    code,
+                    f"{profiles.where(error.path)}: {error.message}",
+                    table=table,
+                    file=DESCRIPTOR,
+                    found_by=(ENGINE,),
+                )
+            )
     return findings
 
 
-def _as_frictionless_reads(cls, descriptor: dict) -> dict:
-    """The descriptor as frictionless reads it before validating (as `frictionless validate` does):
-    filled in where v2 lets a descriptor leave a property out, e.g. a foreign key to its own table
-    names no resource. A structure too malformed to transform is validated as it is."""
-    from frictionless import FrictionlessException
-
-    readable = copy.deepcopy(descriptor)
-    try:
-        cls.metadata_transform(readable)
-    except (FrictionlessException, TypeError, AttributeError, KeyError, ValueError):
-        return descriptor
-    return readable
-
-
 def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
-    from frictionless import FrictionlessException, Schema
-
     schema = resource.schema
     file = resource.schema_path or DESCRIPTOR
     text = _schema_text(package, resource.schema_path)
@@ -157,13 +142,11 @@ def _schema(resource, resources: set[str], package: Package) -> list[Finding]:
     if not isinstance(fields, list) or not fields:
         add("schema-error", "the schema has no list of fields")
         return findings
-    try:
-        with offline():
-            errors = list(Schema.metadata_validate(_as_frictionless_reads(Schema, without_remote_references(schema))))
-    except FrictionlessException as failure:
-        errors = [failure.error]
-    for error in errors or []:
-        add("schema-error", error.message)
+    for error in profiles.errors(without_remote_references(schema), "tableschema.json"):
+        position = error.path[1] if len(error.path) > 1 and error.path[0] == "fields" else None
+        field = fields[position] if isinstance(position, int) and position < len(fields) else None
+        column = field.get("name") if isinstance(field, dict) and isinstance(field.get("name"), str) else None
+        add("schema-error", f"{profiles.where(error.path)}: {error.message}", column)
     names = []
     for position, field in enumerate(fields, 1):
         if not isinstance(field, dict) or not isinstance(field.get("name"), str):
