@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -51,6 +52,35 @@ def git(root: Path, *args: str) -> bytes:
     return result.stdout
 
 
+def git_objects(root: Path, specs: list[str]) -> list[bytes | None]:
+    """The contents of many ``REVISION:PATH`` objects from one ``git cat-file --batch`` (None: no such object).
+
+    One process for a whole release or a whole history, where ``git show`` a file would start one each.
+    """
+    if not specs:
+        return []
+    if any("\n" in spec for spec in specs):
+        raise VersionError("a git object name cannot hold a line end")
+    request = "".join(f"{spec}\n" for spec in specs).encode("utf-8")
+    result = subprocess.run(["git", "-C", str(root), "cat-file", "--batch"], input=request, capture_output=True)
+    if result.returncode != 0:
+        raise VersionError(result.stderr.decode("utf-8", "replace").strip() or "git cat-file failed")
+    out, at, found = result.stdout, 0, []
+    for _ in specs:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) != 3 or header[1] != b"blob":  # "<spec> missing", or a tree or a commit
+            found.append(None)
+            if len(header) == 3:
+                at += int(header[2]) + 1
+            continue
+        size = int(header[2])
+        found.append(out[at : at + size])
+        at += size + 1  # the content, then a line end
+    return found
+
+
 def git_prefix(root: Path) -> str:
     """The package folder's path inside its git repository ('' at the top)."""
     top = Path(git(root, "rev-parse", "--show-toplevel").decode().strip())
@@ -71,7 +101,49 @@ def read_version(spec: str | Path, *, root: Path | None = None) -> Snapshot:
         return _snapshot(str(spec), lambda relpath: _folder_file(folder, relpath))
     package = find_root(root or Path("."))
     prefix = git_prefix(package)
-    return _snapshot(str(spec), lambda relpath: git(package, "show", f"{spec}:{prefix}{relpath}"))
+    return _snapshot(str(spec), _GitRevision(package, str(spec), prefix))
+
+
+class _GitRevision:
+    """The files of a package at a git revision: the descriptor first, then every file it names in one batch."""
+
+    def __init__(self, root: Path, revision: str, prefix: str) -> None:
+        self.root, self.revision, self.prefix = root, revision, prefix
+        self.read: dict[str, bytes | None] = {}
+
+    def __call__(self, relpath: str) -> bytes:
+        if relpath not in self.read:
+            self._fetch([relpath])
+            if relpath == DESCRIPTOR:
+                self._fetch(_named_files(self.read[relpath]))
+        content = self.read[relpath]
+        if content is None:
+            raise VersionError(f"{self.revision} has no {self.prefix}{relpath}")
+        return content
+
+    def _fetch(self, relpaths: list[str]) -> None:
+        wanted = [r for r in dict.fromkeys(relpaths) if r not in self.read]
+        specs = [f"{self.revision}:{self.prefix}{relpath}" for relpath in wanted]
+        self.read.update(zip(wanted, git_objects(self.root, specs), strict=True))
+
+
+def _named_files(descriptor: bytes | None) -> list[str]:
+    """The schema and data paths a descriptor names (unchecked: the snapshot checks each before reading it)."""
+    if descriptor is None or len(descriptor) > DEFAULT_LIMITS.max_descriptor_bytes:
+        return []  # the snapshot refuses it when it parses it
+    try:
+        resources = json.loads(descriptor).get("resources", [])
+    except (ValueError, AttributeError, RecursionError):
+        return []
+    if not isinstance(resources, list):
+        return []
+    named = [
+        r.get(key)
+        for r in resources[: DEFAULT_LIMITS.max_resources]
+        if isinstance(r, dict)
+        for key in ("schema", "path")
+    ]
+    return [path for path in named if isinstance(path, str) and "\n" not in path]
 
 
 def _folder_file(folder: Path, relpath: str) -> bytes:
@@ -162,9 +234,12 @@ def release_commit(root: Path, version: str) -> str | None:
     except VersionError:
         return None
     found = None
-    for commit in commits:  # newest first
+    descriptors = git_objects(root, [f"{commit}:{prefix}{DESCRIPTOR}" for commit in commits])
+    for commit, raw in zip(commits, descriptors, strict=True):  # newest first
         try:
-            descriptor = _parsed_json(commit, DESCRIPTOR, git(root, "show", f"{commit}:{prefix}{DESCRIPTOR}"))
+            if raw is None:
+                raise VersionError(f"{commit} has no {DESCRIPTOR}")
+            descriptor = _parsed_json(commit, DESCRIPTOR, raw)
         except VersionError:
             break
         at = descriptor.get("version") if isinstance(descriptor, dict) else None
