@@ -111,3 +111,43 @@ def test_a_day_month_year_date_in_a_package_gets_the_iso_form(package_copy) -> N
     refresh_integrity(package_copy)
     found = [f for f in validate(package_copy).errors if f.column == "date_start"]
     assert len(found) == 1 and found[0].expected == "2017-05-18" and "year-month-day" in found[0].message
+
+
+def test_the_mention_index_answers_as_a_bisection_a_span_does() -> None:
+    """Whole-array lookups (with the bisection past their few steps) agree with one bisection a span,
+    on random mentions, some spans holding more candidates than the array steps try."""
+    import random
+
+    from uslatam.validate.rules.support import _holds_mention, _MentionIndex
+
+    chance = random.Random(3)
+    mentions: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for entity in ("a", "b", "c"):
+        for source in ("s1", "s2"):
+            starts = [chance.randrange(0, 400) for _ in range(chance.randrange(0, 60))]
+            mentions[(entity, source)] = sorted((s, s + chance.randrange(1, 40)) for s in starts)
+    entities, cells = [], []
+    for _ in range(3000):
+        start = chance.randrange(0, 420)
+        entities.append(chance.choice(["a", "b", "c", "d"]))
+        cells.append(
+            None
+            if chance.random() < 0.05
+            else (chance.choice(["s1", "s2", "s3"]), start, start + chance.randrange(0, 120))
+        )
+    held = _MentionIndex(mentions).inside(entities, cells)
+    expected = [
+        cell is not None and _holds_mention(mentions.get((entity, cell[0]), []), cell[1], cell[2])
+        for entity, cell in zip(entities, cells)
+    ]
+    assert held.tolist() == expected
+    assert 0 < sum(expected) < len(expected)
+
+
+def test_the_mention_index_looks_past_its_array_steps() -> None:
+    from uslatam.validate.rules.support import _MentionIndex
+
+    crowded = {("a", "s"): sorted([(i, 200) for i in range(20)] + [(50, 60)])}  # 20 candidates too long first
+    index = _MentionIndex(crowded)
+    assert index.STEPS < 20
+    assert index.inside(["a", "a"], [("s", 0, 100), ("s", 0, 55)]).tolist() == [True, False]

@@ -41,6 +41,7 @@ from . import gather, package_rule, rule
 from .evidence import SPAN_PLACE
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 SPANS = "spans"
@@ -517,7 +518,10 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 
 @gather(needs={**READS_SPANS, **READS_ENTITIES}, applies=lambda spec: any(f.mentioned_in for f in spec.fields))
 def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
-    """Keeps, per row, the entity a ``mentionedIn`` field names and the spans that must mention it."""
+    """Keeps, per row, the entity a ``mentionedIn`` field names and the spans that must mention it
+    (as columns: one entry a field, its rows those with an entity to look for and spans to look in)."""
+    import numpy as np
+
     frame = _frame(typed)
     for spec in _fields(typed.spec, "mentioned_in"):
         columns = [c for c in spec.mentioned_in if c in frame.columns]
@@ -526,43 +530,103 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         cells = {c: _span_cells(ctx, typed, c) for c in columns}
         if any(v is None for v in cells.values()):
             continue
-        ids = {c: cell_values(frame[c]) for c in columns}
         reference = _reference(typed.spec, spec.name)
         found = ctx.positions(typed, spec.name, *reference) if reference is not None else None
-        known = found.is_valid().to_pylist() if found is not None else [True] * len(frame)
-        kept = ctx.gathered.setdefault("mentioned", [])
-        lines, entities = frame.index.tolist(), cell_values(frame[spec.name])
-        rows = zip(lines, entities, known, *(ids[c] for c in columns), *(cells[c] for c in columns))  # type: ignore[misc]
-        width = len(columns)
-        for line, entity, is_known, *row in rows:
-            if entity is None or not is_known:
-                continue  # nothing to look for: an unknown entity is the foreign key's finding
-            set_spans = tuple(c for c, identifier in zip(columns, row[:width]) if identifier is not None)
-            spans = [cell for identifier, cell in zip(row[:width], row[width:]) if identifier is not None]
-            if not spans or any(cell is None for cell in spans):
-                continue  # nowhere to look: an unknown or broken span is another check's finding
-            kept.append((typed.spec.name, line, spec.name, entity, set_spans, spans))
+        known = np.asarray(found.is_valid().to_pylist(), dtype=bool) if found is not None else np.ones(len(frame), bool)
+        entities = frame[spec.name].notna().to_numpy(bool)
+        present = {c: frame[c].notna().to_numpy(bool) for c in columns}
+        broken = {c: np.fromiter((cell is None for cell in cells[c]), bool, len(frame)) for c in columns}  # type: ignore[union-attr]
+        # nothing to look for or in: an unknown entity or an unknown or broken span is another check's finding
+        rows = entities & known & np.logical_or.reduce([present[c] for c in columns])
+        for c in columns:
+            rows &= ~(present[c] & broken[c])
+        if not rows.any():
+            continue
+        chosen = np.flatnonzero(rows)
+        ctx.gathered.setdefault("mentioned", []).append(
+            {
+                "table": typed.spec.name,
+                "column": spec.name,
+                "lines": frame.index.to_numpy()[chosen],
+                "entities": [v for v, keep in zip(cell_values(frame[spec.name]), rows) if keep],
+                "spans": {c: ([cells[c][i] for i in chosen], present[c][chosen]) for c in columns},  # type: ignore[index]
+            }
+        )
     return iter(())
 
 
 @package_rule("entity-not-mentioned")
 def entities_mentioned(ctx: Context) -> Iterator[Finding]:
     """The entity a ``mentionedIn`` field names is mentioned inside one of the row's listed spans."""
+    import numpy as np
+
     if not any(spec.mentions for spec in ctx.specs.values()) or "mentions" not in ctx.gathered:
         return  # lint reports mentionedIn without a mentions table; an unreadable one has its findings
-    mentions = ctx.gathered["mentions"]
-    for table, line, column, entity, span_fields, spans in ctx.gathered.get("mentioned", []):
-        if any(_holds_mention(mentions.get((entity, source), []), start, end) for source, start, end in spans):
-            continue
-        yield ctx.finding(
-            "entity-not-mentioned",
-            f"no mention of {entity!r} lies inside {' or '.join(span_fields)}",
-            table,
-            line,
-            column,
-            entity,
-            f"a mention of {entity!r} inside the span",
+    mentions = _MentionIndex(ctx.gathered["mentions"])
+    for kept in ctx.gathered.get("mentioned", []):
+        held = np.zeros(len(kept["lines"]), dtype=bool)
+        for cells, present in kept["spans"].values():
+            held |= present & mentions.inside(kept["entities"], cells)
+        for position in np.flatnonzero(~held):
+            entity = kept["entities"][position]
+            span_fields = [c for c, (_, present) in kept["spans"].items() if present[position]]
+            yield ctx.finding(
+                "entity-not-mentioned",
+                f"no mention of {entity!r} lies inside {' or '.join(span_fields)}",
+                kept["table"],
+                int(kept["lines"][position]),
+                kept["column"],
+                entity,
+                f"a mention of {entity!r} inside the span",
+            )
+
+
+class _MentionIndex:
+    """Every mention's (start, end) per (entity, source), sorted, as one array: each lookup of many
+    spans is a few array passes, where a bisection a row cost a Python loop a row."""
+
+    STEPS = 8  # candidates tried on whole arrays; a span with more is settled by bisection
+
+    def __init__(self, mentions: dict[tuple[str, str], list[tuple[int, int]]]) -> None:
+        import numpy as np
+
+        self.groups = {key: number for number, key in enumerate(mentions)}
+        self.by_group = mentions
+        sizes = [len(spans) for spans in mentions.values()]
+        group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        starts = np.fromiter((s for spans in mentions.values() for s, _ in spans), np.int64, sum(sizes))
+        self.ends = np.fromiter((e for spans in mentions.values() for _, e in spans), np.int64, sum(sizes))
+        self.keys = (group << 32) + starts  # each group's spans are sorted, the groups in order
+
+    def inside(self, entities: list, cells: list) -> np.ndarray:
+        """Per span, whether a mention of the row's entity lies inside it (False for no span)."""
+        import numpy as np
+
+        count = len(cells)
+        group = np.fromiter(
+            (
+                self.groups.get((entity, cell[0]), -1) if cell is not None else -1
+                for entity, cell in zip(entities, cells)
+            ),
+            np.int64,
+            count,
         )
+        starts = np.fromiter((cell[1] if cell is not None else 0 for cell in cells), np.int64, count)
+        ends = np.fromiter((cell[2] if cell is not None else 0 for cell in cells), np.int64, count)
+        held = np.zeros(count, dtype=bool)
+        asked = group >= 0
+        low = np.searchsorted(self.keys, (group << 32) + starts, side="left")
+        high = np.searchsorted(self.keys, (group << 32) + ends, side="left")  # candidates start in start..end-1
+        for step in range(self.STEPS):
+            at = low + step
+            open_ = asked & ~held & (at < high)
+            if not open_.any():
+                return held
+            held[open_] = self.ends[at[open_]] <= ends[open_]
+        for position in np.flatnonzero(asked & ~held & (low + self.STEPS < high)):
+            entity, (source, start, end) = entities[position], cells[position]
+            held[position] = _holds_mention(self.by_group[(entity, source)], start, end)
+        return held
 
 
 def _holds_mention(spans: list[tuple[int, int]], start: int, end: int) -> bool:
