@@ -197,7 +197,9 @@ def id_date(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         date_field = spec.id_date_field
         if spec.name not in frame.columns or date_field not in frame.columns:
             continue
-        for line, identifier, date in each_row(frame.index, frame[spec.name], frame[date_field]):
+        agrees = _agrees_with_first_id_date(frame[spec.name], frame[date_field])
+        rest = frame[~agrees] if agrees.any() else frame
+        for line, identifier, date in each_row(rest.index, rest[spec.name], rest[date_field]):
             embedded = id_dates(identifier) if identifier else []
             if date is not None and not _real_date(date):
                 continue  # not a date at all: the pattern or the dates rule reports it
@@ -213,6 +215,30 @@ def id_date(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 identifier,
                 f"{date_field} starting with {' or '.join(embedded)}",
             )
+
+
+# The first date an ID embeds, as RE2 finds it: _ID_DATE with its look-aheads as consumed separators.
+_FIRST_ID_DATE = (
+    r"(?:^|-)(?P<date>(?:19[0-9]{2}|20[0-9]{2}|2100)(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12][0-9]|3[01]))?)?)(?:-|$)"
+)
+
+
+def _agrees_with_first_id_date(identifiers, dates) -> np.ndarray:
+    """Rows settled on whole columns: the date starts with the first date the ID embeds. Only
+    the others (no date, another date, an ID with more than one) are judged a row at a time."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from ..context import arrow
+
+    first = pc.struct_field(pc.extract_regex(arrow(identifiers), _FIRST_ID_DATE), "date")
+    date = arrow(dates)
+    agrees = np.zeros(len(date), dtype=bool)
+    width = pc.utf8_length(first)
+    for length in (4, 7, 10):
+        same = pc.and_(pc.equal(width, length), pc.equal(pc.utf8_slice_codeunits(date, 0, length), first))
+        agrees |= same.fill_null(False).to_numpy(zero_copy_only=False)
+    return agrees
 
 
 def _publication_dates(ctx: Context, typed: TypedTable) -> list[str | None] | None:
