@@ -174,3 +174,16 @@ def test_the_release_workflow_publishes_the_archive_on_a_version_tag() -> None:
     assert 'uslatam archive dist --tag "$GITHUB_REF_NAME"' in runs
     publish = runs[-1]
     assert publish.startswith('gh release create "$GITHUB_REF_NAME" dist/*') and "--verify-tag" in publish
+
+
+@pytest.mark.parametrize("linked", ["README.md", "LICENSES/DATA.md"])
+def test_a_symlinked_readme_or_licence_is_refused_not_left_out(full_copy: Path, tmp_path: Path, linked: str) -> None:
+    """Files validation does not read (the README, a licence text) are still the zip's: a link is named, not dropped."""
+    target = full_copy / linked
+    outside = tmp_path / "outside.md"
+    outside.write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(outside)
+    with pytest.raises(ArchiveError, match=f"{linked}: a symbolic link"):
+        build_archive(full_copy, tmp_path / "dist")
+    assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())

@@ -75,7 +75,7 @@ def test_a_foreign_journal_is_refused_and_nothing_moves(package_copy: Path, tmp_
     assert journal_problem(package_copy).code == "untrusted-journal"
 
 
-@pytest.mark.parametrize("command", ["add", "recover"])
+@pytest.mark.parametrize("command", ["add", "recover", "rehash"])
 def test_writing_commands_refuse_to_run_over_a_foreign_journal(package_copy: Path, command: str) -> None:
     _journal(package_copy, HOSTILE_JOURNALS["planted-temporary"](package_copy))
     (package_copy / "quote.yaml").write_text(TACKLE_JOINTLY, encoding="utf-8")
@@ -113,3 +113,17 @@ def test_a_state_folder_symlinked_out_of_the_package_is_refused(package_copy: Pa
     assert result.returncode == 2 and ".uslatam" in result.stderr and "Traceback" not in result.stderr
     assert list(elsewhere.iterdir()) == []
     assert snapshot(package_copy) == before
+
+
+@pytest.mark.parametrize("link", ["symlink", "hard link"])
+def test_the_lock_owner_file_is_never_written_through_a_link(package_copy: Path, tmp_path: Path, link: str) -> None:
+    """A `.uslatam/lock.owner` arriving as a link to a file outside is replaced, never written through."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours\n", encoding="utf-8")
+    (package_copy / STATE_DIR).mkdir(exist_ok=True)
+    owner = package_copy / STATE_DIR / "lock.owner"
+    (os.symlink if link == "symlink" else os.link)(outside, owner)
+    for command in ("recover", "rehash"):
+        result = uslatam(command, cwd=package_copy)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        assert outside.read_text(encoding="utf-8") == "not yours\n", command

@@ -208,18 +208,28 @@ def _package_file(root: Path, relpath: str) -> bytes:
 
 
 def archive_members(root: Path) -> list[str]:
-    """The package's files, as sorted POSIX paths; symbolic links and hidden files are left out."""
-    members = [name for name in ARCHIVE_FILES if (root / name).is_file() and not (root / name).is_symlink()]
+    """The package's files, as sorted POSIX paths; hidden files are left out. A symbolic link is
+    refused (:class:`ArchiveError`), never left out in silence: the zip would lack a file the
+    package shows."""
+    members = [name for name in ARCHIVE_FILES if (root / name).is_file() or (root / name).is_symlink()]
     for folder in PACKAGE_FOLDERS:
         base = root / folder
+        if base.is_symlink():
+            members.append(folder)
         if not base.is_dir() or base.is_symlink():
             continue
         for path in base.rglob("*"):
             relative = path.relative_to(root)
-            if path.is_symlink() or any(part.startswith(".") for part in relative.parts):
+            if any(part.startswith(".") for part in relative.parts):
                 continue
-            if path.is_file():
+            if path.is_file() or path.is_symlink():
                 members.append(relative.as_posix())
+    links = sorted(name for name in set(members) if (root / name).is_symlink())
+    if links:
+        raise ArchiveError(
+            f"{', '.join(links)}: a symbolic link, which the release zip cannot hold; "
+            "put the file itself in its place"
+        )
     return sorted(set(members))
 
 

@@ -313,13 +313,21 @@ def file_integrity(path: Path) -> tuple[int, str]:
     return size, SHA256 + digest.hexdigest()
 
 
-def refresh_integrity(root: str | Path) -> list[str]:
+def refresh_integrity(root: str | Path, *, lock_timeout: float | None = None) -> list[str]:
     """Rewrite every resource's ``bytes`` and ``hash`` in the descriptor; return the names changed.
 
     For maintainers who edited a CSV by hand. The descriptor keeps its key order and
-    formatting (two-space indent, UTF-8, final newline).
+    formatting (two-space indent, UTF-8, final newline). With ``lock_timeout`` (as the command
+    runs it) it holds the package lock and first finishes an interrupted change, refusing a
+    journal it did not write, like every writing command; without, for a folder just made.
     """
     root = find_root(root)
+    if lock_timeout is not None:
+        from .transaction import PackageLock, recover
+
+        with PackageLock(root, lock_timeout):
+            recover(root)
+            return refresh_integrity(root)
     descriptor_file = root / DESCRIPTOR
     package, findings = load(root)
     refused = blocking(findings)

@@ -100,7 +100,10 @@ class PackageLock:
             self.lock.acquire(timeout=self.timeout)
         except Timeout:
             owner = "an unknown process"
-            info, _ = load_json(self.state / OWNER, limits=DEFAULT_LIMITS, file=f"{STATE_DIR}/{OWNER}")
+            owner_file = self.state / OWNER
+            info = None
+            if not owner_file.is_symlink():  # never read through a link out of the package
+                info, _ = load_json(owner_file, limits=DEFAULT_LIMITS, file=f"{STATE_DIR}/{OWNER}")
             if isinstance(info, dict) and {"pid", "command", "since"} <= info.keys():
                 owner = f"process {info['pid']} ({info['command']}, since {info['since']})"
             raise LockTimeout(
@@ -111,7 +114,11 @@ class PackageLock:
             "command": " ".join(sys.argv[:3]) or "python",
             "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        (self.state / OWNER).write_text(json.dumps(info), encoding="utf-8")
+        try:
+            _write_new(self.state / OWNER, json.dumps(info))
+        except TransactionError:
+            self.lock.release()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,6 +126,18 @@ class PackageLock:
             (self.state / OWNER).unlink(missing_ok=True)
         finally:
             self.lock.release()
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file of ``.uslatam/`` afresh: whatever stood at the name (a symlink or a hard link
+    out of the package, arrived with it) is unlinked, never followed or written through."""
+    try:
+        path.unlink(missing_ok=True)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as error:
+        raise TransactionError(f"cannot write {path}: {error.strerror or error}; delete it and try again") from None
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
 
 
 def state_folder(root: Path) -> Path:

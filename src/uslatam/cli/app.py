@@ -751,14 +751,20 @@ def figures(
 
 
 @app.command(cls=_Command)
-def rehash(path: OldPackagePath = None, package: WritePackage = None, debug: Debug = False) -> None:
+def rehash(
+    path: OldPackagePath = None, package: WritePackage = None, lock_timeout: LockTimeout = 10.0, debug: Debug = False
+) -> None:
     """Recompute every resource's bytes and sha256 hash in datapackage.json after a hand edit."""
     path = _package_for_writing(_one_package(path, package))
     from ..package import PackageError, refresh_integrity
+    from ..transaction import TransactionError, UntrustedJournal
 
     try:
-        changed = refresh_integrity(path)
-    except PackageError as error:
+        changed = refresh_integrity(path, lock_timeout=lock_timeout)
+    except UntrustedJournal as refused:
+        _print_problems([refused.finding], "text")
+        raise typer.Exit(EXIT_INVALID) from None
+    except (PackageError, TransactionError) as error:
         _fail(str(error), debug, error)
     typer.echo(f"updated bytes and hash of: {', '.join(changed)}" if changed else "all hashes were current")
 
