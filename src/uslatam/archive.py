@@ -227,8 +227,7 @@ def archive_members(root: Path) -> list[str]:
     links = sorted(name for name in set(members) if (root / name).is_symlink())
     if links:
         raise ArchiveError(
-            f"{', '.join(links)}: a symbolic link, which the release zip cannot hold; "
-            "put the file itself in its place"
+            f"{', '.join(links)}: a symbolic link, which the release zip cannot hold; put the file itself in its place"
         )
     return sorted(set(members))
 

@@ -65,7 +65,8 @@ def git_objects(root: Path, specs: list[str]) -> list[bytes | None]:
     result = subprocess.run(["git", "-C", str(root), "cat-file", "--batch"], input=request, capture_output=True)
     if result.returncode != 0:
         raise VersionError(result.stderr.decode("utf-8", "replace").strip() or "git cat-file failed")
-    out, at, found = result.stdout, 0, []
+    out, at = result.stdout, 0
+    found: list[bytes | None] = []
     for _ in specs:
         end = out.index(b"\n", at)
         header = out[at:end].split()

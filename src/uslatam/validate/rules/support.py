@@ -561,7 +561,7 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         known = np.asarray(found.is_valid().to_pylist(), dtype=bool) if found is not None else np.ones(len(frame), bool)
         entities = frame[spec.name].notna().to_numpy(bool)
         present = {c: frame[c].notna().to_numpy(bool) for c in columns}
-        broken = {c: np.fromiter((cell is None for cell in cells[c]), bool, len(frame)) for c in columns}  # type: ignore[union-attr]
+        broken = {c: np.array([cell is None for cell in cells[c] or ()], dtype=np.bool_) for c in columns}
         # nothing to look for or in: an unknown entity or an unknown or broken span is another check's finding
         rows = entities & known & np.logical_or.reduce([present[c] for c in columns])
         for c in columns:
