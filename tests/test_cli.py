@@ -316,3 +316,17 @@ def test_figures_without_matplotlib_is_a_message(tmp_path: Path) -> None:
     result = uslatam("figures", str(tmp_path / "out"), env={"PYTHONPATH": str(blocker)})
     assert result.returncode == 2 and "figures need matplotlib" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_huge_value_is_one_short_line_on_a_terminal_and_whole_in_json() -> None:
+    from uslatam.cli.render import SHOWN_CHARACTERS, as_json, as_text
+    from uslatam.report import Finding, Report
+
+    cell = "a" * 90_000 + "!"
+    report = Report(package=".")
+    report.merge([Finding("constraint-error", f"{cell!r} breaks the constraint pattern", table="t", value=cell)])
+    lines = as_text(report, colour=False).splitlines()
+    assert max(len(line) for line in lines) < SHOWN_CHARACTERS + 100
+    cut = [line for line in lines if "characters; --format json shows all)" in line]
+    assert len(cut) == 2 and "(90,003 characters" in cut[1]  # the message and the value (its repr), each cut once
+    assert json.loads(as_json(report))["findings"][0]["value"] == cell

@@ -44,6 +44,7 @@ READERS = {("pd", "read_csv"), ("yaml", "safe_load"), ("yaml", "load"), ("json",
 ALLOWED_READS = {
     ("boundary.py", "*"): "the boundary itself",
     ("synthetic.py", "*"): "reads only the tool's own bundled package, as the template of synthetic data",
+    ("profiles.py", "_read"): "reads the official profiles installed with dplib-py, never a package's file",
 }
 
 

@@ -53,13 +53,23 @@ def as_text(report: Report, *, colour: bool) -> str:
             if f.column:
                 where += f" [{f.column}]"
             colour_of = "red" if f.severity == "error" else "yellow"
-            lines.append(f"  {where} {_style(f.code, colour_of, colour)}: {f.message}")
+            lines.append(f"  {where} {_style(f.code, colour_of, colour)}: {_shortened(f.message)}")
             if f.value is not None:
-                lines.append(f"      value:    {f.value!r}")
+                lines.append(f"      value:    {_shortened(repr(f.value))}")
             if f.expected is not None:
-                lines.append(f"      expected: {f.expected}")
+                lines.append(f"      expected: {_shortened(str(f.expected))}")
             lines.append(f"      fix:      {f.hint}")
     return "\n".join(lines)
+
+
+SHOWN_CHARACTERS = 300  # of a message, value or expected value on a terminal; JSON keeps them whole
+
+
+def _shortened(text: str) -> str:
+    """A long text's start and its length: a 100,000-character cell is one line, not a screenful."""
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters; --format json shows all)"
 
 
 def _escape_data(text: str) -> str:
