@@ -508,19 +508,41 @@ _NETWORK_EVENTS = frozenset(
 )
 _offline_depth = [0]
 _hook_installed = [False]
+_recorders: list[set[str]] = []  # paths opened while recording_opens() is active
 
 
-def _refuse_network(event: str, args: tuple) -> None:
+def _audit(event: str, args: tuple) -> None:
     if _offline_depth[0] and event in _NETWORK_EVENTS:
         raise NetworkRefused(f"network access refused ({event}): the tool never fetches anything")
+    if _recorders and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.fsdecode(args[0])
+        for opened in _recorders:
+            opened.add(path)
+
+
+def _install_hook() -> None:
+    if not _hook_installed[0]:
+        sys.addaudithook(_audit)  # audit hooks cannot be removed: this one is inert outside its contexts
+        _hook_installed[0] = True
+
+
+@contextmanager
+def recording_opens() -> Iterator[set[str]]:
+    """The set of every path this process opens inside the block (Python's audit events: the
+    files a result depends on, whichever module opened them)."""
+    _install_hook()
+    opened: set[str] = set()
+    _recorders.append(opened)
+    try:
+        yield opened
+    finally:
+        _recorders.remove(opened)
 
 
 @contextmanager
 def offline() -> Iterator[None]:
     """While inside, every connection, name look-up and URL request in this process is refused."""
-    if not _hook_installed[0]:
-        sys.addaudithook(_refuse_network)  # audit hooks cannot be removed: this one is inert outside offline()
-        _hook_installed[0] = True
+    _install_hook()
     _offline_depth[0] += 1
     try:
         yield
