@@ -45,6 +45,7 @@ ALLOWED_READS = {
     ("boundary.py", "*"): "the boundary itself",
     ("synthetic.py", "*"): "reads only the tool's own bundled package, as the template of synthetic data",
     ("profiles.py", "_read"): "reads the official profiles installed with dplib-py, never a package's file",
+    ("cache.py", "_own_code"): "hashes the tool's own installed modules for the cache key, never a package's file",
 }
 
 

@@ -12,7 +12,7 @@ PACKAGE = ROOT / "src" / "uslatam"
 LAYERS = [
     {"paths", "files", "codes", "schema", "spans", "arrowcsv", "patterns", "units", "profiles"},
     {"report", "boundary"},
-    {"package", "csvio", "transaction"},
+    {"package", "csvio", "transaction", "cache"},
     {"history"},
     {
         "validate.context",

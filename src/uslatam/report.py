@@ -60,6 +60,7 @@ class Report:
     tables: dict[str, int] = field(default_factory=dict)
     fatal: bool = False
     engines: tuple[str, ...] = ()  # the table engines that ran
+    cached: bool = False  # given from the cache: a run with the same inputs made it
 
     @property
     def errors(self) -> list[Finding]:
@@ -82,6 +83,7 @@ class Report:
             "fatal": self.fatal,
             "tables": dict(self.tables),
             "engines": list(self.engines),
+            "cached": self.cached,
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -181,6 +181,16 @@ def validate(
             "for CI, where no released row may vanish unchecked.",
         ),
     ] = False,
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse the report of a run with the same inputs from .uslatam/cache/, and keep this one there. "
+            "Default: only at the top of a git work tree that tracks datapackage.json and nothing under "
+            ".uslatam/ (where a forged cache cannot have arrived with the package).",
+            show_default=False,
+        ),
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Validate every layer of a data package and report all findings together."""
@@ -195,7 +205,9 @@ def validate(
     progress = None if quiet else ProgressLine.on(sys.stderr)
     _give_back_freed_memory()
     try:
-        report = run(path, limits=limits, engines=engines, progress=progress, require_history=require_history)
+        report = run(
+            path, limits=limits, engines=engines, progress=progress, require_history=require_history, cache=cache
+        )
     except Exception as error:  # an unexpected failure, not a finding: say so in one line
         _fail(f"validation could not run: {error}", debug, error)
     finally:

@@ -40,6 +40,8 @@ def as_text(report: Report, *, colour: bool) -> str:
         )
     if report.findings:
         lines.append("  " + ", ".join(f"{code} {count}" for code, count in report.counts().items()))
+    if report.cached:
+        lines.append("  (from .uslatam/cache/: no input changed since the run that made it; --no-cache for a full run)")
     groups: dict[str, list] = {}
     for finding in report.findings:
         groups.setdefault(finding.table or finding.file or "package", []).append(finding)

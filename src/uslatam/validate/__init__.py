@@ -22,8 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import cache as result_cache
 from ..boundary import offline_only
-from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, load
+from ..package import DEFAULT_LIMITS, Limits, Package, PackageError, find_root, load
 from ..paths import default_package
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
@@ -65,9 +66,16 @@ def validate(
     against: str | Path | bool | None = None,
     progress: Callable[[Progress], None] | None = None,
     require_history: bool = False,
+    cache: bool | None = False,
 ) -> Report:
     """Validate the data package at ``path`` (a folder or its ``datapackage.json``); None, as
     in the CLI, means the package here or above, else this version's data.
+
+    ``cache`` False (the default: a call writes nothing) never uses ``.uslatam/cache/``; None
+    uses it where a forged one cannot have arrived (the top of a git work tree that tracks the
+    descriptor and nothing there, :mod:`uslatam.cache`), as the command does; True wherever
+    there is a descriptor. A report from the cache is the one a full run with the same inputs
+    made (``report.cached``); a release to compare with given as ``against`` is never cached.
 
     ``engines`` None chooses by size (:func:`choose_engines`). ``against`` is the release
     that no row may vanish from without a retraction: a folder or git revision; None
@@ -79,6 +87,49 @@ def validate(
     """
     if path is None:
         path = default_package()
+    store = _cache_store(path, limits, engines, against, require_history, cache)
+    if store is not None:
+        found = result_cache.lookup_report(store, str(path))
+        if found is not None:
+            return found
+    with result_cache.recording(store) as opened:
+        report = _validate(path, limits, engines, against, progress, require_history)
+    if store is not None:
+        result_cache.store_report(store, report, opened)
+    return report
+
+
+def _cache_store(path, limits: Limits, engines, against, require_history: bool, wanted: bool | None):
+    """The cache for this run, or None: not wanted, not safe here, or an input it cannot key."""
+    import dataclasses
+
+    if against not in (None, False) or wanted is False:
+        return None
+    root = find_root(path)
+    if not result_cache.allowed(root, wanted):
+        return None
+    release: object = None
+    if against is None:
+        from ..history import last_release
+
+        try:
+            release = last_release(root)
+        except Exception as error:  # what the run will report about the history: part of the key
+            release = f"{type(error).__name__}: {error}"
+    options = {
+        "limits": dataclasses.asdict(limits),
+        "engines": list(engines) if engines else None,
+        "against": against,
+        "release": release,
+        "require_history": require_history,
+    }
+    try:
+        return result_cache.open_store(root, options)
+    except result_cache.KeyUnavailable:
+        return None
+
+
+def _validate(path, limits: Limits, engines, against, progress, require_history: bool) -> Report:
     report = Report(package=str(path))
     try:
         package, findings = load(path, limits=limits)

@@ -1,0 +1,350 @@
+"""Validation results kept under ``.uslatam/cache/``, keyed by the content of every input.
+
+A run's report is stored under a key made of: the tool's own code and the versions of the
+libraries installed beside it, the options, the newest release's commit, and every entry
+under the package's root (the package's files by content, others by size and time; hidden
+folders and ``__pycache__`` skipped, ``.uslatam/`` included but for this cache). A later run
+with the same key is given the stored report instead of running again; any change to any of
+these is a new key, so a stored report is only ever the report a full run would make. A file
+that changed while the run read it (an editor saving, a checkout) leaves the report unstored.
+
+A cache inside a package could arrive with it, forged ("no findings"). So by default one is
+used only at the top of a git work tree that tracks the descriptor and nothing under
+``.uslatam/`` (in any case): a clone brings only tracked files, and a pull request cannot bring
+a cache. And an entry names the file it was written to (device and inode): a copy, an archive
+extracted or a folder moved in holds other files, whose entries are misses. A run that opened
+a file under the root that the key does not hold by its content is not stored. Entries are
+read as untrusted input: a malformed, oversized or symlinked entry is a miss. Writing is best
+effort: a read-only or full disk leaves the run's report as it is, uncached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .boundary import Refused, open_regular, recording_opens
+from .codes import lookup
+from .paths import DESCRIPTOR, PACKAGE_FILES, PACKAGE_FOLDERS, TOOL_HIDDEN_FILES
+from .report import Finding, Report
+
+FORMAT = 1  # bump when an entry's layout or the meaning of a key changes
+STATE_DIR, CACHE_DIR = ".uslatam", "cache"
+MAX_FILES = 50_000  # files hashed for a key; beyond, the package is not cached
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
+KEPT_ENTRIES = 8  # the newest entries kept; older ones are deleted
+SKIPPED_NAMES = ("__pycache__",)  # Python's bytecode, written beside modules, never package data
+_FINDING_FIELDS = {f.name: f for f in fields(Finding)}
+
+
+class KeyUnavailable(Exception):
+    """This package cannot be keyed (too many files, a file unreadable): run without the cache."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """The cache folder of one package, and the files its key covers."""
+
+    root: Path
+    key: str
+    covered: frozenset[str]  # relative paths of the files the key holds by their content
+    stamps: str  # every entry's size, time and inode when the key was made: what a change mid-run alters
+
+    @property
+    def folder(self) -> Path:
+        return self.root / STATE_DIR / CACHE_DIR
+
+    def entry(self) -> Path:
+        return self.folder / f"validate-{self.key}.json"
+
+
+def allowed(root: Path, wanted: bool | None) -> bool:
+    """Whether the cache may be used: ``wanted`` True or False decides (True still needs a
+    descriptor); None means only at the top of a git work tree that tracks the descriptor and
+    nothing under ``.uslatam/``."""
+    if wanted is False or not Path(root, DESCRIPTOR).is_file():
+        return False
+    if wanted:
+        return True
+    try:
+        listed = subprocess.run(
+            ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", DESCRIPTOR, f":(icase){STATE_DIR}"],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return listed.returncode == 0 and listed.stdout == DESCRIPTOR.encode() + b"\0"
+
+
+def open_store(root: Path, options: dict) -> Store:
+    """The store for this package and these options (raises :class:`KeyUnavailable`)."""
+    digest = hashlib.sha256()
+    head = {"format": FORMAT, "tool": tool_fingerprint(), "options": options}
+    digest.update(json.dumps(head, sort_keys=True).encode())
+    covered: set[str] = set()
+    stamps = hashlib.sha256()
+    for relpath, kind, content, stamp in _package_files(Path(root), hashing=True):
+        if kind == "file":
+            covered.add(relpath)
+        digest.update(json.dumps([relpath, kind, content]).encode() + b"\n")
+        stamps.update(json.dumps([relpath, stamp]).encode() + b"\n")
+    return Store(root=root, key=digest.hexdigest(), covered=frozenset(covered), stamps=stamps.hexdigest())
+
+
+def unchanged(store: Store) -> bool:
+    """Whether every entry under the root still has the size, time and inode it had when the key was made."""
+    stamps = hashlib.sha256()
+    try:
+        for relpath, _, _, stamp in _package_files(Path(store.root), hashing=False):
+            stamps.update(json.dumps([relpath, stamp]).encode() + b"\n")
+    except KeyUnavailable:
+        return False
+    return stamps.hexdigest() == store.stamps
+
+
+def tool_fingerprint() -> str:
+    """The tool's own code and every distribution installed where it runs (their names carry versions)."""
+    digest = hashlib.sha256(sys.version.encode())
+    own = Path(__file__).parent
+    for path in sorted(own.rglob("*.py")):
+        digest.update(path.relative_to(own).as_posix().encode() + b"\0" + _own_code(path) + b"\0")
+    for folder in sys.path:
+        try:
+            names = sorted(n for n in os.listdir(folder or ".") if n.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+        if names:  # the folders a distribution is installed in, whatever else is on the path
+            digest.update(f"{folder}\0{names}\n".encode())
+    return digest.hexdigest()
+
+
+def _own_code(path: Path) -> bytes:
+    return path.read_bytes()  # the tool's installed modules, never a package's file
+
+
+def _package_files(root: Path, *, hashing: bool) -> Iterator[tuple[str, str, str, str]]:
+    """(relative path, kind, content, stamp) of every entry the key covers, folder by folder.
+
+    The package's own files (:data:`~uslatam.paths.PACKAGE_FILES`, its folders, the tool's
+    hidden files and ``.uslatam/``) are keyed by their content (when ``hashing``). Any other file
+    under the root (a README, tests) is keyed by size and modification time: enough to see it
+    appear, vanish or change, since a run that opens one is never stored (:func:`covers`).
+    Hidden folders (``.git``, a virtual environment) are skipped: no package path may lead into
+    one. The stamp (size, time, inode) is what a change during the run would alter.
+    """
+    pending, seen = [root], 0
+    while pending:
+        folder = pending.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            raise KeyUnavailable(f"cannot list {folder}: {error.strerror or error}") from None
+        for entry in entries:
+            path = Path(entry.path)
+            relpath = path.relative_to(root).as_posix()
+            if relpath == f"{STATE_DIR}/{CACHE_DIR}" or entry.name in SKIPPED_NAMES:
+                continue
+            seen += 1
+            if seen > MAX_FILES:
+                raise KeyUnavailable(f"more than {MAX_FILES} files")
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as error:
+                raise KeyUnavailable(f"cannot look at {relpath}: {error.strerror or error}") from None
+            stamp = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
+            if stat.S_ISLNK(info.st_mode):
+                yield relpath, "symlink", os.readlink(path), stamp
+            elif stat.S_ISDIR(info.st_mode):
+                if relpath == STATE_DIR:
+                    pending.append(path)  # its contents only: the cache's own first write leaves the key as it was
+                elif not entry.name.startswith("."):
+                    pending.append(path)
+                    yield relpath, "folder", "", ""
+            elif not stat.S_ISREG(info.st_mode):
+                yield relpath, "special", str(stat.S_IFMT(info.st_mode)), stamp
+            elif _own_file(relpath):
+                yield relpath, "file", _file_hash(path, relpath) if hashing else "", stamp
+            else:
+                yield relpath, "other-file", f"{info.st_size}:{info.st_mtime_ns}", stamp
+
+
+def _own_file(relpath: str) -> bool:
+    """A file of the package itself, keyed by its content."""
+    top = relpath.split("/", 1)[0]
+    return relpath in PACKAGE_FILES or relpath in TOOL_HIDDEN_FILES or top in PACKAGE_FOLDERS or top == STATE_DIR
+
+
+def _file_hash(path: Path, relpath: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open_regular(path, name=relpath) as stream:
+            while chunk := stream.read(1 << 22):
+                digest.update(chunk)
+    except (Refused, OSError) as error:
+        raise KeyUnavailable(f"cannot read {relpath}: {error}") from None
+    return digest.hexdigest()
+
+
+def lookup_report(store: Store, package: str) -> Report | None:
+    """The stored report for this key, or None (absent, unreadable, malformed or not written
+    here: all misses)."""
+    folder = store.folder
+    if not _real_folder(folder.parent) or not _real_folder(folder) or os.path.islink(store.entry()):
+        return None
+    try:
+        with open_regular(store.entry(), name="the cache entry") as stream:
+            info = os.fstat(stream.fileno())
+            if info.st_size > MAX_ENTRY_BYTES:
+                return None
+            entry = json.loads(stream.read(MAX_ENTRY_BYTES + 1))
+    except (Refused, OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != store.key:
+        return None
+    if entry.get("written_to") != [info.st_dev, info.st_ino]:
+        return None  # copied, extracted or moved here: not an entry this cache wrote
+    report = _report(entry.get("report"), package)
+    if report is not None:
+        try:
+            os.utime(store.entry())  # the newest entries are kept: one in use stays
+        except OSError:
+            pass
+    return report
+
+
+def store_report(store: Store, report: Report, opened: set[str]) -> bool:
+    """Keep ``report`` under the store's key; False when it was not kept (a fatal report, an input
+    outside the key or changed during the run, or a disk that refused)."""
+    if report.fatal or not covers(store, opened) or not unchanged(store):
+        return False
+    folder = store.folder
+    try:
+        for level in (folder.parent, folder):
+            if not os.path.lexists(level):
+                level.mkdir()
+            if not _real_folder(level):
+                return False
+        ignore = folder / ".gitignore"
+        if not os.path.lexists(ignore):
+            ignore.write_text("# written by uslatam validate: results kept for a run with the same inputs\n*\n")
+        temporary = folder / f".validate-{store.key}.{os.getpid()}.tmp"
+        temporary.unlink(missing_ok=True)
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                info = os.fstat(stream.fileno())
+                entry = {
+                    "format": FORMAT,
+                    "key": store.key,
+                    "written_to": [info.st_dev, info.st_ino],
+                    "report": _stored(report),
+                }
+                data = json.dumps(entry).encode()
+                if len(data) > MAX_ENTRY_BYTES:
+                    return False
+                stream.write(data)
+            os.replace(temporary, store.entry())
+        finally:
+            temporary.unlink(missing_ok=True)
+        _prune(folder)
+    except OSError:
+        return False  # a read-only or full disk: the report stands, uncached
+    return True
+
+
+def covers(store: Store, opened: set[str]) -> bool:
+    """Whether every file under the root the run opened is one the key holds by its content."""
+    root = os.path.abspath(store.root)
+    code = tuple(os.path.abspath(p) + os.sep for p in {str(Path(__file__).parent), sys.prefix, sys.base_prefix})
+    for path in opened:
+        absolute = os.path.abspath(path)  # as opened: relative to the working folder
+        if absolute == root or not absolute.startswith(root + os.sep) or absolute.startswith(code):
+            continue  # outside the package, or code being imported (the tool's fingerprint covers it)
+        if os.path.relpath(absolute, root).replace(os.sep, "/") not in store.covered:
+            return False
+    return True
+
+
+@contextmanager
+def recording(store: Store | None) -> Iterator[set[str]]:
+    """The paths opened inside the block (empty and unrecorded without a store)."""
+    if store is None:
+        yield set()
+        return
+    with recording_opens() as opened:
+        yield opened
+
+
+def _real_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _prune(folder: Path) -> None:
+    entries = []
+    for entry in os.scandir(folder):
+        if entry.name.startswith("validate-") and entry.is_file(follow_symlinks=False):
+            entries.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.path))
+    for _, path in sorted(entries, reverse=True)[KEPT_ENTRIES:]:
+        os.unlink(path)
+
+
+def _stored(report: Report) -> dict:
+    return {
+        "fatal": report.fatal,
+        "tables": dict(report.tables),
+        "engines": list(report.engines),
+        "findings": [{name: getattr(f, name) for name in _FINDING_FIELDS} for f in report.findings],
+    }
+
+
+def _report(data: object, package: str) -> Report | None:
+    """A report from a stored entry, or None for anything but what :func:`_stored` writes."""
+    if not isinstance(data, dict) or not isinstance(data.get("fatal"), bool):
+        return None
+    tables, engines, stored = data.get("tables"), data.get("engines"), data.get("findings")
+    if not isinstance(tables, dict) or not all(isinstance(k, str) and type(v) is int for k, v in tables.items()):
+        return None
+    if not isinstance(engines, list) or not all(isinstance(e, str) for e in engines):
+        return None
+    if not isinstance(stored, list):
+        return None
+    findings = []
+    for item in stored:
+        finding = _finding(item)
+        if finding is None:
+            return None
+        findings.append(finding)
+    return Report(
+        package=package, findings=findings, tables=tables, fatal=data["fatal"], engines=tuple(engines), cached=True
+    )
+
+
+def _finding(item: object) -> Finding | None:
+    if not isinstance(item, dict) or set(item) != set(_FINDING_FIELDS):
+        return None
+    if not isinstance(item["code"], str) or not isinstance(item["message"], str):
+        return None
+    for name in ("table", "file", "column", "value", "expected"):
+        if item[name] is not None and not isinstance(item[name], str):
+            return None
+    if item["line"] is not None and type(item["line"]) is not int:
+        return None
+    if not isinstance(item["found_by"], list) or not all(isinstance(layer, str) for layer in item["found_by"]):
+        return None
+    try:
+        lookup(item["code"])
+    except KeyError:
+        return None
+    return Finding(**{**item, "found_by": tuple(item["found_by"])})

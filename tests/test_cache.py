@@ -1,0 +1,304 @@
+"""The validation cache: a report from it is the report a full run makes, and a forged or broken one is never used."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from uslatam import cache
+from uslatam.package import DEFAULT_LIMITS, copy_package
+from uslatam.validate import _cache_store, validate
+
+from .conftest import ROOT
+
+
+def _same(left, right) -> None:
+    one, other = left.to_dict(), right.to_dict()
+    one.pop("cached"), other.pop("cached")
+    assert one == other
+
+
+def _store(root: Path, wanted: bool | None = None) -> cache.Store:
+    """The store the command's run (``cache=None``) uses."""
+    store = _cache_store(root, DEFAULT_LIMITS, None, None, False, wanted)
+    assert store is not None
+    return store
+
+
+def _forge(store: cache.Store, written_to: list[int] | None = None) -> None:
+    """An entry that says the package has no findings at all (naming its own inode, unless told)."""
+    store.folder.mkdir(parents=True, exist_ok=True)
+    report = {"fatal": False, "tables": {}, "engines": ["pandera"], "findings": []}
+    entry = store.entry()
+    entry.write_text("")
+    if written_to is None:
+        info = entry.stat()
+        written_to = [info.st_dev, info.st_ino]
+    entry.write_text(json.dumps({"format": cache.FORMAT, "key": store.key, "written_to": written_to, "report": report}))
+
+
+def _break_a_row(root: Path) -> None:
+    table = root / "data" / "entities.csv"
+    lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
+    table.write_text(lines[0] + lines[1] + lines[1] + "".join(lines[2:]), encoding="utf-8")  # a repeated key
+
+
+def test_a_second_run_is_served_from_the_cache(package_copy: Path) -> None:
+    first = validate(package_copy, cache=None)
+    second = validate(package_copy, cache=None)
+    assert (first.cached, second.cached) == (False, True)
+    _same(first, second)
+    assert second.package == str(package_copy)
+
+
+def test_no_cache_always_runs_and_stores_nothing(package_copy: Path) -> None:
+    validate(package_copy, cache=False)
+    validate(package_copy)  # the library's default: a call writes nothing
+    assert not (package_copy / ".uslatam" / "cache").exists()
+    assert validate(package_copy, cache=False).cached is False
+
+
+def test_the_cache_folder_ignores_itself(package_copy: Path) -> None:
+    validate(package_copy, cache=None)
+    status = subprocess.run(
+        ["git", "-C", str(package_copy), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ".uslatam" not in status.stdout
+
+
+# --- identical to a full run, over random edits ------------------------------------------------
+
+
+def _rows(root: Path, table: str) -> list[str]:
+    return (root / "data" / f"{table}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _edit(root: Path, rng: random.Random) -> str:
+    """One random edit of the kinds a pull request makes; returns what it did."""
+    tables = sorted(p.stem for p in (root / "data").glob("*.csv"))
+    kind = rng.choice(["change", "add", "delete", "schema", "source", "undeclared", "descriptor", "revert"])
+    table = rng.choice(tables)
+    lines = _rows(root, table)
+    path = root / "data" / f"{table}.csv"
+    if kind == "change" and len(lines) > 1:
+        line = rng.randrange(1, len(lines))
+        cells = lines[line].rstrip("\n").split(",")
+        other = lines[rng.randrange(1, len(lines))][:5]
+        cells[rng.randrange(len(cells))] = rng.choice(["", "x", "2017-13-40", "-1", other])
+        lines[line] = ",".join(cells) + "\n"
+        path.write_text("".join(lines), encoding="utf-8")
+    elif kind == "add" and len(lines) > 1:
+        lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(lines[1:]))
+        path.write_text("".join(lines), encoding="utf-8")
+    elif kind == "delete" and len(lines) > 2:
+        del lines[rng.randrange(1, len(lines))]
+        path.write_text("".join(lines), encoding="utf-8")
+    elif kind == "schema":
+        schema_path = root / "schemas" / f"{table}.json"
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        field = rng.choice(schema["fields"])
+        constraints = field.setdefault("constraints", {})
+        if constraints.pop("required", None) is None:
+            constraints["maxLength"] = rng.choice([1, 3, 10])
+        schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    elif kind == "source":
+        text = next((root / "sources").glob("*.txt"))
+        words = text.read_text(encoding="utf-8")
+        cut = rng.randrange(len(words))
+        text.write_text(words[:cut] + rng.choice(["", " inserted ", "\n"]) + words[cut + 1 :], encoding="utf-8")
+    elif kind == "undeclared":
+        (root / "data" / f"stray{rng.randrange(3)}.csv").write_text("a\n1\n", encoding="utf-8")
+    elif kind == "descriptor":
+        descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
+        descriptor["title"] = rng.choice(["", "A title", descriptor.get("title", "")])
+        (root / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    else:  # back to the committed state: the report made for it before comes from the cache
+        subprocess.run(["git", "-C", str(root), "checkout", "-q", "--", "."], check=True)
+        subprocess.run(["git", "-C", str(root), "clean", "-qfd", "--", "data"], check=True)
+    return f"{kind} {table}"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_cached_report_is_the_full_report_after_random_edits(package_copy: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    validate(package_copy, cache=None)
+    for _ in range(6):
+        done = _edit(package_copy, rng)
+        incremental = validate(package_copy, cache=None)
+        full = validate(package_copy, cache=False)
+        _same(incremental, full)
+        again = validate(package_copy, cache=None)
+        assert again.cached, done
+        _same(again, full)
+
+
+def test_a_change_back_is_served_from_the_cache(package_copy: Path) -> None:
+    clean = validate(package_copy, cache=None)
+    _break_a_row(package_copy)
+    broken = validate(package_copy, cache=None)
+    assert not broken.valid and not broken.cached
+    subprocess.run(["git", "-C", str(package_copy), "checkout", "-q", "--", "."], check=True)
+    back = validate(package_copy, cache=None)
+    assert back.cached
+    _same(back, clean)
+
+
+# --- a forged, tracked or broken cache is never used --------------------------------------------
+
+
+@pytest.mark.parametrize("state", [".uslatam", ".USLATAM"])
+def test_a_cache_git_tracks_is_never_used(package_copy: Path, state: str) -> None:
+    _break_a_row(package_copy)
+    _forge(_store(package_copy, wanted=True))
+    (package_copy / state).mkdir(exist_ok=True)
+    (package_copy / state / "anything").write_text("tracked")  # a case-insensitive disk reads it as .uslatam/
+    subprocess.run(["git", "-C", str(package_copy), "add", "-f", state], check=True)
+    assert not cache.allowed(package_copy, None)
+    report = validate(package_copy, cache=None)
+    assert not report.cached and not report.valid
+
+
+def test_outside_git_the_cache_is_off_unless_asked_for(package_copy: Path) -> None:
+    subprocess.run(["rm", "-rf", str(package_copy / ".git")], check=True)
+    assert not cache.allowed(package_copy, None)
+    validate(package_copy, cache=None)
+    assert not (package_copy / ".uslatam").exists()
+    validate(package_copy, cache=True)
+    assert validate(package_copy, cache=True).cached  # asked for: the folder is the user's own
+
+
+def test_a_package_git_does_not_track_is_not_cached(package_copy: Path) -> None:
+    """An archive unpacked into a work tree: its descriptor is untracked, or not at the top."""
+    inner = copy_package(package_copy, package_copy / "downloaded")
+    assert not cache.allowed(inner, None)
+    subprocess.run(["git", "-C", str(package_copy), "add", "-A"], check=True)
+    assert not cache.allowed(inner, None)  # tracked, but not the top of the work tree
+
+
+def test_an_entry_copied_in_is_a_miss(package_copy: Path, tmp_path: Path) -> None:
+    """A forged entry naming any other file (an archive's, a copy's) is refused, even where the cache is allowed."""
+    _break_a_row(package_copy)
+    _forge(_store(package_copy), written_to=[1, 2])
+    assert not validate(package_copy, cache=None).cached
+    _forge(_store(package_copy))
+    assert validate(package_copy, cache=None).cached  # the same entry, written here: what the check accepts
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(package_copy), str(copy)], check=True)
+    assert not validate(copy, cache=None).cached
+
+
+def test_a_file_changed_during_the_run_leaves_it_unstored(package_copy: Path) -> None:
+    table = package_copy / "data" / "entities.csv"
+    original = table.read_bytes()
+
+    def saved_mid_run(progress) -> None:
+        if progress.tables_done == 1:
+            table.write_bytes(original + b"")  # an editor saving the same bytes: a new time
+            os.utime(table, ns=(1, 1))
+
+    validate(package_copy, cache=None, progress=saved_mid_run)
+    assert not validate(package_copy, cache=None).cached
+    assert validate(package_copy, cache=None).cached
+
+
+def test_a_relative_path_is_cached_like_an_absolute_one(package_copy: Path, monkeypatch) -> None:
+    monkeypatch.chdir(package_copy.parent)
+    validate(package_copy.name, cache=None)
+    assert validate(package_copy.name, cache=None).cached
+    monkeypatch.chdir(package_copy / "data")
+    assert validate("..", cache=None).cached
+
+
+def test_a_folder_without_a_descriptor_gets_no_cache(tmp_path: Path) -> None:
+    report = validate(tmp_path, cache=True)
+    assert report.fatal and not (tmp_path / ".uslatam").exists()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        b"not json",
+        b"[]",
+        b'{"format": 1, "key": "another", "report": {}}',
+        b'{"format": 1, "key": "KEY", "report": {"fatal": false, "tables": {}, "engines": [], "findings": [{}]}}',
+        b'{"format": 1, "key": "KEY", "report": {"fatal": false, "tables": {"a": "1"}, "engines": [], "findings": []}}',
+        b'{"format": 1, "key": "KEY", "report": {"fatal": false, "tables": {}, "engines": [], "findings": '
+        b'[{"code": "no-such-code", "message": "m", "table": null, "file": null, "line": null, "column": null, '
+        b'"value": null, "expected": null, "found_by": []}]}}',
+        b"[" * 100_000,
+    ],
+)
+def test_a_malformed_entry_is_a_miss(package_copy: Path, entry: bytes) -> None:
+    _break_a_row(package_copy)
+    store = _store(package_copy)
+    store.folder.mkdir(parents=True)
+    store.entry().write_bytes(entry.replace(b"KEY", store.key.encode()))
+    report = validate(package_copy, cache=None)
+    assert not report.cached and not report.valid
+
+
+def test_a_symlinked_entry_or_folder_is_a_miss(package_copy: Path, tmp_path: Path) -> None:
+    _break_a_row(package_copy)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store = _store(package_copy)
+    _forge(cache.Store(root=elsewhere, key=store.key, covered=store.covered, stamps=store.stamps))
+    (package_copy / ".uslatam").mkdir()
+    (package_copy / ".uslatam" / "cache").symlink_to(elsewhere / ".uslatam" / "cache")
+    report = validate(package_copy, cache=None)
+    assert not report.cached and not report.valid
+    assert sorted(os.listdir(elsewhere / ".uslatam" / "cache")) == [store.entry().name]  # nothing written there
+    (package_copy / ".uslatam" / "cache").unlink()
+    _forge(store)
+    (package_copy / "elsewhere.json").write_bytes(store.entry().read_bytes())
+    store.entry().unlink()
+    store.entry().symlink_to(package_copy / "elsewhere.json")
+    assert not validate(package_copy, cache=None).cached
+
+
+def test_a_disk_that_refuses_writes_leaves_the_report_as_it_is(package_copy: Path, monkeypatch) -> None:
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache.os, "replace", full)
+    report = validate(package_copy, cache=None)
+    assert report.valid and not report.cached
+    left = [p.name for p in (package_copy / ".uslatam" / "cache").iterdir()]
+    assert left == [".gitignore"]  # no temporary left behind
+
+
+def test_a_run_that_opens_a_file_the_key_holds_only_by_its_time_is_not_stored(package_copy: Path) -> None:
+    store = _store(package_copy)
+    assert cache.covers(store, {str(package_copy / "data" / "entities.csv"), "/etc/hostname"})
+    assert not cache.covers(store, {str(package_copy / "README.md")})
+
+
+def test_only_the_newest_entries_are_kept(package_copy: Path) -> None:
+    folder = package_copy / ".uslatam" / "cache"
+    folder.mkdir(parents=True)
+    for number in range(cache.KEPT_ENTRIES + 3):
+        entry = folder / f"validate-{number:064d}.json"
+        entry.write_text("{}")
+        os.utime(entry, ns=(number * 10**9, number * 10**9))
+    cache._prune(folder)
+    kept = sorted(p.name for p in folder.iterdir())
+    assert kept == [f"validate-{n:064d}.json" for n in range(3, cache.KEPT_ENTRIES + 3)]
+
+
+def test_the_key_covers_every_file_a_validation_opens() -> None:
+    """Whatever a layer reads, the key holds it by its content: else the cache would be stale."""
+    from uslatam.boundary import recording_opens
+
+    store = _store(ROOT, wanted=True)
+    with recording_opens() as opened:
+        validate(ROOT)
+    assert any(p.endswith("datapackage.json") for p in opened)
+    assert cache.covers(store, opened)
