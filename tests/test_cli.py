@@ -65,6 +65,18 @@ def test_github_annotations_escape_cells_so_none_can_forge_a_command(tmp_path: P
     assert "100%25" in annotation
 
 
+def test_github_annotations_cut_a_long_value_to_its_start_and_length(tmp_path: Path) -> None:
+    from uslatam.cli.render import SHOWN_CHARACTERS, as_github
+    from uslatam.report import Finding, Report
+
+    long = "x" * 100_000
+    report = Report(package=".", findings=[Finding("constraint-error", long, table="t", file="f.csv", value=long)])
+    (annotation, _) = as_github(report, tmp_path).splitlines()
+    assert annotation.startswith("::error file=f.csv,title=constraint-error::")
+    assert len(annotation) < 3 * SHOWN_CHARACTERS + 500
+    assert annotation.count("100,000 characters") == 1 and "100,002 characters" in annotation  # the value's repr
+
+
 def test_github_escaping_of_data_and_properties() -> None:
     from uslatam.cli.render import _escape_data, _escape_property
 

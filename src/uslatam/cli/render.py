@@ -104,11 +104,11 @@ def as_github(report: Report, root: Path) -> str:
             if column:
                 properties.append(f"col={column}")
         properties.append(f"title={_escape_property(f.code)}")
-        message = f"{f.message}"
+        message = _shortened(f.message)
         if f.column:
             message = f"[{f.column}] {message}"
         if f.value is not None:
-            message += f" (value {f.value!r})"
+            message += f" (value {_shortened(repr(f.value))})"
         message += f". Fix: {f.hint}"
         command = "error" if f.severity == "error" else "warning"
         lines.append(f"::{command} {','.join(properties)}::{_escape_data(message)}")
