@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from uslatam import cache
-from uslatam.package import DEFAULT_LIMITS, copy_package
+from uslatam.package import DEFAULT_LIMITS, Limits, copy_package
 from uslatam.validate import _cache_store, validate
 
 from .conftest import ROOT
@@ -60,7 +60,55 @@ def test_no_cache_always_runs_and_stores_nothing(package_copy: Path) -> None:
     validate(package_copy, cache=False)
     validate(package_copy)  # the library's default: a call writes nothing
     assert not (package_copy / ".uslatam" / "cache").exists()
-    assert validate(package_copy, cache=False).cached is False
+    validate(package_copy, cache=None)
+    assert validate(package_copy, cache=None).cached  # an entry is there now
+    assert validate(package_copy, cache=False).cached is False  # and is not read
+    assert validate(package_copy).cached is False
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"engines": ("vectorised",)},
+        {"engines": ("frictionless", "pandera")},
+        {"limits": Limits(max_file_bytes=5_000)},
+        {"require_history": True},
+    ],
+    ids=["engine", "engines-both", "file-limit", "require-history"],
+)
+def test_other_options_are_another_key(package_copy: Path, options: dict) -> None:
+    validate(package_copy, cache=None)
+    other = validate(package_copy, cache=None, **options)
+    assert not other.cached
+    _same(other, validate(package_copy, cache=False, **options))
+
+
+def test_what_git_hands_back_for_the_release_is_in_the_key(package_copy: Path) -> None:
+    """`git replace` changes what the release's commit reads as, its name unchanged."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(package_copy), *args], capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    validate(package_copy, cache=None)
+    assert validate(package_copy, cache=None).cached
+    release = git("rev-parse", "HEAD")
+    (package_copy / "data" / "entities.csv").write_text(_rows(package_copy, "entities")[0], encoding="utf-8")
+    git("add", "-A")
+    fake = git("commit-tree", git("write-tree"), "-m", "the package as released")
+    git("checkout", "-q", "--", ".")  # the work tree as it was; only the history now differs
+    git("reset", "-q", "--hard", release)
+    git("replace", release, fake)
+    replaced = validate(package_copy, cache=None)
+    assert not replaced.cached
+    _same(replaced, validate(package_copy, cache=False))
+
+
+def test_a_file_above_the_file_limit_is_never_read_for_a_key(package_copy: Path) -> None:
+    limits = Limits(max_file_bytes=5_000)  # smaller than some tables: validation refuses them unread
+    validate(package_copy, cache=None, limits=limits)
+    assert not validate(package_copy, cache=None, limits=limits).cached
+    assert not (package_copy / ".uslatam" / "cache").exists()
 
 
 def test_the_cache_folder_ignores_itself(package_copy: Path) -> None:
@@ -84,7 +132,9 @@ def _rows(root: Path, table: str) -> list[str]:
 def _edit(root: Path, rng: random.Random) -> str:
     """One random edit of the kinds a pull request makes; returns what it did."""
     tables = sorted(p.stem for p in (root / "data").glob("*.csv"))
-    kind = rng.choice(["change", "add", "delete", "schema", "source", "undeclared", "descriptor", "revert"])
+    kind = rng.choice(
+        ["change", "add", "delete", "schema", "source", "undeclared", "descriptor", "hidden", "symlink", "revert"]
+    )
     table = rng.choice(tables)
     lines = _rows(root, table)
     path = root / "data" / f"{table}.csv"
@@ -116,6 +166,14 @@ def _edit(root: Path, rng: random.Random) -> str:
         text.write_text(words[:cut] + rng.choice(["", " inserted ", "\n"]) + words[cut + 1 :], encoding="utf-8")
     elif kind == "undeclared":
         (root / "data" / f"stray{rng.randrange(3)}.csv").write_text("a\n1\n", encoding="utf-8")
+    elif kind == "hidden":  # a listing counts hidden entries too
+        hidden = root / "data" / ".hidden"
+        hidden.rmdir() if hidden.exists() else hidden.mkdir()
+    elif kind == "symlink" and not path.is_symlink():
+        moved = root / "moved" / path.name
+        moved.parent.mkdir(exist_ok=True)
+        path.replace(moved)
+        path.symlink_to(os.path.relpath(moved, path.parent))
     elif kind == "descriptor":
         descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
         descriptor["title"] = rng.choice(["", "A title", descriptor.get("title", "")])
@@ -126,7 +184,7 @@ def _edit(root: Path, rng: random.Random) -> str:
     return f"{kind} {table}"
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_cached_report_is_the_full_report_after_random_edits(package_copy: Path, seed: int) -> None:
     rng = random.Random(seed)
     validate(package_copy, cache=None)
@@ -134,9 +192,11 @@ def test_the_cached_report_is_the_full_report_after_random_edits(package_copy: P
         done = _edit(package_copy, rng)
         incremental = validate(package_copy, cache=None)
         full = validate(package_copy, cache=False)
+        assert not full.cached
         _same(incremental, full)
         again = validate(package_copy, cache=None)
-        assert again.cached, done
+        if not any(p.is_symlink() for p in (package_copy / "data").iterdir()):
+            assert again.cached, done  # a run that reads through a symlink is never stored
         _same(again, full)
 
 
@@ -225,6 +285,15 @@ def test_a_folder_without_a_descriptor_gets_no_cache(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "entry",
     [
+        b'{"format": 1, "key": "KEY", "written_to": WRITTEN, "report": {"fatal": false, "tables": {}, "engines": [], '
+        b'"findings": [], "extra": 1}, "extra": 1}',
+        b'{"format": 1, "key": "KEY", "written_to": WRITTEN, "report": {"fatal": "no", "tables": {}, "engines": [], '
+        b'"findings": []}}',
+        b'{"format": 1, "key": "KEY", "written_to": WRITTEN, "report": {"fatal": false, "tables": {}, "engines": [1], '
+        b'"findings": []}}',
+        b'{"format": 1, "key": "KEY", "written_to": WRITTEN, "report": {"fatal": false, "tables": {}, "engines": [], '
+        b'"findings": [{"code": "foreign-key", "message": "m", "table": null, "file": null, "line": "1", '
+        b'"column": null, "value": null, "expected": null, "found_by": []}]}}',
         b"not json",
         b"[]",
         b'{"format": 1, "key": "another", "report": {}}',
@@ -240,9 +309,42 @@ def test_a_malformed_entry_is_a_miss(package_copy: Path, entry: bytes) -> None:
     _break_a_row(package_copy)
     store = _store(package_copy)
     store.folder.mkdir(parents=True)
-    store.entry().write_bytes(entry.replace(b"KEY", store.key.encode()))
+    store.entry().write_bytes(b"")
+    info = store.entry().stat()
+    written = f"[{info.st_dev}, {info.st_ino}]".encode()
+    entry = entry.replace(b"KEY", store.key.encode()).replace(b"WRITTEN", written).replace(b'"written_to": []', b"")
+    store.entry().write_bytes(entry.replace(b'"key": "KEY"', b""))
     report = validate(package_copy, cache=None)
     assert not report.cached and not report.valid
+
+
+def test_a_well_formed_entry_of_this_file_is_read() -> None:
+    """The malformed entries above differ from this one only where they say: it is what they break."""
+    stored = {"fatal": False, "tables": {"t": 1}, "engines": ["pandera"], "findings": []}
+    finding = {f: None for f in ("table", "file", "line", "column", "value", "expected")}
+    stored["findings"] = [{**finding, "code": "foreign-key", "message": "m", "line": 3, "found_by": ["pandera"]}]
+    report = cache._report(stored, "p")
+    assert report is not None and report.cached and report.findings[0].line == 3
+    assert cache._report({**stored, "fatal": "no"}, "p") is None
+
+
+def test_an_entry_symlinked_to_a_real_entry_elsewhere_is_a_miss(package_copy: Path, tmp_path: Path) -> None:
+    twin = tmp_path / "twin"
+    subprocess.run(["cp", "-a", str(package_copy), str(twin)], check=True)  # the same files: the same key
+    validate(twin, cache=True)
+    entry = _store(twin, wanted=True).entry()
+    store = _store(package_copy)
+    assert store.entry().name == entry.name
+    store.folder.mkdir(parents=True)
+    store.entry().symlink_to(entry)
+    assert not validate(package_copy, cache=None).cached
+
+
+def test_git_variables_cannot_vouch_for_a_folder_outside_git(package_copy: Path, tmp_path: Path, monkeypatch) -> None:
+    outside = copy_package(package_copy, tmp_path / "outside")
+    monkeypatch.setenv("GIT_DIR", str(package_copy / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(outside))
+    assert not cache.allowed(outside, None)
 
 
 def test_a_symlinked_entry_or_folder_is_a_miss(package_copy: Path, tmp_path: Path) -> None:
@@ -293,12 +395,48 @@ def test_only_the_newest_entries_are_kept(package_copy: Path) -> None:
     assert kept == [f"validate-{n:064d}.json" for n in range(3, cache.KEPT_ENTRIES + 3)]
 
 
-def test_the_key_covers_every_file_a_validation_opens() -> None:
+@pytest.mark.parametrize("engines", [("pandera",), ("vectorised",), ("frictionless", "pandera")])
+def test_the_key_covers_every_file_a_validation_opens(engines: tuple[str, ...]) -> None:
     """Whatever a layer reads, the key holds it by its content: else the cache would be stale."""
     from uslatam.boundary import recording_opens
 
     store = _store(ROOT, wanted=True)
     with recording_opens() as opened:
-        validate(ROOT)
+        validate(ROOT, engines=engines)
     assert any(p.endswith("datapackage.json") for p in opened)
     assert cache.covers(store, opened)
+
+
+def test_a_hidden_folder_is_in_the_key_as_listings_count_it(package_copy: Path) -> None:
+    """The inventory stops after MAX_LISTED entries of a folder, hidden ones counted: one more
+    hidden folder can hide an undeclared file, so its coming and going is a change."""
+    from uslatam.validate.inventory import MAX_LISTED
+
+    data = package_copy / "data"
+    fillers = MAX_LISTED - len(list(data.iterdir())) - 1
+    for number in range(fillers):
+        (data / f"filler{number:05d}.txt").touch()
+    (data / "zzz.csv").write_text("a\n1\n", encoding="utf-8")  # sorted last: the entry the limit reaches
+    (data / ".hidden").mkdir()
+    assert validate(package_copy, cache=None).valid  # zzz.csv is beyond the limit
+    (data / ".hidden").rmdir()
+    uncovered = validate(package_copy, cache=None)
+    assert not uncovered.cached and "undeclared-file" in uncovered.counts()
+
+
+def test_a_symlink_is_keyed_by_where_it_ends(package_copy: Path, tmp_path: Path) -> None:
+    """A link through a link outside: retargeting the outer one changes nothing in the package."""
+    table = package_copy / "data" / "entities.csv"
+    inside = package_copy / "kept" / "entities.csv"
+    inside.parent.mkdir()
+    table.replace(inside)
+    outer = tmp_path / "outer"
+    outer.symlink_to(tmp_path)  # first it ends outside the package
+    table.symlink_to(outer / "missing.csv")
+    first = validate(package_copy, cache=None)
+    outer.unlink()
+    outer.symlink_to(inside.parent)  # now it ends inside, at the table
+    second = validate(package_copy, cache=None)
+    assert not second.cached
+    _same(second, validate(package_copy, cache=False))
+    assert first.to_dict()["counts"] != second.to_dict()["counts"]

@@ -1,21 +1,25 @@
 """Validation results kept under ``.uslatam/cache/``, keyed by the content of every input.
 
 A run's report is stored under a key made of: the tool's own code and the versions of the
-libraries installed beside it, the options, the newest release's commit, and every entry
-under the package's root (the package's files by content, others by size and time; hidden
-folders and ``__pycache__`` skipped, ``.uslatam/`` included but for this cache). A later run
-with the same key is given the stored report instead of running again; any change to any of
-these is a new key, so a stored report is only ever the report a full run would make. A file
-that changed while the run read it (an editor saving, a checkout) leaves the report unstored.
+distributions installed beside it (their names; a dependency edited in place is not seen),
+git's and Python's path variables, the options, the newest release's commit and what git
+hands back for it, and every entry under the package's root (the package's files by content,
+others by size and time, symlinks by their text and where they end, hidden folders by name;
+``__pycache__`` skipped, ``.uslatam/`` included but for this cache). A later run with the same
+key is given the stored report instead of running again; any change to any of these is a new
+key, so a stored report is only ever the report a full run would make. A file that changed
+while the run read it (an editor saving, a checkout) leaves the report unstored.
 
 A cache inside a package could arrive with it, forged ("no findings"). So by default one is
 used only at the top of a git work tree that tracks the descriptor and nothing under
-``.uslatam/`` (in any case): a clone brings only tracked files, and a pull request cannot bring
-a cache. And an entry names the file it was written to (device and inode): a copy, an archive
-extracted or a folder moved in holds other files, whose entries are misses. A run that opened
-a file under the root that the key does not hold by its content is not stored. Entries are
-read as untrusted input: a malformed, oversized or symlinked entry is a miss. Writing is best
-effort: a read-only or full disk leaves the run's report as it is, uncached.
+``.uslatam/`` (in any letter case): a clone brings only tracked files, and a pull request
+cannot bring a cache (git's variables are ignored for this: a GIT_DIR elsewhere cannot vouch
+for a folder). And an entry names the file it was written to (device and inode): a copy, or
+an archive extracted (even with a ``.git`` of its own), holds other files, whose entries are
+misses. A run that opened a file under the root that the key does not hold by its content is
+not stored, and no file of the package larger than the file limit is read to make a key.
+Entries are read as untrusted input: a malformed, oversized or symlinked entry is a miss.
+Writing is best effort: a read-only or full disk leaves the run's report as it is, uncached.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ MAX_ENTRY_BYTES = 256 * 1024 * 1024
 KEPT_ENTRIES = 8  # the newest entries kept; older ones are deleted
 SKIPPED_NAMES = ("__pycache__",)  # Python's bytecode, written beside modules, never package data
 _FINDING_FIELDS = {f.name: f for f in fields(Finding)}
+_ENTRY_FIELDS = {"format", "key", "written_to", "report"}
+_REPORT_FIELDS = {"fatal", "tables", "engines", "findings"}
 
 
 class KeyUnavailable(Exception):
@@ -79,20 +85,22 @@ def allowed(root: Path, wanted: bool | None) -> bool:
             ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", DESCRIPTOR, f":(icase){STATE_DIR}"],
             capture_output=True,
             timeout=30,
+            env=_git_environment(),
         )
     except (OSError, subprocess.SubprocessError):
         return False
     return listed.returncode == 0 and listed.stdout == DESCRIPTOR.encode() + b"\0"
 
 
-def open_store(root: Path, options: dict) -> Store:
-    """The store for this package and these options (raises :class:`KeyUnavailable`)."""
+def open_store(root: Path, options: dict, *, max_file_bytes: int) -> Store:
+    """The store for this package and these options (raises :class:`KeyUnavailable`, also for a
+    file of the package larger than ``max_file_bytes``: never read in full to make a key)."""
     digest = hashlib.sha256()
-    head = {"format": FORMAT, "tool": tool_fingerprint(), "options": options}
+    head = {"format": FORMAT, "tool": tool_fingerprint(), "options": options, "environment": _environment()}
     digest.update(json.dumps(head, sort_keys=True).encode())
     covered: set[str] = set()
     stamps = hashlib.sha256()
-    for relpath, kind, content, stamp in _package_files(Path(root), hashing=True):
+    for relpath, kind, content, stamp in _package_files(Path(root), hashing=True, max_file_bytes=max_file_bytes):
         if kind == "file":
             covered.add(relpath)
         digest.update(json.dumps([relpath, kind, content]).encode() + b"\n")
@@ -104,7 +112,7 @@ def unchanged(store: Store) -> bool:
     """Whether every entry under the root still has the size, time and inode it had when the key was made."""
     stamps = hashlib.sha256()
     try:
-        for relpath, _, _, stamp in _package_files(Path(store.root), hashing=False):
+        for relpath, _, _, stamp in _package_files(Path(store.root), hashing=False, max_file_bytes=0):
             stamps.update(json.dumps([relpath, stamp]).encode() + b"\n")
     except KeyUnavailable:
         return False
@@ -131,15 +139,27 @@ def _own_code(path: Path) -> bytes:
     return path.read_bytes()  # the tool's installed modules, never a package's file
 
 
-def _package_files(root: Path, *, hashing: bool) -> Iterator[tuple[str, str, str, str]]:
+def _environment() -> dict[str, str]:
+    """The variables that change what validation reads: git's own (a GIT_DIR elsewhere, replacement
+    objects off) and Python's module path."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("GIT_") or k == "PYTHONPATH"}
+
+
+def _git_environment() -> dict[str, str]:
+    """This process's environment without git's variables: the work tree is found from the folder."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+
+
+def _package_files(root: Path, *, hashing: bool, max_file_bytes: int) -> Iterator[tuple[str, str, str, str]]:
     """(relative path, kind, content, stamp) of every entry the key covers, folder by folder.
 
     The package's own files (:data:`~uslatam.paths.PACKAGE_FILES`, its folders, the tool's
     hidden files and ``.uslatam/``) are keyed by their content (when ``hashing``). Any other file
     under the root (a README, tests) is keyed by size and modification time: enough to see it
     appear, vanish or change, since a run that opens one is never stored (:func:`covers`).
-    Hidden folders (``.git``, a virtual environment) are skipped: no package path may lead into
-    one. The stamp (size, time, inode) is what a change during the run would alter.
+    Hidden folders (``.git``, a virtual environment) are named but not entered: no package path
+    may lead into one, though listings count them. A symlink is keyed by its text and by where
+    it ends. The stamp (size, time, inode) is what a change during the run would alter.
     """
     pending, seen = [root], 0
     while pending:
@@ -162,16 +182,20 @@ def _package_files(root: Path, *, hashing: bool) -> Iterator[tuple[str, str, str
                 raise KeyUnavailable(f"cannot look at {relpath}: {error.strerror or error}") from None
             stamp = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
             if stat.S_ISLNK(info.st_mode):
-                yield relpath, "symlink", os.readlink(path), stamp
+                yield relpath, "symlink", f"{os.readlink(path)}\0{os.path.realpath(path)}", stamp
             elif stat.S_ISDIR(info.st_mode):
                 if relpath == STATE_DIR:
                     pending.append(path)  # its contents only: the cache's own first write leaves the key as it was
-                elif not entry.name.startswith("."):
+                elif entry.name.startswith("."):
+                    yield relpath, "hidden-folder", "", ""
+                else:
                     pending.append(path)
                     yield relpath, "folder", "", ""
             elif not stat.S_ISREG(info.st_mode):
                 yield relpath, "special", str(stat.S_IFMT(info.st_mode)), stamp
             elif _own_file(relpath):
+                if hashing and info.st_size > max_file_bytes:
+                    raise KeyUnavailable(f"{relpath} is larger than {max_file_bytes} bytes")
                 yield relpath, "file", _file_hash(path, relpath) if hashing else "", stamp
             else:
                 yield relpath, "other-file", f"{info.st_size}:{info.st_mtime_ns}", stamp
@@ -208,7 +232,9 @@ def lookup_report(store: Store, package: str) -> Report | None:
             entry = json.loads(stream.read(MAX_ENTRY_BYTES + 1))
     except (Refused, OSError, ValueError, RecursionError):
         return None
-    if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != store.key:
+    if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS:
+        return None
+    if entry["format"] != FORMAT or entry["key"] != store.key:
         return None
     if entry.get("written_to") != [info.st_dev, info.st_ino]:
         return None  # copied, extracted or moved here: not an entry this cache wrote
@@ -311,7 +337,7 @@ def _stored(report: Report) -> dict:
 
 def _report(data: object, package: str) -> Report | None:
     """A report from a stored entry, or None for anything but what :func:`_stored` writes."""
-    if not isinstance(data, dict) or not isinstance(data.get("fatal"), bool):
+    if not isinstance(data, dict) or set(data) != _REPORT_FIELDS or not isinstance(data["fatal"], bool):
         return None
     tables, engines, stored = data.get("tables"), data.get("engines"), data.get("findings")
     if not isinstance(tables, dict) or not all(isinstance(k, str) and type(v) is int for k, v in tables.items()):

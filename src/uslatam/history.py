@@ -52,6 +52,17 @@ def git(root: Path, *args: str) -> bytes:
     return result.stdout
 
 
+def commit_identity(root: Path, commit: str) -> str:
+    """What git hands back for ``commit``: its tree and any replacement objects (``git replace``)
+    that change what is read of it, or git's message when it cannot say."""
+    try:
+        tree = git(root, "rev-parse", "--verify", "--quiet", f"{commit}^{{tree}}").decode().strip()
+        replaced = git(root, "for-each-ref", "--format=%(refname) %(objectname)", "refs/replace/").decode()
+    except VersionError as error:
+        return f"unreadable: {error}"
+    return f"{tree}\n{replaced}"
+
+
 def git_objects(root: Path, specs: list[str]) -> list[bytes | None]:
     """The contents of many ``REVISION:PATH`` objects from one ``git cat-file --batch`` (None: no such object).
 

@@ -110,10 +110,11 @@ def _cache_store(path, limits: Limits, engines, against, require_history: bool, 
         return None
     release: object = None
     if against is None:
-        from ..history import last_release
+        from ..history import commit_identity, last_release
 
         try:
-            release = last_release(root)
+            found = last_release(root)
+            release = None if found is None else [*found, commit_identity(root, found[1])]
         except Exception as error:  # what the run will report about the history: part of the key
             release = f"{type(error).__name__}: {error}"
     options = {
@@ -124,7 +125,7 @@ def _cache_store(path, limits: Limits, engines, against, require_history: bool, 
         "require_history": require_history,
     }
     try:
-        return result_cache.open_store(root, options)
+        return result_cache.open_store(root, options, max_file_bytes=limits.max_file_bytes)
     except result_cache.KeyUnavailable:
         return None
 
