@@ -440,3 +440,13 @@ def test_a_symlink_is_keyed_by_where_it_ends(package_copy: Path, tmp_path: Path)
     assert not second.cached
     _same(second, validate(package_copy, cache=False))
     assert first.to_dict()["counts"] != second.to_dict()["counts"]
+
+
+def test_a_key_that_cannot_be_made_is_a_full_run(package_copy: Path, monkeypatch) -> None:
+    def unreadable(path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(cache, "_own_code", unreadable)
+    report = validate(package_copy, cache=None)
+    assert report.valid and not report.cached
+    assert not (package_copy / ".uslatam").exists()

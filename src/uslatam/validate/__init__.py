@@ -126,7 +126,7 @@ def _cache_store(path, limits: Limits, engines, against, require_history: bool, 
     }
     try:
         return result_cache.open_store(root, options, max_file_bytes=limits.max_file_bytes)
-    except result_cache.KeyUnavailable:
+    except (result_cache.KeyUnavailable, OSError):  # a cache is never a reason for validation to fail
         return None
 
 
