@@ -32,11 +32,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .boundary import Refused, open_regular, recording_opens
 from .codes import lookup
+from .files import replacing
 from .paths import DESCRIPTOR, PACKAGE_FILES, PACKAGE_FOLDERS, TOOL_HIDDEN_FILES
 from .report import Finding, Report
 
@@ -236,9 +237,9 @@ def lookup_report(store: Store, package: str) -> Report | None:
         return None
     if entry["format"] != FORMAT or entry["key"] != store.key:
         return None
-    if entry.get("written_to") != [info.st_dev, info.st_ino]:
+    if entry["written_to"] != [info.st_dev, info.st_ino]:
         return None  # copied, extracted or moved here: not an entry this cache wrote
-    report = _report(entry.get("report"), package)
+    report = _report(entry["report"], package)
     if report is not None:
         try:
             os.utime(store.entry())  # the newest entries are kept: one in use stays
@@ -262,25 +263,18 @@ def store_report(store: Store, report: Report, opened: set[str]) -> bool:
         ignore = folder / ".gitignore"
         if not os.path.lexists(ignore):
             ignore.write_text("# written by uslatam validate: results kept for a run with the same inputs\n*\n")
-        temporary = folder / f".validate-{store.key}.{os.getpid()}.tmp"
-        temporary.unlink(missing_ok=True)
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                info = os.fstat(stream.fileno())
-                entry = {
-                    "format": FORMAT,
-                    "key": store.key,
-                    "written_to": [info.st_dev, info.st_ino],
-                    "report": _stored(report),
-                }
-                data = json.dumps(entry).encode()
-                if len(data) > MAX_ENTRY_BYTES:
-                    return False
-                stream.write(data)
-            os.replace(temporary, store.entry())
-        finally:
-            temporary.unlink(missing_ok=True)
+        with replacing(store.entry()) as temporary:  # the file renamed into place keeps its inode
+            info = os.stat(temporary, follow_symlinks=False)
+            entry = {
+                "format": FORMAT,
+                "key": store.key,
+                "written_to": [info.st_dev, info.st_ino],
+                "report": _stored(report),
+            }
+            data = json.dumps(entry).encode()
+            if len(data) > MAX_ENTRY_BYTES:
+                raise OSError("the report is too large to keep")
+            temporary.write_bytes(data)
         _prune(folder)
     except OSError:
         return False  # a read-only or full disk: the report stands, uncached
@@ -331,7 +325,7 @@ def _stored(report: Report) -> dict:
         "fatal": report.fatal,
         "tables": dict(report.tables),
         "engines": list(report.engines),
-        "findings": [{name: getattr(f, name) for name in _FINDING_FIELDS} for f in report.findings],
+        "findings": [asdict(f) for f in report.findings],
     }
 
 
@@ -339,7 +333,7 @@ def _report(data: object, package: str) -> Report | None:
     """A report from a stored entry, or None for anything but what :func:`_stored` writes."""
     if not isinstance(data, dict) or set(data) != _REPORT_FIELDS or not isinstance(data["fatal"], bool):
         return None
-    tables, engines, stored = data.get("tables"), data.get("engines"), data.get("findings")
+    tables, engines, stored = data["tables"], data["engines"], data["findings"]
     if not isinstance(tables, dict) or not all(isinstance(k, str) and type(v) is int for k, v in tables.items()):
         return None
     if not isinstance(engines, list) or not all(isinstance(e, str) for e in engines):
