@@ -53,9 +53,15 @@ def fullmatch(pattern: str, values: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(values.astype(object).where(values.notna(), None), type=pa.large_string())
+    if isinstance(values.dtype, pd.StringDtype):
+        array = pa.array(values.array)  # the column's own Arrow data (or its strings): no Python object a cell
+    else:
+        array = pa.array(values.astype(object).where(values.notna(), None), type=pa.large_string())
     matched = pc.match_substring_regex(array, f"^(?:{pattern})$")
-    return pd.Series(pd.array(matched.to_pylist(), dtype="boolean"), index=values.index)  # positions, not labels
+    flags = pd.arrays.BooleanArray(
+        matched.fill_null(False).to_numpy(zero_copy_only=False), matched.is_null().to_numpy(zero_copy_only=False)
+    )
+    return pd.Series(flags, index=values.index)  # positions, not labels
 
 
 class _AnchoredRe2:
