@@ -100,6 +100,19 @@ class Context:
 
     def lookup(self, table: str, key: str, column: str, typed: TypedTable, reference: str):
         """``table.column`` of the row that ``typed.reference`` names, per row of ``typed`` (NA where none)."""
+        taken = self._taken(table, key, column, typed, reference)
+        if taken is None:
+            return None
+        result = taken.to_pandas(types_mapper=pandas_type)
+        result.index = typed.frame.index
+        return result
+
+    def lookup_values(self, table: str, key: str, column: str, typed: TypedTable, reference: str) -> list | None:
+        """:meth:`lookup` as a Python list (None where none), for the rules that look at each row."""
+        taken = self._taken(table, key, column, typed, reference)
+        return None if taken is None else taken.to_pylist()
+
+    def _taken(self, table: str, key: str, column: str, typed: TypedTable, reference: str):
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -113,9 +126,7 @@ class Context:
         taken = pc.take(arrow(target.frame[column]), positions)
         if pa.types.is_dictionary(taken.type):
             taken = taken.cast(taken.type.value_type)
-        result = taken.to_pandas(types_mapper=pandas_type)
-        result.index = typed.frame.index
-        return result
+        return taken
 
     def forget(self, table: str) -> None:
         """Let go of the lookups made for ``table`` (once it is checked)."""

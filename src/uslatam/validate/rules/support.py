@@ -95,14 +95,15 @@ def _said(other: str, condition: Condition, value: object) -> str:
 
 def _span_cells(ctx: Context, typed: TypedTable, column: str) -> list[tuple[str, int, int] | None] | None:
     """Per row, (source_id, start, end) of the span ``column`` names; None where empty, unknown or broken."""
-    found = [ctx.lookup(SPANS, "span_id", c, typed, column) for c in ("source_id", "start", "end")]
+    found = [ctx.lookup_values(SPANS, "span_id", c, typed, column) for c in ("source_id", "start", "end")]
     if any(f is None for f in found):
         return None
     ids = cell_values(_frame(typed)[column])
-    sources, starts, ends = (cell_values(f) for f in found)
+    sources, starts, ends = found
+    broken = ctx.broken_spans
     return [
-        (s, a, b) if s is not None and a is not None and b is not None and i not in ctx.broken_spans else None
-        for i, s, a, b in zip(ids, sources, starts, ends)
+        (s, a, b) if s is not None and a is not None and b is not None and i not in broken else None
+        for i, s, a, b in zip(ids, sources, starts, ends)  # type: ignore[arg-type]
     ]
 
 
@@ -197,8 +198,8 @@ def id_date(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         date_field = spec.id_date_field
         if spec.name not in frame.columns or date_field not in frame.columns:
             continue
-        agrees = _agrees_with_first_id_date(frame[spec.name], frame[date_field])
-        rest = frame[~agrees] if agrees.any() else frame
+        settled = _settled_on_columns(frame[spec.name], frame[date_field])
+        rest = frame[~settled] if settled.any() else frame
         for line, identifier, date in each_row(rest.index, rest[spec.name], rest[date_field]):
             embedded = id_dates(identifier) if identifier else []
             if date is not None and not _real_date(date):
@@ -223,17 +224,22 @@ _FIRST_ID_DATE = (
 )
 
 
-def _agrees_with_first_id_date(identifiers, dates) -> np.ndarray:
-    """Rows settled on whole columns: the date starts with the first date the ID embeds. Only
-    the others (no date, another date, an ID with more than one) are judged a row at a time."""
-    import numpy as np
+_YEAR_DIGITS = r"19[0-9]{2}|20[0-9]{2}|2100"
+
+
+def _settled_on_columns(identifiers, dates) -> np.ndarray:
+    """Rows settled on whole columns: the ID embeds no date, or the date starts with the first
+    one it embeds. Only the others (no date, another date, an ID with more than one) are judged
+    a row at a time."""
     import pyarrow.compute as pc
 
     from ..context import arrow
 
-    first = pc.struct_field(pc.extract_regex(arrow(identifiers), _FIRST_ID_DATE), "date")
+    ids = arrow(identifiers)
+    first = pc.struct_field(pc.extract_regex(ids, _FIRST_ID_DATE), "date")
     date = arrow(dates)
-    agrees = np.zeros(len(date), dtype=bool)
+    # no digits that could be a year: no date to agree with (a looser test than _ID_DATE, so never wrong)
+    agrees = ~pc.match_substring_regex(ids, _YEAR_DIGITS).fill_null(False).to_numpy(zero_copy_only=False)
     width = pc.utf8_length(first)
     for length in (4, 7, 10):
         same = pc.and_(pc.equal(width, length), pc.equal(pc.utf8_slice_codeunits(date, 0, length), first))
@@ -417,30 +423,46 @@ def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         cells = {c: _span_cells(ctx, typed, c) for c in columns}
         if spec.name not in frame.columns or not columns or any(v is None for v in cells.values()):
             continue
-        ids = {c: cell_values(frame[c]) for c in columns}
-        for position, (line, value) in enumerate(each_row(frame.index, frame[spec.name])):
+        # per column and row: the span's words without runs of white space; None where they are
+        # unknown (the value is not judged), _NO_SPAN where the row names no span there
+        flattened: dict[tuple[str, int, int], str | None] = {}  # a span cited by many rows is flattened once
+        held_by_column = []
+        for column in columns:
+            held: list[str | None] = []
+            for identifier, cell in zip(cell_values(frame[column]), cells[column]):  # type: ignore[arg-type]
+                if identifier is None:
+                    held.append(_NO_SPAN)
+                elif cell is None:
+                    held.append(None)
+                else:
+                    if cell not in flattened:
+                        words = _words(ctx, cell)
+                        flattened[cell] = None if words is None else _flat(words)
+                    held.append(flattened[cell])
+            held_by_column.append(held)
+        for position, value in enumerate(cell_values(frame[spec.name])):
             if value is None:
                 continue
             flat_value = _flat(value)
-            held, unknown = [], False
-            for column in columns:
-                if ids[column][position] is None:
-                    continue
-                words = _words(ctx, cells[column][position])  # type: ignore[index]
-                if words is None:
-                    unknown = True
-                else:
-                    held.append(_flat(words))
-            if unknown or any(flat_value in words for words in held):
+            supported = False
+            for held in held_by_column:
+                words = held[position]
+                if words is None or (words is not _NO_SPAN and flat_value in words):
+                    supported = True  # unknown words are not a finding; words holding the value are support
+                    break
+            if supported:
                 continue
             yield ctx.finding(
                 "words-not-in-span",
                 f"{value!r} does not occur in the words of {' or '.join(columns)}",
                 name,
-                line,
+                frame.index[position],
                 spec.name,
                 value,
             )
+
+
+_NO_SPAN = "\x00no span"  # a marker compared by identity, never by value
 
 
 # --- mentions --------------------------------------------------------------------------
@@ -797,11 +819,12 @@ def uncovered_text(ctx: Context) -> Iterator[Finding]:
     spans = ctx.rows(SPANS, SPAN_PLACE)
     if not coverage_enabled(ctx.package.descriptor) or spans is None or "bodies" not in ctx.gathered:
         return
-    spans = spans[~spans["span_id"].isin(list(ctx.broken_spans))]
+    if ctx.broken_spans:
+        spans = spans[~isin(spans["span_id"], pd.Series(sorted(ctx.broken_spans), dtype="string"))]
     by_role: dict[str, dict[str, list[tuple[int, int]]]] = {}
     for role, parts in ctx.gathered.get("cited", {}).items():
         ids = pd.concat([pd.Series(p, dtype="string") for p in parts]).unique()
-        rows = spans[spans["span_id"].isin(list(ids))].dropna()
+        rows = spans[isin(spans["span_id"], ids)].dropna()
         for _, source, start, end in each_row(rows.index, rows["source_id"], rows["start"], rows["end"]):
             by_role.setdefault(source, {}).setdefault(role if role in (CITES, NAMES, EXCLUDES) else CITES, []).append(
                 (start, end)
