@@ -757,6 +757,18 @@ def primary_key(p):
 
 
 @case
+def empty_primary_key(p):
+    """Rows without a key: each one a finding (no key is not a repeat); a partial key can still repeat."""
+    header, rows = p.table("source_authors")
+    source, _, name, basis = rows[-1]
+    extra = [["", "", name, basis], ["", "", name, basis], [source, "", name, basis], [source, "", name, basis]]
+    p.put_table("source_authors", header, rows + extra)  # lines 4 to 7
+    required = [("constraint-error", "source_authors", line, "author_order") for line in (4, 5, 6, 7)]
+    required += [("constraint-error", "source_authors", line, "source_id") for line in (4, 5)]
+    return required + [("primary-key", "source_authors", line, None) for line in (4, 5, 7)]
+
+
+@case
 def foreign_key(p):
     return [
         (

@@ -366,6 +366,9 @@ def _cast(text, arrow_type: str, pandas_dtype: str):
     return pd.Series(array.to_numpy(zero_copy_only=False), index=text.index).astype(pandas_dtype).mask(text.isna())
 
 
+EMPTY_PRIMARY_KEY = "primary_key_empty"  # the name of the pandera check of rows without a key
+
+
 def pandera_schema(table: TableSpec):
     """The pandera DataFrameSchema of a table: types, nullability, constraints, keys."""
     import pandera.pandas as pa
@@ -398,10 +401,22 @@ def pandera_schema(table: TableSpec):
             report_duplicates="exclude_first",
             required=True,
         )
+    key = list(table.primary_key)
+    whole_rows = []
+    if key:
+        # a row whose key cells are all empty has no key: a finding of its own, as frictionless reports it
+        whole_rows.append(
+            pa.Check(
+                lambda frame, key=key: ~frame[key].isna().all(axis=1),
+                name=EMPTY_PRIMARY_KEY,
+                ignore_na=False,
+            )
+        )
     return pa.DataFrameSchema(
         columns,
+        checks=whole_rows,
         name=table.name,
-        unique=list(table.primary_key) or None,
+        unique=key or None,
         report_duplicates="exclude_first",
         coerce=False,
         strict=False,

@@ -21,12 +21,18 @@ def check(table: TypedTable) -> list[Finding]:
         if spec.name not in frame.columns:
             continue
         findings.extend(_field(table, spec))
-    if table.spec.primary_key and all(name in frame.columns for name in table.spec.primary_key):
-        repeated = frame.duplicated(subset=list(table.spec.primary_key), keep="first").to_numpy()
-        message = f"the primary key ({', '.join(table.spec.primary_key)}) repeats an earlier row"
-        first = table.spec.primary_key[0]
-        for line in frame.index[repeated]:
-            findings.append(_finding(table, "primary-key", message, int(line), None, frame.at[line, first]))
+    key = list(table.spec.primary_key)
+    if key and all(name in frame.columns for name in key):
+        # a row without a key (every key cell empty) is a finding of its own and repeats no other row
+        empty = frame[key].isna().all(axis=1).to_numpy()
+        for line in frame.index[empty]:
+            message = f"the primary key ({', '.join(key)}) is empty"
+            findings.append(_finding(table, "primary-key", message, int(line), None))
+        keyed = frame[~empty]
+        repeated = keyed.duplicated(subset=key, keep="first").to_numpy()
+        message = f"the primary key ({', '.join(key)}) repeats an earlier row"
+        for line in keyed.index[repeated]:
+            findings.append(_finding(table, "primary-key", message, int(line), None, frame.at[line, key[0]]))
     return findings
 
 

@@ -8,7 +8,7 @@ schema and turns its failure cases into findings.
 from __future__ import annotations
 
 from ..report import Finding
-from ..schema import TypedTable, pandera_schema
+from ..schema import EMPTY_PRIMARY_KEY, TypedTable, pandera_schema
 
 ENGINE = "pandera"
 
@@ -34,16 +34,17 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         line = None if case.index is None or case.index != case.index else int(case.index)
         column = case.column if isinstance(case.column, str) else None
         value = None if case.failure_case is None else str(case.failure_case)
-        if check == "multiple_fields_uniqueness":
+        if check in ("multiple_fields_uniqueness", EMPTY_PRIMARY_KEY):  # a case a column: one finding a row
             if line in key_rows:
                 continue
             if line is not None:
                 key_rows.add(line)
-            code, column, message = (
-                "primary-key",
-                None,
-                f"the primary key ({', '.join(spec.primary_key)}) repeats an earlier row",
-            )
+            key = ", ".join(spec.primary_key)
+            code, column = "primary-key", None
+            if check == EMPTY_PRIMARY_KEY:
+                message, value = f"the primary key ({key}) is empty", None
+            else:
+                message = f"the primary key ({key}) repeats an earlier row"
         elif check == "field_uniqueness":
             code, message = "unique-error", f"{value!r} repeats an earlier row of the unique field"
         elif check == "not_nullable":
