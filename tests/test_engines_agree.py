@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from uslatam import validate as validate_module
 from uslatam.package import Limits
 from uslatam.synthetic import DEFECT_KINDS, generate
-from uslatam.validate import LARGE_ENGINES, SMALL_ENGINES, choose_engines, validate
+from uslatam.validate import DEFAULT_ENGINES, reads_with_arrow, validate
 
 from .conftest import FIXTURES
 
@@ -32,12 +33,26 @@ def _options(case: str) -> dict:
     return {"limits": Limits(**options), "against": FIXTURES / against if against else False}
 
 
+def _pandera_read_by_arrow(package: Path, **options) -> set[tuple]:
+    """pandera's findings with the tables read by pyarrow, as on a package above LARGE_PACKAGE_BYTES."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(validate_module, "LARGE_PACKAGE_BYTES", 0)
+    try:
+        return _locations(package, "pandera", **options)
+    finally:
+        patch.undo()
+
+
 def _disagreement(package: Path, **options) -> tuple[set[tuple], str]:
     """frictionless's findings, and how each other engine's differ from them ("" when none does)."""
     frictionless = _locations(package, "frictionless", **options)
     differences = []
-    for engine in ("pandera", "vectorised"):
-        other = _locations(package, engine, **options)
+    others = {
+        "pandera": _locations(package, "pandera", **options),
+        "pandera read by pyarrow": _pandera_read_by_arrow(package, **options),
+        "vectorised": _locations(package, "vectorised", **options),
+    }
+    for engine, other in others.items():
         if other != frictionless:
             differences.append(f"only frictionless: {frictionless - other}\nonly {engine}: {other - frictionless}")
     return frictionless, "\n".join(differences)
@@ -70,7 +85,7 @@ def test_synthetic_package_is_valid_and_deterministic(tmp_path: Path) -> None:
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
 
 
-@pytest.mark.parametrize("engine", ["vectorised", "frictionless"])
+@pytest.mark.parametrize("engine", ["pandera", "vectorised", "frictionless"])
 def test_more_than_a_thousand_errors_are_all_reported(tmp_path: Path, engine: str) -> None:
     injected = generate(tmp_path / "package", 3000, seed=3, defects={"type": 600, "enum": 600})
     report = validate(tmp_path / "package", engines=(engine,), against=False)
@@ -78,15 +93,21 @@ def test_more_than_a_thousand_errors_are_all_reported(tmp_path: Path, engine: st
     assert {d.key() for d in injected} <= {f.location for f in report.findings}
 
 
-def test_engine_is_chosen_by_size(tmp_path: Path, monkeypatch) -> None:
-    from uslatam import validate as validate_module
+def test_pandera_runs_at_every_size_and_pyarrow_reads_a_large_package(monkeypatch) -> None:
     from uslatam.package import load
+    from uslatam.validate import structure
 
     package, _ = load(FIXTURES / "clean")
-    assert choose_engines(package) == SMALL_ENGINES
+    read_by_arrow = []
+    read_fast = structure._read_fast
+    monkeypatch.setattr(structure, "_read_fast", lambda *a: read_by_arrow.append(a[0].name) or read_fast(*a))
+    assert validate(FIXTURES / "clean").engines == DEFAULT_ENGINES == ("pandera",)
+    assert not reads_with_arrow(package, DEFAULT_ENGINES) and not read_by_arrow
     monkeypatch.setattr(validate_module, "LARGE_PACKAGE_BYTES", 1)
-    assert choose_engines(package) == LARGE_ENGINES
-    assert validate(FIXTURES / "clean").engines == LARGE_ENGINES
+    assert reads_with_arrow(package, DEFAULT_ENGINES)
+    assert not reads_with_arrow(package, ("frictionless",))  # the cross-check reads strictly at every size
+    assert validate(FIXTURES / "clean").engines == ("pandera",)
+    assert sorted(read_by_arrow) == sorted(r.name for r in package.resources)
 
 
 @pytest.mark.parametrize("engine", ["frictionless", "pandera", "vectorised"])

@@ -167,8 +167,8 @@ def validate(
     engine: Annotated[
         Engine,
         typer.Option(
-            help="Table engines besides lint, structure and rules: auto (pandera for a small package, vectorised "
-            "for a large one), both (frictionless beside pandera: the cross-check CI runs on main), or one."
+            help="Table engines besides lint, structure and rules: auto (pandera, at every size), both "
+            "(frictionless beside pandera: the cross-check CI runs on main), or one (vectorised: pyarrow kernels)."
         ),
     ] = Engine.auto,
     max_file_bytes: Annotated[int | None, typer.Option(help="Refuse data files larger than this.")] = None,

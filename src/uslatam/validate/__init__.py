@@ -7,10 +7,12 @@ and the named rules of that table; then frictionless through the descriptor (whe
 is one of the engines) and the package rules. A finding several layers make is
 reported once, naming each layer.
 
-Engines: pandera on a small package, the vectorised engine on a large one
-(:func:`choose_engines`); frictionless only when asked for, as the cross-check
-(``CROSS_CHECK_ENGINES``: CI runs it on main, and the differential test keeps every engine's
-findings the same). Neither frictionless nor its profiles are imported unless it runs.
+Engines: pandera at every size (``DEFAULT_ENGINES``); the vectorised engine (pyarrow
+kernels) and frictionless only when asked for, as cross-checks (``CROSS_CHECK_ENGINES``: CI
+runs frictionless on main, and the differential test keeps every engine's findings the same).
+From ``LARGE_PACKAGE_BYTES`` of CSV the tables are read by pyarrow after the byte screen
+(:func:`reads_with_arrow`), below it by the strict reader; either way every engine and rule
+checks the same typed columns. Neither frictionless nor its profiles are imported unless it runs.
 Memory holds one whole table at a time, plus the keys and the columns later tables' rules
 declare they read (``rules.kept_columns``).
 """
@@ -33,16 +35,21 @@ from . import columns, frictionless_check, inventory, lint, pandera_check, rules
 from .context import ENGINE, Context, isin, joined_cells
 
 ENGINES = ("frictionless", "pandera", "vectorised")
-SMALL_ENGINES = ("pandera",)
-LARGE_ENGINES = ("vectorised",)
+DEFAULT_ENGINES = ("pandera",)  # the checks derived from schemas/, at every size
 CROSS_CHECK_ENGINES = ("frictionless", "pandera")  # frictionless beside pandera: what `--engine both` runs
-LARGE_PACKAGE_BYTES = 2_000_000  # CSV bytes (about 1,000 rows a table) from which the vectorised engine runs alone
+LARGE_PACKAGE_BYTES = 2_000_000  # CSV bytes (about 1,000 rows a table) from which pyarrow reads the tables
 
 
-def choose_engines(package: Package) -> tuple[str, ...]:
-    """pandera for a small package; the vectorised engine for a large one."""
+def reads_with_arrow(package: Package, engines: tuple[str, ...]) -> bool:
+    """Whether tables are read by pyarrow (after the byte screen) rather than by the strict reader:
+    from LARGE_PACKAGE_BYTES of CSV, or always for the vectorised engine; never for frictionless alone,
+    whose cross-check is of the strict reader too."""
+    if "vectorised" in engines:
+        return True
+    if "pandera" not in engines:
+        return False
     size = sum(r.file.stat().st_size for r in package.resources if r.file is not None and r.file.is_file())
-    return SMALL_ENGINES if size < LARGE_PACKAGE_BYTES else LARGE_ENGINES
+    return size >= LARGE_PACKAGE_BYTES
 
 
 @dataclass
@@ -77,7 +84,7 @@ def validate(
     there is a descriptor. A report from the cache is the one a full run with the same inputs
     made (``report.cached``); a release to compare with given as ``against`` is never cached.
 
-    ``engines`` None chooses by size (:func:`choose_engines`). ``against`` is the release
+    ``engines`` None is ``DEFAULT_ENGINES`` (pandera). ``against`` is the release
     that no row may vanish from without a retraction: a folder or git revision; None
     finds the last release in git (if any: when CHANGELOG.md names one that the history
     cannot reach, a warning says the check was skipped, an error with ``require_history``);
@@ -154,12 +161,14 @@ def _validate(path, limits: Limits, engines, against, progress, require_history:
         )
     report.merge(lint.check(package))
     report.merge(inventory.check(package, limits))
-    engines = tuple(engines) if engines else choose_engines(package)
+    engines = tuple(engines) if engines else DEFAULT_ENGINES
     report.engines = engines
     key_engine = next((e for e in engines if e != "frictionless"), None)
-    fast = "vectorised" in engines
+    fast = reads_with_arrow(package, engines)
     # Cells of the wrong type: the vectorised or pandera engine's finding; with frictionless alone, the reader's.
-    parsed_by = "vectorised" if fast else pandera_check.ENGINE if "pandera" in engines else structure.ENGINE
+    parsed_by = (
+        "vectorised" if "vectorised" in engines else pandera_check.ENGINE if "pandera" in engines else structure.ENGINE
+    )
 
     specs: dict[str, TableSpec] = {}
     for resource in package.resources:
@@ -394,4 +403,14 @@ def _foreign_key(ctx: Context, typed: TypedTable, key, engine: str) -> list[Find
     return findings
 
 
-__all__ = ["validate", "choose_engines", "CROSS_CHECK_ENGINES", "Progress", "Report", "Finding", "Limits", "ENGINES"]
+__all__ = [
+    "validate",
+    "reads_with_arrow",
+    "DEFAULT_ENGINES",
+    "CROSS_CHECK_ENGINES",
+    "Progress",
+    "Report",
+    "Finding",
+    "Limits",
+    "ENGINES",
+]
