@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from decimal import Decimal
 
 import pytest
@@ -113,12 +114,34 @@ def test_a_day_month_year_date_in_a_package_gets_the_iso_form(package_copy) -> N
     assert len(found) == 1 and found[0].expected == "2017-05-18" and "year-month-day" in found[0].message
 
 
+def _mention_parts(mentions: dict[tuple[str, str], list[tuple[int, int]]]) -> list:
+    """The mentions as the rule keeps them: an Arrow array of entities and their spans as columns."""
+    import pyarrow as pa
+
+    from uslatam.validate.rules.support import SpanColumns
+
+    pairs = [(entity, (source, start, end)) for (entity, source), spans in mentions.items() for start, end in spans]
+    return [(pa.array([e for e, _ in pairs], pa.large_string()), SpanColumns.of([cell for _, cell in pairs]))]
+
+
+def _one_bisection(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether one of the sorted (start, end) spans lies inside start..end: the plain way."""
+    at = bisect.bisect_left(spans, (start, -1))
+    while at < len(spans) and spans[at][0] < end:
+        if spans[at][1] <= end:
+            return True
+        at += 1
+    return False
+
+
 def test_the_mention_index_answers_as_a_bisection_a_span_does() -> None:
     """Whole-array lookups (with the bisection past their few steps) agree with one bisection a span,
     on random mentions, some spans holding more candidates than the array steps try."""
     import random
 
-    from uslatam.validate.rules.support import _holds_mention, _MentionIndex
+    import pyarrow as pa
+
+    from uslatam.validate.rules.support import MentionIndex, SpanColumns
 
     chance = random.Random(3)
     mentions: dict[tuple[str, str], list[tuple[int, int]]] = {}
@@ -135,9 +158,10 @@ def test_the_mention_index_answers_as_a_bisection_a_span_does() -> None:
             if chance.random() < 0.05
             else (chance.choice(["s1", "s2", "s3"]), start, start + chance.randrange(0, 120))
         )
-    held = _MentionIndex(mentions).inside(entities, cells)
+    index = MentionIndex(_mention_parts(mentions))
+    held = index.inside(pa.array(entities, pa.large_string()), SpanColumns.of(cells))
     expected = [
-        cell is not None and _holds_mention(mentions.get((entity, cell[0]), []), cell[1], cell[2])
+        cell is not None and _one_bisection(mentions.get((entity, cell[0]), []), cell[1], cell[2])
         for entity, cell in zip(entities, cells)
     ]
     assert held.tolist() == expected
@@ -145,9 +169,12 @@ def test_the_mention_index_answers_as_a_bisection_a_span_does() -> None:
 
 
 def test_the_mention_index_looks_past_its_array_steps() -> None:
-    from uslatam.validate.rules.support import _MentionIndex
+    import pyarrow as pa
+
+    from uslatam.validate.rules.support import MentionIndex, SpanColumns
 
     crowded = {("a", "s"): sorted([(i, 200) for i in range(20)] + [(50, 60)])}  # 20 candidates too long first
-    index = _MentionIndex(crowded)
+    index = MentionIndex(_mention_parts(crowded))
     assert index.STEPS < 20
-    assert index.inside(["a", "a"], [("s", 0, 100), ("s", 0, 55)]).tolist() == [True, False]
+    asked = SpanColumns.of([("s", 0, 100), ("s", 0, 55)])
+    assert index.inside(pa.array(["a", "a"], pa.large_string()), asked).tolist() == [True, False]

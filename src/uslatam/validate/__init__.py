@@ -225,7 +225,7 @@ def _validate(path, limits: Limits, engines, against, progress, require_history:
                     else:
                         report.merge(rules.run_table(ctx, rule, typed))
                 if not waiting:
-                    _let_go(typed, referenced)
+                    _let_go(typed, referenced, keep_lines="frictionless" in engines)
                     ctx.forget(resource.name)
         bytes_done += sizes.get(resource.name, 0)
         if progress is not None:
@@ -246,7 +246,7 @@ def _validate(path, limits: Limits, engines, against, progress, require_history:
         elif key_engine is not None:
             report.merge(_foreign_key(ctx, typed, waiting_check, key_engine))
     for name in {name for name, _ in deferred}:
-        _let_go(tables[name], referenced)
+        _let_go(tables[name], referenced, keep_lines="frictionless" in engines)
         ctx.forget(name)
     if "frictionless" in engines:
         report.merge(frictionless_check.check(package, tables))
@@ -308,12 +308,15 @@ def _referenced_fields(specs: dict[str, TableSpec]) -> dict[str, set[str]]:
     return kept
 
 
-def _let_go(typed: TypedTable, referenced: dict[str, set[str]]) -> None:
+def _let_go(typed: TypedTable, referenced: dict[str, set[str]], keep_lines: bool) -> None:
     """Keep only what later checks read, so that memory holds one whole table at a time.
 
     Keys other tables reference stay as they are; columns rules of later tables look up
-    stay dictionary-encoded.
+    stay dictionary-encoded. Every record's line stays only for frictionless (``keep_lines``),
+    which reads the tables after all the others and names records by number.
     """
+    if not keep_lines:
+        typed.record_lines = []
     keep = [c for c in typed.frame.columns if c in referenced.get(typed.spec.name, ())]
     frame = typed.frame[keep]
     joins = set(typed.spec.primary_key)

@@ -26,7 +26,6 @@ not matter.
 
 from __future__ import annotations
 
-import bisect
 import datetime
 import re
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, cast
 from ...report import Finding
 from ...schema import Condition, FieldSpec, TableSpec, TypedTable
 from ...units import CITES, EXCLUDES, MONTH_NAMES, NAMES, uncovered
-from ..context import Context, cell_values, each_row, isin
+from ..context import Context, arrow, cell_values, each_row, isin
 from . import gather, package_rule, rule
 from .evidence import SPAN_PLACE
 
@@ -233,8 +232,6 @@ def _settled_on_columns(identifiers, dates) -> np.ndarray:
     a row at a time."""
     import pyarrow.compute as pc
 
-    from ..context import arrow
-
     ids = arrow(identifiers)
     first = pc.struct_field(pc.extract_regex(ids, _FIRST_ID_DATE), "date")
     date = arrow(dates)
@@ -375,13 +372,28 @@ def gather_dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             if dated is None or dated.precision_field is None or key not in frame.columns:
                 continue
             if dated.name in frame.columns and dated.precision_field in frame.columns:
-                ctx.gathered.setdefault("dated", {})[name] = {
-                    row_key: (date, precision)
-                    for _, row_key, date, precision in each_row(
-                        frame.index, frame[key], frame[dated.name], frame[dated.precision_field]
-                    )
-                }
+                # as Arrow columns (a dict of a million rows is hundreds of MB of Python objects)
+                kept = (frame[key], frame[dated.name], frame[dated.precision_field])
+                ctx.gathered.setdefault("dated", {})[name] = tuple(_plain(arrow(c)) for c in kept)
     return iter(())
+
+
+def _plain(array):
+    """A dictionary-encoded Arrow array as the plain array of its values."""
+    import pyarrow as pa
+
+    return array.cast(array.type.value_type) if pa.types.is_dictionary(array.type) else array
+
+
+def _last_positions(values, keys):
+    """Per value, the position of the last equal key (null where none), as a dict built from the keys would answer."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if values.type != keys.type:
+        return pa.nulls(len(values), pa.int64())  # no key of another type equals a value
+    backwards = pc.index_in(values, value_set=keys[::-1])
+    return pc.subtract(pa.scalar(len(keys) - 1, pa.int64()), backwards.cast(pa.int64()))
 
 
 @package_rule("date-basis-mismatch")
@@ -392,12 +404,18 @@ def inherited_dates(ctx: Context) -> Iterator[Finding]:
         parents = dated.get(target)
         if parents is None:
             continue
-        for line, reference, date, precision in each_row(
-            rows.index, rows["reference"], rows["date"], rows["precision"]
+        keys, parent_dates, parent_precisions = parents
+        found = _last_positions(_plain(arrow(rows["reference"])), keys)
+        for line, reference, date, precision, at in zip(
+            rows.index.tolist(),
+            cell_values(rows["reference"]),
+            cell_values(rows["date"]),
+            cell_values(rows["precision"]),
+            found.to_pylist(),
         ):
-            if reference not in parents or (date is not None and not _real_date(date)):
+            if at is None or (date is not None and not _real_date(date)):
                 continue  # no such row, or no date: the foreign key or the pattern reports it
-            want_date, want_precision = parents[reference]
+            want_date, want_precision = parent_dates[at].as_py(), parent_precisions[at].as_py()
             if (date, precision) != (want_date, want_precision):
                 yield ctx.finding(
                     "date-basis-mismatch",
@@ -555,13 +573,14 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             position = earlier
         return True
 
-    kept = ctx.gathered.setdefault("mentions", {})
-    for position in range(len(lines)):
-        cell = cells[position]
-        if cell is not None and entities[position] is not None and resolved(position):
-            kept.setdefault((entities[position], cell[0]), []).append((cell[1], cell[2]))
-    for spans in kept.values():
-        spans.sort()
+    kept = [
+        position
+        for position in range(len(lines))
+        if cells[position] is not None and entities[position] is not None and resolved(position)
+    ]
+    ctx.gathered.setdefault("mentions", []).append(
+        (_taken(frame[entity_field], kept), SpanColumns.of([cells[position] for position in kept]))
+    )
 
 
 @gather(needs={**READS_SPANS, **READS_ENTITIES}, applies=lambda spec: any(f.mentioned_in for f in spec.fields))
@@ -596,11 +615,23 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 "table": typed.spec.name,
                 "column": spec.name,
                 "lines": frame.index.to_numpy()[chosen],
-                "entities": [v for v, keep in zip(cell_values(frame[spec.name]), rows) if keep],
-                "spans": {c: ([cells[c][i] for i in chosen], present[c][chosen]) for c in columns},  # type: ignore[index]
+                "entities": _taken(frame[spec.name], chosen),
+                "spans": {
+                    c: (SpanColumns.of([cells[c][i] for i in chosen]), present[c][chosen])  # type: ignore[index]
+                    for c in columns
+                },
             }
         )
     return iter(())
+
+
+def _taken(column, positions):
+    """The cells of ``column`` at ``positions`` as an Arrow array: kept until the package rules, so
+    not as a Python object a cell."""
+    import pyarrow as pa
+
+    taken = arrow(column).take(pa.array(positions, type=pa.int64()))
+    return taken.cast(taken.type.value_type) if pa.types.is_dictionary(taken.type) else taken
 
 
 @package_rule("entity-not-mentioned")
@@ -610,13 +641,13 @@ def entities_mentioned(ctx: Context) -> Iterator[Finding]:
 
     if not any(spec.mentions for spec in ctx.specs.values()) or "mentions" not in ctx.gathered:
         return  # lint reports mentionedIn without a mentions table; an unreadable one has its findings
-    mentions = _MentionIndex(ctx.gathered["mentions"])
+    mentions = MentionIndex(ctx.gathered["mentions"])
     for kept in ctx.gathered.get("mentioned", []):
         held = np.zeros(len(kept["lines"]), dtype=bool)
-        for cells, present in kept["spans"].values():
-            held |= present & mentions.inside(kept["entities"], cells)
-        for position in np.flatnonzero(~held):
-            entity = kept["entities"][position]
+        for spans, present in kept["spans"].values():
+            held |= present & mentions.inside(kept["entities"], spans)
+        for position in np.flatnonzero(~held).tolist():
+            entity = kept["entities"][position].as_py()
             span_fields = [c for c, (_, present) in kept["spans"].items() if present[position]]
             yield ctx.finding(
                 "entity-not-mentioned",
@@ -629,38 +660,83 @@ def entities_mentioned(ctx: Context) -> Iterator[Finding]:
             )
 
 
-class _MentionIndex:
-    """Every mention's (start, end) per (entity, source), sorted, as one array: each lookup of many
-    spans is a few array passes, where a bisection a row cost a Python loop a row."""
+class SpanColumns:
+    """Spans as columns, kept from a table until the package rules: per row a code into ``sources``
+    (-1 for no span), a start and an end. A few bytes a row, where tuples of Python objects took
+    some three hundred."""
+
+    def __init__(self, sources: list[str], codes, starts, ends) -> None:
+        self.sources, self.codes, self.starts, self.ends = sources, codes, starts, ends
+
+    @classmethod
+    def of(cls, cells: list[tuple[str, int, int] | None]) -> SpanColumns:
+        import numpy as np
+
+        numbers: dict[str, int] = {}
+        codes = np.fromiter(
+            (-1 if cell is None else numbers.setdefault(cell[0], len(numbers)) for cell in cells), np.int64, len(cells)
+        )
+        starts = np.fromiter((0 if cell is None else cell[1] for cell in cells), np.int64, len(cells))
+        ends = np.fromiter((0 if cell is None else cell[2] for cell in cells), np.int64, len(cells))
+        return cls(list(numbers), codes, starts, ends)
+
+    def recoded(self, numbers: dict[str, int]):
+        """The source codes in another numbering (-1 where a source is not in it)."""
+        import numpy as np
+
+        table = np.array([numbers.get(source, -1) for source in self.sources] + [-1], dtype=np.int64)
+        return table[self.codes]  # code -1 takes the last entry: -1
+
+
+class MentionIndex:
+    """Every mention's (start, end) per (entity, source), sorted by group, start and end, as arrays:
+    each lookup of many spans is a few array passes, where a bisection a row cost a Python loop a row."""
 
     STEPS = 8  # candidates tried on whole arrays; a span with more is settled by bisection
 
-    def __init__(self, mentions: dict[tuple[str, str], list[tuple[int, int]]]) -> None:
+    def __init__(self, parts) -> None:
+        """``parts``: (entities as an Arrow array, their SpanColumns) per mentions table."""
         import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-        self.groups = {key: number for number, key in enumerate(mentions)}
-        self.by_group = mentions
-        sizes = [len(spans) for spans in mentions.values()]
-        group = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-        starts = np.fromiter((s for spans in mentions.values() for s, _ in spans), np.int64, sum(sizes))
-        self.ends = np.fromiter((e for spans in mentions.values() for _, e in spans), np.int64, sum(sizes))
-        self.keys = (group << 32) + starts  # each group's spans are sorted, the groups in order
+        entities = pa.chunked_array([e for e, _ in parts], type=pa.large_string())
+        self.entities = pc.unique(entities)  # one array: the value set of every lookup
+        self.sources: dict[str, int] = {}
+        for _, spans in parts:
+            for source in spans.sources:
+                self.sources.setdefault(source, len(self.sources))
+        entity = self._entity_codes(entities)
+        source = np.concatenate([spans.recoded(self.sources) for _, spans in parts] or [np.zeros(0, np.int64)])
+        starts = np.concatenate([spans.starts for _, spans in parts] or [np.zeros(0, np.int64)])
+        ends = np.concatenate([spans.ends for _, spans in parts] or [np.zeros(0, np.int64)])
+        pair = entity * (len(self.sources) + 1) + source
+        order = np.lexsort((ends, starts, pair))
+        pair, self.starts, self.ends = pair[order], starts[order], ends[order]
+        self.pairs, self.first = np.unique(pair, return_index=True)  # the groups, and where each begins
+        self.last = np.append(self.first[1:], len(pair))
+        group = np.searchsorted(self.pairs, pair)
+        self.keys = (group << 32) + self.starts  # each group's spans are sorted, the groups in order
 
-    def inside(self, entities: list, cells: list) -> np.ndarray:
+    def _entity_codes(self, entities):
+        import pyarrow.compute as pc
+
+        return pc.index_in(entities, value_set=self.entities).fill_null(-1).to_numpy(zero_copy_only=False)
+
+    def inside(self, entities, spans: SpanColumns):
         """Per span, whether a mention of the row's entity lies inside it (False for no span)."""
         import numpy as np
 
-        count = len(cells)
-        group = np.fromiter(
-            (
-                self.groups.get((entity, cell[0]), -1) if cell is not None else -1
-                for entity, cell in zip(entities, cells)
-            ),
-            np.int64,
-            count,
-        )
-        starts = np.fromiter((cell[1] if cell is not None else 0 for cell in cells), np.int64, count)
-        ends = np.fromiter((cell[2] if cell is not None else 0 for cell in cells), np.int64, count)
+        count = len(spans.codes)
+        entity = self._entity_codes(entities).astype(np.int64)
+        source = spans.recoded(self.sources)
+        known = (entity >= 0) & (source >= 0)
+        pair = np.where(known, entity * (len(self.sources) + 1) + source, -1)
+        group = np.searchsorted(self.pairs, pair)
+        found = known & (group < len(self.pairs))
+        found[found] = self.pairs[group[found]] == pair[found]
+        group = np.where(found, group, -1)
+        starts, ends = spans.starts, spans.ends
         held = np.zeros(count, dtype=bool)
         asked = group >= 0
         low = np.searchsorted(self.keys, (group << 32) + starts, side="left")
@@ -671,20 +747,21 @@ class _MentionIndex:
             if not open_.any():
                 return held
             held[open_] = self.ends[at[open_]] <= ends[open_]
-        for position in np.flatnonzero(asked & ~held & (low + self.STEPS < high)):
-            entity, (source, start, end) = entities[position], cells[position]
-            held[position] = _holds_mention(self.by_group[(entity, source)], start, end)
+        for position in np.flatnonzero(asked & ~held & (low + self.STEPS < high)).tolist():
+            held[position] = self.holds(int(group[position]), int(starts[position]), int(ends[position]))
         return held
 
+    def holds(self, group: int, start: int, end: int) -> bool:
+        """Whether one of the group's mentions lies inside start..end, by bisection."""
+        import numpy as np
 
-def _holds_mention(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    """Whether one of the sorted (start, end) spans lies inside start..end."""
-    at = bisect.bisect_left(spans, (start, -1))
-    while at < len(spans) and spans[at][0] < end:
-        if spans[at][1] <= end:
-            return True
-        at += 1
-    return False
+        first, last = int(self.first[group]), int(self.last[group])
+        at = first + int(np.searchsorted(self.starts[first:last], start, side="left"))
+        while at < last and self.starts[at] < end:
+            if self.ends[at] <= end:
+                return True
+            at += 1
+        return False
 
 
 # --- codes -----------------------------------------------------------------------------
