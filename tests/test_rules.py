@@ -178,3 +178,49 @@ def test_the_mention_index_looks_past_its_array_steps() -> None:
     assert index.STEPS < 20
     asked = SpanColumns.of([("s", 0, 100), ("s", 0, 55)])
     assert index.inside(pa.array(["a", "a"], pa.large_string()), asked).tolist() == [True, False]
+
+
+def test_the_mention_index_keeps_many_groups_and_far_offsets_apart() -> None:
+    """Pair codes of 50,000 entities a source each stay distinct (int32 codes once wrapped), and a
+    span starting past 2**32 is looked up in its own group, not the next one."""
+    import pyarrow as pa
+
+    from uslatam.validate.rules.support import MentionIndex, SpanColumns
+
+    many = {(f"E{i}", f"S{i}"): [(0, 10)] for i in range(50_000)}
+    index = MentionIndex(_mention_parts(many))
+    own = SpanColumns.of([(f"S{i}", 0, 10) for i in range(50_000)])
+    assert index.inside(pa.array([f"E{i}" for i in range(50_000)], pa.large_string()), own).all()
+    far = 1 << 32
+    apart = {("a", "s0"): [(far + 20, far + 30)], ("a", "s1"): [(1, 5)]}
+    index = MentionIndex(_mention_parts(apart))
+    asked = SpanColumns.of([("s0", far, far + 10), ("s0", far, far + 40), ("s1", 0, 6), ("s1", 2, 6)])
+    assert index.inside(pa.array(["a"] * 4, pa.large_string()), asked).tolist() == [False, True, True, False]
+
+
+def test_inherited_dates_find_the_last_row_of_a_key_and_numbers_of_either_type() -> None:
+    import pyarrow as pa
+
+    from uslatam.validate.rules.support import _last_positions
+
+    keys = pa.array(["a", "b", "a", "c"], pa.large_string())
+    assert _last_positions(pa.array(["a", "c", "z", None], pa.large_string()), keys).to_pylist() == [2, 3, None, None]
+    assert _last_positions(pa.array([5, 6, 7]), pa.array([5.0, 6.0])).to_pylist() == [0, 1, None]
+    assert _last_positions(pa.array(["5"], pa.large_string()), pa.array([5])).to_pylist() == [None]
+
+
+def test_mentions_of_an_entity_column_that_is_not_text_are_findings_not_a_crash(package_copy) -> None:
+    import json
+
+    from uslatam.package import refresh_integrity
+
+    path = package_copy / "schemas" / "mentions.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    field = next(f for f in schema["fields"] if f["name"] == "entity_id")
+    field["type"] = "integer"
+    field.pop("constraints", None)
+    path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    refresh_integrity(package_copy)
+    report = validate(package_copy, against=False)
+    assert not report.fatal
+    assert any(f.code == "type-error" and f.table == "mentions" for f in report.findings)

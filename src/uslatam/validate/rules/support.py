@@ -391,7 +391,10 @@ def _last_positions(values, keys):
     import pyarrow.compute as pc
 
     if values.type != keys.type:
-        return pa.nulls(len(values), pa.int64())  # no key of another type equals a value
+        numeric = all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in (values.type, keys.type))
+        if not numeric:
+            return pa.nulls(len(values), pa.int64())  # no key of another type equals a value
+        values, keys = values.cast(pa.float64()), keys.cast(pa.float64())  # 5 == 5.0, as in Python
     backwards = pc.index_in(values, value_set=keys[::-1])
     return pc.subtract(pa.scalar(len(keys) - 1, pa.int64()), backwards.cast(pa.int64()))
 
@@ -626,12 +629,14 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 
 
 def _taken(column, positions):
-    """The cells of ``column`` at ``positions`` as an Arrow array: kept until the package rules, so
-    not as a Python object a cell."""
+    """The cells of ``column`` at ``positions`` as an Arrow array of text: kept until the package
+    rules, so not as a Python object a cell."""
     import pyarrow as pa
 
     taken = arrow(column).take(pa.array(positions, type=pa.int64()))
-    return taken.cast(taken.type.value_type) if pa.types.is_dictionary(taken.type) else taken
+    if pa.types.is_dictionary(taken.type):
+        taken = taken.cast(taken.type.value_type)
+    return taken.cast(pa.large_string())  # an entity column of another type is compared as its text
 
 
 @package_rule("entity-not-mentioned")
@@ -716,19 +721,32 @@ class MentionIndex:
         self.pairs, self.first = np.unique(pair, return_index=True)  # the groups, and where each begins
         self.last = np.append(self.first[1:], len(pair))
         group = np.searchsorted(self.pairs, pair)
-        self.keys = (group << 32) + self.starts  # each group's spans are sorted, the groups in order
+        # one sorted key a mention: its group, then its start (offsets from the lowest start; one
+        # more value than the highest, for a span starting after every mention), or None when the
+        # keys would not fit in 62 bits and every span is settled by bisection
+        self.lowest = int(self.starts.min()) if len(pair) else 0
+        self.width = (int(self.starts.max()) - self.lowest + 2) if len(pair) else 1
+        fits = len(self.pairs) * self.width < 1 << 62
+        self.keys = group * self.width + (self.starts - self.lowest) if fits else None
 
     def _entity_codes(self, entities):
+        import numpy as np
         import pyarrow.compute as pc
 
-        return pc.index_in(entities, value_set=self.entities).fill_null(-1).to_numpy(zero_copy_only=False)
+        found = pc.index_in(entities, value_set=self.entities).fill_null(-1)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)  # int32 would overflow in the pair codes
+
+    def _key(self, group, offsets):
+        import numpy as np
+
+        return group * self.width + np.clip(offsets - self.lowest, 0, self.width - 1)
 
     def inside(self, entities, spans: SpanColumns):
         """Per span, whether a mention of the row's entity lies inside it (False for no span)."""
         import numpy as np
 
         count = len(spans.codes)
-        entity = self._entity_codes(entities).astype(np.int64)
+        entity = self._entity_codes(entities)
         source = spans.recoded(self.sources)
         known = (entity >= 0) & (source >= 0)
         pair = np.where(known, entity * (len(self.sources) + 1) + source, -1)
@@ -739,8 +757,12 @@ class MentionIndex:
         starts, ends = spans.starts, spans.ends
         held = np.zeros(count, dtype=bool)
         asked = group >= 0
-        low = np.searchsorted(self.keys, (group << 32) + starts, side="left")
-        high = np.searchsorted(self.keys, (group << 32) + ends, side="left")  # candidates start in start..end-1
+        if self.keys is None:
+            for position in np.flatnonzero(asked).tolist():
+                held[position] = self.holds(int(group[position]), int(starts[position]), int(ends[position]))
+            return held
+        low = np.searchsorted(self.keys, self._key(group, starts), side="left")
+        high = np.searchsorted(self.keys, self._key(group, ends), side="left")  # candidates start in start..end-1
         for step in range(self.STEPS):
             at = low + step
             open_ = asked & ~held & (at < high)
