@@ -118,3 +118,10 @@ def test_findings_credit_only_the_layers_that_ran(engine: str) -> None:
         assert report.findings, case
         for finding in report.findings:
             assert set(finding.found_by) <= layers, (case, finding.location, finding.found_by)
+
+
+@pytest.mark.parametrize("engine", ["pandera", "vectorised"])
+def test_an_empty_required_cell_is_reported_without_a_value(engine: str) -> None:
+    report = validate(FIXTURES / "empty-primary-key", engines=(engine,), against=False)
+    empty = [f for f in report.findings if f.code == "constraint-error"]
+    assert len(empty) == 6 and all(f.value is None for f in empty), [(f.location, f.value) for f in empty]

@@ -269,7 +269,7 @@ _CODES = [
     Code(
         "primary-key",
         "table",
-        "A primary key value repeats",
+        "A primary key value repeats an earlier row's, or the row's key cells are all empty",
         "Give the row an unused ID; if it duplicates another row, delete one of them.",
     ),
     Code(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..report import Finding
 from ..schema import EMPTY_PRIMARY_KEY, TypedTable, pandera_schema
+from .context import is_missing
 
 ENGINE = "pandera"
 
@@ -33,7 +34,7 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
         check = str(case.check)
         line = None if case.index is None or case.index != case.index else int(case.index)
         column = case.column if isinstance(case.column, str) else None
-        value = None if case.failure_case is None else str(case.failure_case)
+        value = None if is_missing(case.failure_case) else str(case.failure_case)  # an empty cell has no value
         if check in ("multiple_fields_uniqueness", EMPTY_PRIMARY_KEY):  # a case a column: one finding a row
             if line in key_rows:
                 continue
