@@ -190,13 +190,14 @@ def read_bytes(path: Path, *, name: str, limit: int, table: str | None = None) -
         size = os.fstat(handle).st_size
         if size > limit:
             raise Refused(_too_large(name, size, limit, table))
-        chunks, size = [], 0
-        while chunk := os.read(handle, min(1 << 20, limit + 1 - size)):
+        # One read of the whole file (plus a byte, to see it grow): no chunks to join, one copy in memory.
+        chunks, expected, size = [], size, 0
+        while chunk := os.read(handle, min(max(expected - size, 1 << 20) + 1, limit + 1 - size)):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:  # grew while being read
                 raise Refused(_too_large(name, size, limit, table))
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     except OSError as error:
         raise _read_fault(error, name, table) from None
     finally:
