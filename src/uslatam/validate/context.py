@@ -107,6 +107,10 @@ class Context:
         result.index = typed.frame.index
         return result
 
+    def lookup_array(self, table: str, key: str, column: str, typed: TypedTable, reference: str):
+        """:meth:`lookup` as an Arrow array (null where none), for rules that work on whole columns."""
+        return self._taken(table, key, column, typed, reference)
+
     def lookup_values(self, table: str, key: str, column: str, typed: TypedTable, reference: str) -> list | None:
         """:meth:`lookup` as a Python list (None where none), for the rules that look at each row."""
         taken = self._taken(table, key, column, typed, reference)

@@ -92,24 +92,34 @@ def _said(other: str, condition: Condition, value: object) -> str:
     return f"{other} is {value}"
 
 
-def _span_cells(ctx: Context, typed: TypedTable, column: str) -> list[tuple[str, int, int] | None] | None:
-    """Per row, (source_id, start, end) of the span ``column`` names; None where empty, unknown or broken."""
-    found = [ctx.lookup_values(SPANS, "span_id", c, typed, column) for c in ("source_id", "start", "end")]
-    if any(f is None for f in found):
-        return None
-    ids = cell_values(_frame(typed)[column])
-    sources, starts, ends = found
-    broken = ctx.broken_spans
-    return [
-        (s, a, b) if s is not None and a is not None and b is not None and i not in broken else None
-        for i, s, a, b in zip(ids, sources, starts, ends)  # type: ignore[arg-type]
-    ]
+def _span_columns(ctx: Context, typed: TypedTable, column: str) -> SpanColumns | None:
+    """Per row, the span ``column`` names, as columns (no span where empty, unknown or broken)."""
+    return SpanColumns.of_column(ctx, typed, column)
 
 
-def _words(ctx: Context, cell: tuple[str, int, int] | None) -> str | None:
-    if cell is None or cell[0] not in ctx.texts:
-        return None
-    return ctx.texts[cell[0]][cell[1] : cell[2]]
+def _span_words(ctx: Context, spans: SpanColumns, transform=None) -> list:
+    """Per row, the words of its span (``transform``-ed), None where it has none or its text is not stored.
+
+    A span cited by many rows is cut from its text (and transformed) once."""
+    import numpy as np
+
+    words: list = [None] * len(spans.codes)
+    rows = np.flatnonzero(spans.codes >= 0)
+    if not len(rows):
+        return words
+    codes, starts, ends = spans.codes[rows], spans.starts[rows], spans.ends[rows]
+    order = np.lexsort((ends, starts, codes))
+    codes, starts, ends = codes[order], starts[order], ends[order]
+    new = np.ones(len(order), dtype=bool)  # where a span differs from the one before it in that order
+    new[1:] = (np.diff(codes) != 0) | (np.diff(starts) != 0) | (np.diff(ends) != 0)
+    cut = []
+    for code, start, end in zip(codes[new].tolist(), starts[new].tolist(), ends[new].tolist()):
+        text = ctx.texts.get(spans.sources[code])
+        cut.append(None if text is None else text[start:end] if transform is None else transform(text[start:end]))
+    which = np.cumsum(new) - 1
+    for row, distinct in zip(rows[order].tolist(), which.tolist()):
+        words[row] = cut[distinct]
+    return words
 
 
 def _flat(text: str) -> str:
@@ -279,6 +289,7 @@ def _real_date(date: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1 << 16)  # rows citing one span with one date are judged once
 def _date_words(date: str, words: str, basis: str, published: str | None) -> str | None:
     """What the date span's words fail to give of the date, or None."""
     if not _real_date(date):
@@ -311,7 +322,8 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if spec.name not in frame.columns or spec.basis_field not in frame.columns:
             continue
         span_column = spec.date_span_field if spec.date_span_field in frame.columns else None
-        cells = _span_cells(ctx, typed, span_column) if span_column else None
+        spans = _span_columns(ctx, typed, span_column) if span_column else None
+        span_words = _span_words(ctx, spans) if spans is not None else None
         inherited = cell_values(frame[spec.inherits_from]) if spec.inherits_from in frame.columns else None
         dates, bases = cell_values(frame[spec.name]), cell_values(frame[spec.basis_field])
         for position, line in enumerate(frame.index.tolist()):
@@ -328,8 +340,8 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                     problem = "the schema names no reference to inherit the date from (inheritsFrom)"
                 elif inherited is not None and inherited[position] is None:
                     problem = f"{spec.inherits_from} is empty, so there is no date to inherit"
-            elif basis in (EXPLICIT, YEAR_FROM_PUBLICATION) and date is not None and cells is not None:
-                words = _words(ctx, cells[position])
+            elif basis in (EXPLICIT, YEAR_FROM_PUBLICATION) and date is not None and span_words is not None:
+                words = span_words[position]
                 if words is not None:
                     problem = _date_words(date, words, basis, issued)
             if problem is not None:
@@ -438,28 +450,21 @@ def inherited_dates(ctx: Context) -> Iterator[Finding]:
 @rule("words-not-in-span", needs=READS_SPANS, applies=lambda spec: any(f.as_written_in for f in spec.fields))
 def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A value stated ``asWrittenIn`` spans occurs verbatim (white space aside) in one of them."""
+    import numpy as np
+
     frame, name = _frame(typed), typed.spec.name
     for spec in _fields(typed.spec, "as_written_in"):
         columns = [c for c in spec.as_written_in if c in frame.columns]
-        cells = {c: _span_cells(ctx, typed, c) for c in columns}
-        if spec.name not in frame.columns or not columns or any(v is None for v in cells.values()):
+        spans = {c: _span_columns(ctx, typed, c) for c in columns}
+        if spec.name not in frame.columns or not columns or any(v is None for v in spans.values()):
             continue
         # per column and row: the span's words without runs of white space; None where they are
         # unknown (the value is not judged), _NO_SPAN where the row names no span there
-        flattened: dict[tuple[str, int, int], str | None] = {}  # a span cited by many rows is flattened once
         held_by_column = []
         for column in columns:
-            held: list[str | None] = []
-            for identifier, cell in zip(cell_values(frame[column]), cells[column]):  # type: ignore[arg-type]
-                if identifier is None:
-                    held.append(_NO_SPAN)
-                elif cell is None:
-                    held.append(None)
-                else:
-                    if cell not in flattened:
-                        words = _words(ctx, cell)
-                        flattened[cell] = None if words is None else _flat(words)
-                    held.append(flattened[cell])
+            held = _span_words(ctx, spans[column], _flat)  # type: ignore[arg-type]
+            for position in np.flatnonzero(frame[column].isna().to_numpy(bool)).tolist():
+                held[position] = _NO_SPAN
             held_by_column.append(held)
         for position, value in enumerate(cell_values(frame[spec.name])):
             if value is None:
@@ -526,9 +531,10 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     if fields is None or any(f is not None and f not in frame.columns for f in fields):
         return
     key, entity_field, span_field, antecedent_field = fields
-    cells = _span_cells(ctx, typed, span_field)
-    if cells is None:
+    spans = _span_columns(ctx, typed, span_field)
+    if spans is None:
         return
+    cells = spans.cells()
     # A mention needs an antecedent when its antecedent field's requiredWhen holds (a pronoun, a description).
     needs_antecedent = np.zeros(len(frame), dtype=bool)
     if antecedent_field is not None:
@@ -582,7 +588,7 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if cells[position] is not None and entities[position] is not None and resolved(position)
     ]
     ctx.gathered.setdefault("mentions", []).append(
-        (_taken(frame[entity_field], kept), SpanColumns.of([cells[position] for position in kept]))
+        (_taken(frame[entity_field], kept), spans.take(np.asarray(kept, dtype=np.int64)))
     )
 
 
@@ -597,15 +603,15 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         columns = [c for c in spec.mentioned_in if c in frame.columns]
         if spec.name not in frame.columns or not columns:
             continue
-        cells = {c: _span_cells(ctx, typed, c) for c in columns}
-        if any(v is None for v in cells.values()):
+        spans = {c: _span_columns(ctx, typed, c) for c in columns}
+        if any(v is None for v in spans.values()):
             continue
         reference = _reference(typed.spec, spec.name)
         found = ctx.positions(typed, spec.name, *reference) if reference is not None else None
         known = np.asarray(found.is_valid().to_pylist(), dtype=bool) if found is not None else np.ones(len(frame), bool)
         entities = frame[spec.name].notna().to_numpy(bool)
         present = {c: frame[c].notna().to_numpy(bool) for c in columns}
-        broken = {c: np.array([cell is None for cell in cells[c] or ()], dtype=np.bool_) for c in columns}
+        broken = {c: spans[c].codes < 0 for c in columns}  # type: ignore[union-attr]
         # nothing to look for or in: an unknown entity or an unknown or broken span is another check's finding
         rows = entities & known & np.logical_or.reduce([present[c] for c in columns])
         for c in columns:
@@ -620,7 +626,7 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 "lines": frame.index.to_numpy()[chosen],
                 "entities": _taken(frame[spec.name], chosen),
                 "spans": {
-                    c: (SpanColumns.of([cells[c][i] for i in chosen]), present[c][chosen])  # type: ignore[index]
+                    c: (spans[c].take(chosen), present[c][chosen])  # type: ignore[union-attr]
                     for c in columns
                 },
             }
@@ -675,6 +681,7 @@ class SpanColumns:
 
     @classmethod
     def of(cls, cells: list[tuple[str, int, int] | None]) -> SpanColumns:
+        """The spans given as (source_id, start, end) or None, row by row."""
         import numpy as np
 
         numbers: dict[str, int] = {}
@@ -684,6 +691,47 @@ class SpanColumns:
         starts = np.fromiter((0 if cell is None else cell[1] for cell in cells), np.int64, len(cells))
         ends = np.fromiter((0 if cell is None else cell[2] for cell in cells), np.int64, len(cells))
         return cls(list(numbers), codes, starts, ends)
+
+    @classmethod
+    def of_column(cls, ctx: Context, typed: TypedTable, column: str) -> SpanColumns | None:
+        """The spans ``column`` names, row by row, looked up on whole columns (None if they cannot be).
+
+        A row has no span (code -1) where the cell is empty, names no span, names one whose
+        source, start or end is empty, or one whose offsets do not hold (``ctx.broken_spans``)."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = [ctx.lookup_array(SPANS, "span_id", c, typed, column) for c in ("source_id", "start", "end")]
+        if any(f is None for f in found):
+            return None
+        sources, starts, ends = (f.combine_chunks() if isinstance(f, pa.ChunkedArray) else f for f in found)
+        valid = pc.and_(pc.and_(sources.is_valid(), starts.is_valid()), ends.is_valid())
+        if ctx.broken_spans:
+            ids = arrow(_frame(typed)[column])
+            if pa.types.is_dictionary(ids.type):
+                ids = ids.cast(ids.type.value_type)
+            broken = pc.is_in(ids, value_set=pa.array(sorted(ctx.broken_spans), type=ids.type))
+            valid = pc.and_(valid, pc.invert(broken.fill_null(False)))
+        valid = valid.to_numpy(zero_copy_only=False)
+        encoded = pc.dictionary_encode(sources)
+        codes = np.where(valid, encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), -1).astype(np.int64)
+        zero = pa.scalar(0, type=starts.type)
+        starts = np.where(valid, starts.fill_null(zero).to_numpy(zero_copy_only=False), 0).astype(np.int64)
+        ends = np.where(valid, ends.fill_null(pa.scalar(0, type=ends.type)).to_numpy(zero_copy_only=False), 0)
+        return cls(encoded.dictionary.to_pylist(), codes, starts, ends.astype(np.int64))
+
+    def take(self, positions) -> SpanColumns:
+        """The spans of the rows at ``positions`` (the same numbering of sources)."""
+        return SpanColumns(self.sources, self.codes[positions], self.starts[positions], self.ends[positions])
+
+    def cells(self) -> list[tuple[str, int, int] | None]:
+        """Per row, (source_id, start, end) or None: for the rules that look at each row."""
+        sources = self.sources
+        return [
+            None if code < 0 else (sources[code], start, end)
+            for code, start, end in zip(self.codes.tolist(), self.starts.tolist(), self.ends.tolist())
+        ]
 
     def recoded(self, numbers: dict[str, int]):
         """The source codes in another numbering (-1 where a source is not in it)."""
