@@ -175,3 +175,45 @@ def test_the_command_in_json_and_github_formats(tmp_path: Path) -> None:
     shutil.copytree(package, broken)
     (broken / "datapackage.json").write_text("{")
     assert uslatam("coverage", "--package", str(broken)).returncode == 2
+
+
+def test_the_share_of_a_sentence_held_by_spans_counts_visible_characters_once() -> None:
+    """Covered parts merged, white space (Unicode's too) not counted: the same share as a
+    character-by-character count, on random sentences and overlapping spans."""
+    import random
+
+    from uslatam.units import _held
+
+    chance = random.Random(5)
+    alphabet = "ab c\u00a0d\u2003e\n\tf."
+    for _ in range(300):
+        text = "".join(chance.choice(alphabet) for _ in range(chance.randrange(0, 60)))
+        first = chance.randrange(0, len(text) + 1)
+        last = chance.randrange(first, len(text) + 1)
+        spans = []
+        for _ in range(chance.randrange(0, 6)):
+            start = chance.randrange(-3, len(text) + 3)
+            spans.append((start, start + chance.randrange(0, 20)))
+        inside = [any(s <= at < e for s, e in spans) for at in range(len(text))]
+        visible = [at for at in range(first, last) if not text[at].isspace()]
+        expected = sum(inside[at] for at in visible) / len(visible) if visible else 1.0
+        assert _held(text, (first, last), spans) == pytest.approx(expected)
+
+
+def test_what_lies_inside_a_date_is_found_by_bisection_as_by_a_scan() -> None:
+    import random
+
+    from uslatam.units import _Within
+
+    chance = random.Random(8)
+    for _ in range(200):
+        pairs, at = [], 0
+        for _ in range(chance.randrange(0, 8)):  # ordered, not overlapping: a regex's matches
+            start = at + chance.randrange(0, 5)
+            at = start + chance.randrange(1, 6)
+            pairs.append((start, at))
+        within = _Within(pairs)
+        for start in range(-1, at + 3):
+            assert within.starts(start) == any(s <= start < e for s, e in pairs)
+            for end in range(start + 1, start + 8):
+                assert within.holds(start, end) == any(s <= start and end <= e for s, e in pairs)

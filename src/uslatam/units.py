@@ -106,21 +106,44 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return trimmed
 
 
+class _Within:
+    """Ordered, non-overlapping (start, end) pairs (a regex's matches): what lies in one, by bisection."""
+
+    def __init__(self, pairs: Sequence[tuple[int, int]]):
+        self.pairs = pairs
+        self.firsts = [s for s, _ in pairs]
+
+    def _last_before(self, offset: int) -> tuple[int, int] | None:
+        at = bisect.bisect_right(self.firsts, offset)
+        return self.pairs[at - 1] if at else None
+
+    def starts(self, offset: int) -> bool:
+        """Whether ``offset`` is inside a pair: start <= offset < end."""
+        pair = self._last_before(offset)
+        return pair is not None and offset < pair[1]
+
+    def holds(self, start: int, end: int) -> bool:
+        """Whether ``start..end`` lies inside one pair."""
+        pair = self._last_before(start)
+        return pair is not None and end <= pair[1]
+
+
 def _names(text: str, sentence: tuple[int, int], dates: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Runs of capitalised words of one sentence (words of a date apart).
 
     The first word of a sentence or a quotation is capitalised anyway: it is never part of a name.
     """
-    words = [
-        (m.start(), m.end()) for m in _WORD.finditer(text, *sentence) if not any(s <= m.start() < e for s, e in dates)
-    ]
+    inside_date = _Within(dates)
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, *sentence) if not inside_date.starts(m.start())]
     runs: list[tuple[int, int]] = []
     index = 0
     while index < len(words):
         first, last = words[index]
-        before = text[sentence[0] : first]
         # a sentence, a quotation (its mark right before the word) or a list after a colon begins here
-        begins = not before.strip() or before[-1] in "\"“'‘(" or before.rstrip()[-1] == ":"
+        mark = first - 1  # the last character before the word that is not white space
+        while mark >= sentence[0] and text[mark].isspace():
+            mark -= 1
+        begins = mark < sentence[0] or text[first - 1] in "\"“'‘(" or text[mark] == ":"
         if not text[first].isupper() or begins:
             index += 1
             continue
@@ -170,14 +193,15 @@ def find_units(source_id: str, text: str, start: int, end: int) -> list[Unit]:
         found.append(("quotation", match.start(group), match.end(group)))
     dates = [(m.start(), m.end()) for m in _DATE.finditer(text, start, end)]
     found += [("date", s, e) for s, e in dates]
+    inside_date = _Within(dates)
     for match in _NUMBER.finditer(text, start, end):
         s, e = match.start(), match.end()
-        if not any(ds <= s and e <= de for ds, de in dates):
+        if not inside_date.holds(s, e):
             found.append(("number", s, e))
     for sentence in parts:
         for s, e in _names(text, sentence, dates):
             s, e = _strip_name(text, s, e)
-            if e > s and not any(ds <= s and e <= de for ds, de in dates):
+            if e > s and not inside_date.holds(s, e):
                 found.append(("name", s, e))
     found.sort(key=lambda unit: (unit[1], unit[2], KINDS.index(unit[0])))
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
@@ -211,17 +235,21 @@ class _Intervals:
 def _held(text: str, sentence: tuple[int, int], spans: Sequence[tuple[int, int]]) -> float:
     """The share of the sentence's non-space characters inside the spans."""
     first, last = sentence
-    inside = bytearray(last - first)
-    for s, e in spans:
-        lo, hi = max(s, first), min(e, last)
-        if lo < hi:
-            inside[lo - first : hi - first] = b"\x01" * (hi - lo)
-    counted = held = 0
-    for offset, char in enumerate(text[first:last]):
-        if not char.isspace():
-            counted += 1
-            held += inside[offset]
+    pieces = sorted((max(s, first), min(e, last)) for s, e in spans if max(s, first) < min(e, last))
+    merged: list[list[int]] = []  # the parts of the sentence some span covers, each once
+    for lo, hi in pieces:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    counted = _visible(text[first:last])
+    held = sum(_visible(text[lo:hi]) for lo, hi in merged)
     return held / counted if counted else 1.0
+
+
+def _visible(text: str) -> int:
+    """How many characters of ``text`` are not white space (split() splits where isspace() holds)."""
+    return sum(len(word) for word in text.split())
 
 
 def uncovered(
