@@ -623,8 +623,8 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             {
                 "table": typed.spec.name,
                 "column": spec.name,
-                "lines": frame.index.to_numpy()[chosen],
-                "entities": _taken(frame[spec.name], chosen),
+                "lines": _narrow(frame.index.to_numpy()[chosen]),
+                "entities": _encoded(_taken(frame[spec.name], chosen)),
                 "spans": {
                     c: (spans[c].take(chosen), present[c][chosen])  # type: ignore[union-attr]
                     for c in columns
@@ -722,8 +722,14 @@ class SpanColumns:
         return cls(encoded.dictionary.to_pylist(), codes, starts, ends.astype(np.int64))
 
     def take(self, positions) -> SpanColumns:
-        """The spans of the rows at ``positions`` (the same numbering of sources)."""
-        return SpanColumns(self.sources, self.codes[positions], self.starts[positions], self.ends[positions])
+        """The spans of the rows at ``positions`` (the same numbering of sources), kept in the
+        narrowest integers that hold them: they stay in memory until the package rules."""
+        return SpanColumns(
+            self.sources,
+            _narrow(self.codes[positions]),
+            _narrow(self.starts[positions]),
+            _narrow(self.ends[positions]),
+        )
 
     def cells(self) -> list[tuple[str, int, int] | None]:
         """Per row, (source_id, start, end) or None: for the rules that look at each row."""
@@ -739,6 +745,29 @@ class SpanColumns:
 
         table = np.array([numbers.get(source, -1) for source in self.sources] + [-1], dtype=np.int64)
         return table[self.codes]  # code -1 takes the last entry: -1
+
+
+def _encoded(text):
+    """Text as a dictionary array: few distinct entities, cited by many rows kept until the package rules."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
+
+
+def _narrow(numbers):
+    """Integers as 32-bit ones when they fit (offsets into a text, codes of a few sources, line numbers)."""
+    import numpy as np
+
+    if len(numbers) and (numbers.min() < np.iinfo(np.int32).min or numbers.max() > np.iinfo(np.int32).max):
+        return numbers
+    return numbers.astype(np.int32)
+
+
+def _wide(numbers):
+    import numpy as np
+
+    return numbers.astype(np.int64, copy=False)  # arithmetic on offsets and codes is done in 64 bits
 
 
 class MentionIndex:
@@ -761,8 +790,8 @@ class MentionIndex:
                 self.sources.setdefault(source, len(self.sources))
         entity = self._entity_codes(entities)
         source = np.concatenate([spans.recoded(self.sources) for _, spans in parts] or [np.zeros(0, np.int64)])
-        starts = np.concatenate([spans.starts for _, spans in parts] or [np.zeros(0, np.int64)])
-        ends = np.concatenate([spans.ends for _, spans in parts] or [np.zeros(0, np.int64)])
+        starts = np.concatenate([_wide(spans.starts) for _, spans in parts] or [np.zeros(0, np.int64)])
+        ends = np.concatenate([_wide(spans.ends) for _, spans in parts] or [np.zeros(0, np.int64)])
         pair = entity * (len(self.sources) + 1) + source
         order = np.lexsort((ends, starts, pair))
         pair, self.starts, self.ends = pair[order], starts[order], ends[order]
@@ -779,8 +808,13 @@ class MentionIndex:
 
     def _entity_codes(self, entities):
         import numpy as np
+        import pyarrow as pa
         import pyarrow.compute as pc
 
+        if pa.types.is_dictionary(entities.type):  # each distinct entity looked up once
+            distinct = np.append(self._entity_codes(entities.dictionary), -1)  # the last: a row without one
+            indices = entities.indices.fill_null(len(distinct) - 1).to_numpy(zero_copy_only=False)
+            return distinct[_wide(indices)]
         found = pc.index_in(entities, value_set=self.entities).fill_null(-1)
         return found.to_numpy(zero_copy_only=False).astype(np.int64)  # int32 would overflow in the pair codes
 
@@ -802,7 +836,7 @@ class MentionIndex:
         found = known & (group < len(self.pairs))
         found[found] = self.pairs[group[found]] == pair[found]
         group = np.where(found, group, -1)
-        starts, ends = spans.starts, spans.ends
+        starts, ends = _wide(spans.starts), _wide(spans.ends)
         held = np.zeros(count, dtype=bool)
         asked = group >= 0
         if self.keys is None:
@@ -905,6 +939,7 @@ def gather_keys(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             naming = spec.reference_table_field
             if spec.name in _frame(typed).columns and naming in _frame(typed).columns:
                 rows = _frame(typed)[[naming, spec.name]].dropna()
+                rows[naming] = rows[naming].astype("category")  # a few table names, many rows
                 ctx.gathered.setdefault("named", []).append((name, spec.name, naming, rows))
     return iter(())
 
