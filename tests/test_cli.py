@@ -269,6 +269,26 @@ def test_outside_any_package_reading_commands_read_this_versions_data_and_writin
     assert list(tmp_path.iterdir()) == []  # nothing made here: no .uslatam/lock
 
 
+def test_a_package_named_that_is_no_package_is_told_apart_from_a_missing_descriptor(tmp_path: Path) -> None:
+    """A folder that does not exist, a CSV file named instead of its package, a folder without a
+    descriptor: each said as it is, with the usage exit code and no traceback."""
+    (tmp_path / "empty").mkdir()
+    table = ROOT / "data" / "quotes.csv"
+    cases = {
+        tmp_path / "absent": "does not exist",
+        table: "is a file, not a data package",
+        tmp_path / "empty": "no datapackage.json in",
+    }
+    for named, said in cases.items():
+        for command in (["cite"], ["export", str(tmp_path / "out")], ["coverage"], ["rehash"]):
+            refused = uslatam(*command, "--package", str(named), cwd=tmp_path)
+            assert refused.returncode == 2, (command, named, refused.stdout, refused.stderr)
+            assert said in refused.stderr and "Traceback" not in refused.stderr, (command, refused.stderr)
+        report = json.loads(uslatam("validate", "--format", "json", "--package", str(named), cwd=tmp_path).stdout)
+        assert [(f["code"], said in f["message"]) for f in report["findings"]] == [("missing-file", True)]
+    assert not (tmp_path / "out").exists()
+
+
 def test_every_command_names_its_package_one_way() -> None:
     """--package, with the same help, on every command that reads or changes a package; no visible positional."""
     from uslatam.cli.reference import commands, is_argument, parameters

@@ -238,6 +238,13 @@ def test_diff_of_a_package_with_itself_is_empty() -> None:
     assert diff(ROOT, ROOT).empty
 
 
+def test_a_revision_git_does_not_know_is_said_to_be_one() -> None:
+    for unknown in ("v99.0.0", "--help"):  # a release never made; an option where a revision goes
+        result = uslatam("diff", "--", unknown, ".", cwd=ROOT)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert f"{unknown} is neither a folder nor a revision git knows here" in result.stderr, result.stderr
+
+
 def test_diff_after_add_lists_exactly_the_added_rows(package_copy: Path, tmp_path: Path) -> None:
     before = tmp_path / "before"
     shutil.copytree(package_copy, before)

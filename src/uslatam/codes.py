@@ -106,7 +106,7 @@ _CODES = [
         "missing-file",
         "descriptor",
         "A file the descriptor names does not exist",
-        "Create the file or correct the path in datapackage.json.",
+        "Create the file, or correct the path that names it (in datapackage.json, or the package given to the command).",
     ),
     Code(
         "misplaced-constraint",
@@ -481,7 +481,7 @@ _CODES = [
         "removed-without-retraction",
         "consistency",
         "A released row is gone without a retraction record",
-        "Restore the row, or add a row to data/retractions.csv (table, ID, date, reason, replacement).",
+        "Restore the row (or its key, if a key cell was edited by mistake), or add a row to data/retractions.csv (table, ID, date, reason, replacement).",
     ),
     Code(
         "release-history-missing",

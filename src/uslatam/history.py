@@ -113,6 +113,12 @@ def read_version(spec: str | Path, *, root: Path | None = None) -> Snapshot:
         return _snapshot(str(spec), lambda relpath: _folder_file(folder, relpath))
     package = find_root(root or Path("."))
     prefix = git_prefix(package)
+    try:
+        git(package, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{spec}^{{commit}}")
+    except VersionError:
+        raise VersionError(
+            f"{spec} is neither a folder nor a revision git knows here (a tag, branch or commit)"
+        ) from None
     return _snapshot(str(spec), _GitRevision(package, str(spec), prefix))
 
 

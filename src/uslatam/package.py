@@ -75,6 +75,21 @@ def find_root(path: str | Path) -> Path:
     return candidate
 
 
+def not_a_package(path: str | Path) -> str | None:
+    """Why ``path`` (a folder or its ``datapackage.json``) names no package, or None when its descriptor is there."""
+    candidate = Path(path)
+    root = find_root(candidate)
+    if (root / DESCRIPTOR).is_file():
+        return None
+    if candidate.is_file():
+        return f"{candidate} is a file, not a data package: name the package's folder or its {DESCRIPTOR}"
+    if not root.exists():
+        return f"{root} does not exist"
+    if not root.is_dir():
+        return f"{root} is not a folder"
+    return f"no {DESCRIPTOR} in {root}"
+
+
 def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package, list[Finding]]:
     """Read the descriptor and every schema it names, checking every path before opening it.
 
@@ -84,7 +99,8 @@ def load(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> tuple[Package,
     root = find_root(path)
     descriptor_file = root / DESCRIPTOR
     if not descriptor_file.is_file():
-        raise PackageError([Finding("missing-file", f"no {DESCRIPTOR} in {root}", file=DESCRIPTOR)])
+        why = not_a_package(path) or f"no {DESCRIPTOR} in {root}"
+        raise PackageError([Finding("missing-file", why, file=DESCRIPTOR, expected=f"a folder holding {DESCRIPTOR}")])
     problem = check_path(root, DESCRIPTOR, what="the descriptor")
     if problem:
         raise PackageError([problem])

@@ -120,18 +120,35 @@ def _one_package(old_path: Path | None, package: Path | None) -> Path | None:
     return package if package is not None else old_path
 
 
-def _package_for_reading(package: Path | None) -> Path:
-    """The package a reading command reads: the one named, else the one here or above, else this version's data."""
+def _package_for_reading(package: Path | None, *, checked: bool = True) -> Path:
+    """The package a reading command reads: the one named, else the one here or above, else this version's data.
+
+    A named path that is no package is a usage error (``checked``); validate reports it as a finding instead."""
     from ..paths import default_package
 
+    if package is not None and checked:
+        _refuse_if_not_a_package(package)
     return package if package is not None else default_package()
 
 
-def _package_for_writing(package: Path | None) -> Path:
-    """The package a writing command changes: the one named, else the one here or above (never the bundled data)."""
+def _refuse_if_not_a_package(package: Path) -> None:
+    from ..package import not_a_package
+
+    problem = not_a_package(package)
+    if problem is not None:
+        typer.echo(f"uslatam: --package {package}: {problem}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+
+
+def _package_for_writing(package: Path | None, *, checked: bool = True) -> Path:
+    """The package a writing command changes: the one named, else the one here or above (never the bundled data).
+
+    A named path that is no package is a usage error (``checked``); recover looks for a journal in any folder."""
     from ..paths import package_here
 
     if package is not None:
+        if checked:
+            _refuse_if_not_a_package(package)
         return package
     found = package_here()
     if found is None:
@@ -199,7 +216,7 @@ def validate(
     from ..validate import validate as run
     from .render import ProgressLine, as_github, as_json, as_text, colour_enabled
 
-    path = _package_for_reading(_one_package(path, package))
+    path = _package_for_reading(_one_package(path, package), checked=False)  # a missing package is a finding
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
     engines = {Engine.auto: None, Engine.both: CROSS_CHECK_ENGINES}.get(engine, (engine.value,))
     progress = None if quiet else ProgressLine.on(sys.stderr)
@@ -500,7 +517,7 @@ def recover(
     path: OldPackagePath = None, package: WritePackage = None, lock_timeout: LockTimeout = 10.0, debug: Debug = False
 ) -> None:
     """Finish or undo a change that was interrupted (a crash or kill during a write)."""
-    path = _package_for_writing(_one_package(path, package))
+    path = _package_for_writing(_one_package(path, package), checked=False)
     from ..package import find_root
     from ..transaction import PackageLock, TransactionError, UntrustedJournal
     from ..transaction import recover as run

@@ -32,6 +32,7 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
     key_rows: set[int] = set()
     for case in cases.itertuples(index=False):
         check = str(case.check)
+        expected = None  # what the cell must be, where a constraint says it
         line = None if case.index is None or case.index != case.index else int(case.index)
         column = case.column if isinstance(case.column, str) else None
         value = None if is_missing(case.failure_case) else str(case.failure_case)  # an empty cell has no value
@@ -58,7 +59,8 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
             code, message = "type-error", f"column is not of dtype {spec.field(column).pandas_dtype}"
         else:
             code = "constraint-error"
-            message = f"{value!r} breaks the constraint {_constraint(check, spec.field(column))}"
+            expected = _constraint(check, spec.field(column))
+            message = f"{value!r} breaks the constraint {expected}"
         findings.append(
             Finding(
                 code,
@@ -68,6 +70,7 @@ def _findings(cases, table: TypedTable) -> list[Finding]:
                 line=line,
                 column=column,
                 value=value,
+                expected=expected,
                 found_by=(ENGINE,),
             )
         )

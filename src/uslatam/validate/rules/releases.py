@@ -60,7 +60,8 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             continue
         yield Finding(
             "removed-without-retraction",
-            f"{name} row {key!r} of release {baseline.label} is gone without a retraction",
+            f"{name} row {key!r} of release {baseline.label} is gone without a retraction "
+            "(no row has that key any more: the row was removed, or its key was edited)",
             table=name,
             file=typed.relpath,
             value=key,
