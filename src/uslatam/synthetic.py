@@ -83,7 +83,6 @@ def generate(
     ``defects`` maps a kind of :data:`DEFECT_KINDS` to how many to inject. Returns
     the injected defects (also written to ``target/defects.json``).
     """
-    import numpy as np
     import pandas as pd
 
     source = Path(template) if template else own_package()
@@ -105,77 +104,104 @@ def generate(
     full_bundles = rows // widest  # every replicated table has at least this many whole bundles
     source_count = max(1, min(full_bundles, -(-rows // rows_per_source)))
 
+    sizes = {
+        name: _rows_of(name, _role(spec), len(templates[name]), rows, source_count) for name, spec in specs.items()
+    }
+    planned = _planned_defects(defects or {}, sizes)
     (target / "data").mkdir(parents=True, exist_ok=True)
     (target / "sources").mkdir(exist_ok=True)
     texts = _write_sources(source, target, templates["sources"], source_count)
-    tables: dict[str, pd.DataFrame] = {}
-    for name, spec in specs.items():
-        frame, role = templates[name], _role(spec)
-        if name == "sources":
-            tables[name] = _sources_table(frame, texts)
-        elif role == "source":
-            tables[name] = _per_source_table(frame, spec, source_count)
-        elif role == "codelist":
-            tables[name] = frame
-        elif name == "retractions":
-            tables[name] = _retractions_table(rows, facts, specs)
-        elif role == "fact":
-            tables[name] = _replicate(frame, spec, rows, full_bundles, source_count)
-        else:
-            raise ValueError(f"no way to grow the {role} table {name!r}")
-    _fix_span_context(tables["spans"], texts, templates["spans"])
-    tables = {name: _in_order(frame, specs[name]) for name, frame in tables.items()}
-
-    rng = random.Random(seed)
+    # One table at a time, built, ordered, given its defects and written, then let go: memory holds
+    # one table, so a package of millions of rows a table is written on a machine that validates it.
     injected: list[Defect] = []
-    structural: dict[str, list[tuple[int, str, str | None]]] = {}
-    for kind, count in (defects or {}).items():
-        if kind not in DEFECT_KINDS:
-            raise ValueError(f"unknown defect kind {kind!r}; known: {', '.join(DEFECT_KINDS)}")
-        places = [p for p in _DEFECT_PLACES[kind] if len(tables.get(p[0], ())) > 1]
-        for number in range(count):
-            table, column = places[number % len(places)]
-            frame = tables[table]
-            # a bad pattern replaces a value (an empty cell may have to stay empty: requiredWhen / emptyWhen)
-            filled = frame[column].to_numpy() != "" if kind == "pattern" and column else None
-            position = _free_row(rng, frame, table, injected, structural, filled)
-            if kind in _BAD_VALUES:
-                frame.iat[position, frame.columns.get_loc(column)] = _BAD_VALUES[kind]
-            elif kind == "foreign-key":
-                frame.iat[position, frame.columns.get_loc(column)] = f"missing-{number}"
-            elif kind == "primary-key":
-                frame.iat[position, frame.columns.get_loc(column)] = frame.iat[
-                    position - 1, frame.columns.get_loc(column)
-                ]
-                if table == "retractions":  # the key is (table_name, row_id)
-                    frame.iat[position, 0] = frame.iat[position - 1, 0]
-                column = None
-            else:
-                structural.setdefault(table, []).append((position, kind, column))
-                column = None
-            injected.append(Defect(kind, _DEFECT_CODES[kind], table, position, column))
-
-    lines: dict[str, np.ndarray] = {}
+    source_ids: list[str] = []
     for resource in descriptor["resources"]:
         name = resource["name"]
-        lines[name] = _write_table(target / resource["path"], tables[name], structural.get(name, []))
+        spec, frame, role = specs[name], templates[name], _role(specs[name])
+        if name == "sources":
+            frame = _sources_table(frame, texts)
+            source_ids = list(frame["source_id"])
+        elif role == "source":
+            frame = _per_source_table(frame, spec, source_count)
+        elif role == "codelist":
+            pass
+        elif name == "retractions":
+            frame = _retractions_table(rows, facts, specs)
+        elif role == "fact":
+            frame = _replicate(frame, spec, rows, full_bundles, source_count)
+        else:
+            raise ValueError(f"no way to grow the {role} table {name!r}")
+        if name == "spans":
+            _fix_span_context(frame, texts, templates["spans"])
+        frame = _in_order(frame, spec)
+        mine, structural = _inject(frame, name, planned.get(name, []), random.Random(f"{seed}:{name}"))
+        lines = _write_table(target / resource["path"], frame, structural)
+        # positions become physical lines now that the file is written
+        injected += [Defect(d.kind, d.code, d.table, int(lines[d.line]), d.column) for d in mine]
         resource.pop("bytes", None)
         resource.pop("hash", None)
+        del frame
     for folder in ("schemas",):
         shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
     if (source / "CITATION.cff").is_file():  # a package without a citation is invalid (missing-citation)
         shutil.copy2(source / "CITATION.cff", target / "CITATION.cff")
-    _licence_every_source(descriptor, list(tables["sources"]["source_id"]))
+    _licence_every_source(descriptor, source_ids)
     descriptor["name"] = f"{descriptor.get('name', 'package')}-synthetic"
     descriptor["title"] = f"Synthetic package: {rows} rows per table, seed {seed}"
     from .package import json_bytes, refresh_integrity
 
     (target / "datapackage.json").write_bytes(json_bytes(descriptor))
     refresh_integrity(target)
-    # Positions become physical lines now that the files are written.
-    injected = [Defect(d.kind, d.code, d.table, int(lines[d.table][d.line]), d.column) for d in injected]
     (target / "defects.json").write_text(json.dumps([d.__dict__ for d in injected], indent=1) + "\n", encoding="utf-8")
     return injected
+
+
+def _rows_of(name: str, role: str, template_rows: int, rows: int, source_count: int) -> int:
+    """How many rows the generated table ``name`` will have."""
+    if name == "sources":
+        return source_count
+    if role == "source":
+        return template_rows * source_count
+    if role == "codelist":
+        return template_rows
+    return rows  # retractions and the fact tables
+
+
+def _planned_defects(defects: dict[str, int], sizes: dict[str, int]) -> dict[str, list[tuple[str, int, str | None]]]:
+    """Per table, the (kind, number, column) of each defect to inject: the places of a kind taken in turn."""
+    planned: dict[str, list[tuple[str, int, str | None]]] = {}
+    for kind, count in defects.items():
+        if kind not in DEFECT_KINDS:
+            raise ValueError(f"unknown defect kind {kind!r}; known: {', '.join(DEFECT_KINDS)}")
+        places = [p for p in _DEFECT_PLACES[kind] if sizes.get(p[0], 0) > 1]
+        for number in range(count):
+            table, column = places[number % len(places)]
+            planned.setdefault(table, []).append((kind, number, column))
+    return planned
+
+
+def _inject(frame, table: str, planned: list[tuple[str, int, str | None]], rng: random.Random):
+    """Put a table's planned defects at seeded rows: (the defects at row positions, the structural ones)."""
+    injected: list[Defect] = []
+    structural: list[tuple[int, str, str | None]] = []
+    for kind, number, column in planned:
+        # a bad pattern replaces a value (an empty cell may have to stay empty: requiredWhen / emptyWhen)
+        filled = frame[column].to_numpy() != "" if kind == "pattern" and column else None
+        position = _free_row(rng, frame, table, injected, structural, filled)
+        if kind in _BAD_VALUES:
+            frame.iat[position, frame.columns.get_loc(column)] = _BAD_VALUES[kind]
+        elif kind == "foreign-key":
+            frame.iat[position, frame.columns.get_loc(column)] = f"missing-{number}"
+        elif kind == "primary-key":
+            frame.iat[position, frame.columns.get_loc(column)] = frame.iat[position - 1, frame.columns.get_loc(column)]
+            if table == "retractions":  # the key is (table_name, row_id)
+                frame.iat[position, 0] = frame.iat[position - 1, 0]
+            column = None
+        else:
+            structural.append((position, kind, column))
+            column = None
+        injected.append(Defect(kind, _DEFECT_CODES[kind], table, position, column))
+    return injected, structural
 
 
 def _role(spec: TableSpec) -> str:
