@@ -203,7 +203,7 @@ def test_the_share_of_a_sentence_held_by_spans_counts_visible_characters_once() 
 def test_what_lies_inside_a_date_is_found_by_bisection_as_by_a_scan() -> None:
     import random
 
-    from uslatam.units import _Within
+    from uslatam.units import _Intervals
 
     chance = random.Random(8)
     for _ in range(200):
@@ -212,8 +212,8 @@ def test_what_lies_inside_a_date_is_found_by_bisection_as_by_a_scan() -> None:
             start = at + chance.randrange(0, 5)
             at = start + chance.randrange(1, 6)
             pairs.append((start, at))
-        within = _Within(pairs)
+        within = _Intervals(pairs)
         for start in range(-1, at + 3):
-            assert within.starts(start) == any(s <= start < e for s, e in pairs)
+            assert within.holds(start, start + 1) == any(s <= start < e for s, e in pairs)
             for end in range(start + 1, start + 8):
                 assert within.holds(start, end) == any(s <= start and end <= e for s, e in pairs)

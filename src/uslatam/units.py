@@ -106,35 +106,15 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return trimmed
 
 
-class _Within:
-    """Ordered, non-overlapping (start, end) pairs (a regex's matches): what lies in one, by bisection."""
-
-    def __init__(self, pairs: Sequence[tuple[int, int]]):
-        self.pairs = pairs
-        self.firsts = [s for s, _ in pairs]
-
-    def _last_before(self, offset: int) -> tuple[int, int] | None:
-        at = bisect.bisect_right(self.firsts, offset)
-        return self.pairs[at - 1] if at else None
-
-    def starts(self, offset: int) -> bool:
-        """Whether ``offset`` is inside a pair: start <= offset < end."""
-        pair = self._last_before(offset)
-        return pair is not None and offset < pair[1]
-
-    def holds(self, start: int, end: int) -> bool:
-        """Whether ``start..end`` lies inside one pair."""
-        pair = self._last_before(start)
-        return pair is not None and end <= pair[1]
-
-
 def _names(text: str, sentence: tuple[int, int], dates: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Runs of capitalised words of one sentence (words of a date apart).
 
     The first word of a sentence or a quotation is capitalised anyway: it is never part of a name.
     """
-    inside_date = _Within(dates)
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text, *sentence) if not inside_date.starts(m.start())]
+    inside_date = _Intervals(dates)
+    words = [
+        (m.start(), m.end()) for m in _WORD.finditer(text, *sentence) if not inside_date.holds(m.start(), m.start() + 1)
+    ]
     runs: list[tuple[int, int]] = []
     index = 0
     while index < len(words):
@@ -193,7 +173,7 @@ def find_units(source_id: str, text: str, start: int, end: int) -> list[Unit]:
         found.append(("quotation", match.start(group), match.end(group)))
     dates = [(m.start(), m.end()) for m in _DATE.finditer(text, start, end)]
     found += [("date", s, e) for s, e in dates]
-    inside_date = _Within(dates)
+    inside_date = _Intervals(dates)
     for match in _NUMBER.finditer(text, start, end):
         s, e = match.start(), match.end()
         if not inside_date.holds(s, e):

@@ -92,11 +92,6 @@ def _said(other: str, condition: Condition, value: object) -> str:
     return f"{other} is {value}"
 
 
-def _span_columns(ctx: Context, typed: TypedTable, column: str) -> SpanColumns | None:
-    """Per row, the span ``column`` names, as columns (no span where empty, unknown or broken)."""
-    return SpanColumns.of_column(ctx, typed, column)
-
-
 def _span_words(ctx: Context, spans: SpanColumns, transform=None) -> list:
     """Per row, the words of its span (``transform``-ed), None where it has none or its text is not stored.
 
@@ -322,7 +317,7 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if spec.name not in frame.columns or spec.basis_field not in frame.columns:
             continue
         span_column = spec.date_span_field if spec.date_span_field in frame.columns else None
-        spans = _span_columns(ctx, typed, span_column) if span_column else None
+        spans = SpanColumns.of_column(ctx, typed, span_column) if span_column else None
         span_words = _span_words(ctx, spans) if spans is not None else None
         inherited = cell_values(frame[spec.inherits_from]) if spec.inherits_from in frame.columns else None
         dates, bases = cell_values(frame[spec.name]), cell_values(frame[spec.basis_field])
@@ -455,7 +450,7 @@ def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     frame, name = _frame(typed), typed.spec.name
     for spec in _fields(typed.spec, "as_written_in"):
         columns = [c for c in spec.as_written_in if c in frame.columns]
-        spans = {c: _span_columns(ctx, typed, c) for c in columns}
+        spans = {c: SpanColumns.of_column(ctx, typed, c) for c in columns}
         if spec.name not in frame.columns or not columns or any(v is None for v in spans.values()):
             continue
         # per column and row: the span's words without runs of white space; None where they are
@@ -531,7 +526,7 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     if fields is None or any(f is not None and f not in frame.columns for f in fields):
         return
     key, entity_field, span_field, antecedent_field = fields
-    spans = _span_columns(ctx, typed, span_field)
+    spans = SpanColumns.of_column(ctx, typed, span_field)
     if spans is None:
         return
     cells = spans.cells()
@@ -603,7 +598,7 @@ def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         columns = [c for c in spec.mentioned_in if c in frame.columns]
         if spec.name not in frame.columns or not columns:
             continue
-        spans = {c: _span_columns(ctx, typed, c) for c in columns}
+        spans = {c: SpanColumns.of_column(ctx, typed, c) for c in columns}
         if any(v is None for v in spans.values()):
             continue
         reference = _reference(typed.spec, spec.name)
@@ -714,7 +709,7 @@ class SpanColumns:
             broken = pc.is_in(ids, value_set=pa.array(sorted(ctx.broken_spans), type=ids.type))
             valid = pc.and_(valid, pc.invert(broken.fill_null(False)))
         valid = valid.to_numpy(zero_copy_only=False)
-        encoded = pc.dictionary_encode(sources)
+        encoded = _encoded(sources)
         codes = np.where(valid, encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), -1).astype(np.int64)
         zero = pa.scalar(0, type=starts.type)
         starts = np.where(valid, starts.fill_null(zero).to_numpy(zero_copy_only=False), 0).astype(np.int64)
