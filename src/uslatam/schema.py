@@ -6,6 +6,7 @@ pandera schema. Nothing here restates a column: it all comes from the JSON.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -366,6 +367,24 @@ def _cast(text, arrow_type: str, pandas_dtype: str):
     return pd.Series(array.to_numpy(zero_copy_only=False), index=text.index).astype(pandas_dtype).mask(text.isna())
 
 
+@functools.cache
+def _whole_column_dtype(name: str):
+    """The pandera dtype of a column: one judgement of the whole column's dtype. pandera's own string dtype
+    answers a cell at a time when it matches, and pandera then builds (empty) failure cases and a message with
+    a table's repr for every passing string column; the answer a column is the same and costs nothing."""
+    from pandera.engines import pandas_engine
+
+    dtype = pandas_engine.Engine.dtype(name)
+    if not isinstance(dtype, pandas_engine.STRING):
+        return dtype
+
+    class WholeColumnString(type(dtype)):  # type: ignore[misc,valid-type]
+        def check(self, pandera_dtype, data_container=None):
+            return super().check(pandera_dtype)  # without the cells: True or False for the column
+
+    return WholeColumnString(dtype.storage)
+
+
 EMPTY_PRIMARY_KEY = "primary_key_empty"  # the name of the pandera check of rows without a key
 
 
@@ -394,7 +413,7 @@ def pandera_schema(table: TableSpec):
         if spec.min_length is not None or spec.max_length is not None:
             checks.append(pa.Check.str_length(spec.min_length, spec.max_length, name="length"))
         columns[spec.name] = pa.Column(
-            spec.pandas_dtype,
+            _whole_column_dtype(spec.pandas_dtype),
             checks=checks,
             nullable=not spec.required,
             unique=spec.unique,
