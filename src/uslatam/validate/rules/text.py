@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from ...report import Finding
 from ...schema import TypedTable
@@ -25,65 +26,118 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     import pyarrow.compute as pc
 
     text = typed.text
-    if text is None:
+    if text is None or text.empty:
         return
     name = typed.spec.name
-    for spec in typed.spec.fields:
-        if spec.name not in text.columns:
-            continue
-        column = text[spec.name].dropna()
-        if column.empty:
-            continue
+    fields = [spec for spec in typed.spec.fields if spec.name in text.columns]
+    lines = text.index.to_numpy()
+    hidden = (
+        {}
+        if typed.plain_text
+        else _where(
+            text,
+            fields,
+            lambda spec: _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE,
+            lambda values, pattern: pc.match_substring_regex(values, pattern),
+        )
+    )
+    padded = _where(
+        text,
+        fields,
+        lambda spec: None if spec.keeps_whitespace else "trimmed",
+        lambda values, _: pc.not_equal(values, pc.utf8_trim_whitespace(values)),
+    )
+    not_nfc = _where(text, fields, lambda spec: "nfc", lambda values, _: _not_nfc(values))
+    for spec in fields:
+        column = text[spec.name]
         pattern = _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE
-        if typed.plain_text:
-            hidden = column.iloc[:0]
-        else:
-            hidden = column[column.str.contains(pattern, regex=True).fillna(False).to_numpy(bool)]
-        for line, value in hidden.items():
+        for position in hidden.get(spec.name, ()):
+            value = column.iloc[position]
             found = re.search(pattern, value)
             char = found.group() if found else value[:1]
             yield ctx.finding(
                 "invisible-character",
                 f"the cell holds U+{ord(char):04X} ({unicodedata.name(char, 'control')})",
                 name,
-                line,
+                lines[position],
                 spec.name,
                 value,
                 "visible characters only",
             )
-        values = arrow(column)
-        if not spec.keeps_whitespace:
-            padded = pc.not_equal(values, pc.utf8_trim_whitespace(values)).to_numpy(zero_copy_only=False)
-            for line, value in column[padded].items():
-                yield ctx.finding(
-                    "cell-whitespace",
-                    "the cell "
-                    + (
-                        "starts and ends"
-                        if value[:1].isspace() and value[-1:].isspace()
-                        else "starts"
-                        if value[:1].isspace()
-                        else "ends"
-                    )
-                    + " with whitespace",
-                    name,
-                    line,
-                    spec.name,
-                    value,
-                    value.strip(),
+        for position in padded.get(spec.name, ()):
+            value = column.iloc[position]
+            yield ctx.finding(
+                "cell-whitespace",
+                "the cell "
+                + (
+                    "starts and ends"
+                    if value[:1].isspace() and value[-1:].isspace()
+                    else "starts"
+                    if value[:1].isspace()
+                    else "ends"
                 )
-        other = ~pc.string_is_ascii(values).to_numpy(zero_copy_only=False)  # ASCII text is always NFC
-        if not other.any():
-            continue
-        column, values = column[other], arrow(column[other])
-        normal = pc.equal(values, pc.utf8_normalize(values, "NFC")).to_numpy(zero_copy_only=False)
-        for line, value in column[~normal].items():
+                + " with whitespace",
+                name,
+                lines[position],
+                spec.name,
+                value,
+                value.strip(),
+            )
+        for position in not_nfc.get(spec.name, ()):
+            value = column.iloc[position]
             yield ctx.finding(
                 "text-not-nfc",
                 "the cell is not in Unicode NFC",
                 name,
-                line,
+                lines[position],
                 spec.name,
                 value,
                 unicodedata.normalize("NFC", value),
             )
+
+
+_BATCH_CELLS = 20_000  # cells a kernel call takes at most when columns are taken together
+
+
+def _where(text, fields: list, group: Callable, test: Callable) -> dict[str, Any]:
+    """The positions, a column, where ``test`` holds. Columns of one ``group`` value are taken together
+    (one call for a small table's columns: the call's overhead was most of the cost), up to
+    ``_BATCH_CELLS`` a call, so that a large table is still tested a column at a time; columns whose
+    group is None are not tested."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    batches: dict[str, list[list[str]]] = {}
+    for spec in fields:
+        key = group(spec)
+        if key is None:
+            continue
+        open_batches = batches.setdefault(key, [[]])
+        if open_batches[-1] and len(text) * (len(open_batches[-1]) + 1) > _BATCH_CELLS:
+            open_batches.append([])
+        open_batches[-1].append(spec.name)
+    found: dict[str, Any] = {}
+    for key, named in batches.items():
+        for names in named:
+            values = pa.chunked_array([arrow(text[n]).cast(pa.large_string()) for n in names], type=pa.large_string())
+            result = pc.fill_null(test(values, key), False)
+            if not pc.any(result).as_py():
+                continue
+            flat = result.combine_chunks().to_numpy(zero_copy_only=False)  # kernels may rechunk
+            for number, column in enumerate(names):
+                positions = np.flatnonzero(flat[number * len(text) : (number + 1) * len(text)])
+                if len(positions):
+                    found[column] = positions
+    return found
+
+
+def _not_nfc(values):
+    """Whether each cell changes under NFC; ASCII text is always NFC, so only the rest is normalised."""
+    import pyarrow.compute as pc
+
+    other = pc.invert(pc.string_is_ascii(values))
+    if not pc.any(other).as_py():
+        return other
+    changed = pc.not_equal(values, pc.utf8_normalize(pc.if_else(other, values, ""), "NFC"))
+    return pc.and_(other, changed)
