@@ -120,7 +120,11 @@ def _where(text, fields: list, group: Callable, test: Callable) -> dict[str, Any
     found: dict[str, Any] = {}
     for key, named in batches.items():
         for names in named:
-            values = pa.chunked_array([arrow(text[n]).cast(pa.large_string()) for n in names], type=pa.large_string())
+            chunks = []
+            for column in names:
+                cells = arrow(text[column]).cast(pa.large_string())
+                chunks.extend(cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells])  # never a nested copy
+            values = pa.chunked_array(chunks, type=pa.large_string())
             result = pc.fill_null(test(values, key), False)
             if not pc.any(result).as_py():
                 continue
