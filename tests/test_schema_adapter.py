@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from uslatam.schema import FieldSpec, SchemaError, TableSpec, pandera_schema, parse_column
 
@@ -46,6 +49,24 @@ def test_parsing_is_typed_and_marks_bad_cells() -> None:
     assert str(parsed.values.dtype) == "Int64"
     assert parsed.values.tolist()[0] == 1 and parsed.values.isna().tolist() == [False, True, True, True, False]
     assert parsed.bad.tolist() == [False, True, False, False, False]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    cells=st.lists(st.one_of(st.none(), st.sampled_from(["", "NA", "a", " b ", "é", "NaN"])), max_size=12),
+    missing=st.sampled_from([("",), ("", "NA"), ()]),
+    chunked=st.booleans(),
+)
+def test_text_of_no_form_keeps_its_cells_and_only_its_missing_values_become_na(cells, missing, chunked) -> None:
+    text = pd.Series(cells, dtype="string", index=pd.Index(range(2, 2 + len(cells)), name="line"))
+    if chunked and len(cells) > 1:  # as pyarrow's reader gives a large table's column
+        half, large = len(cells) // 2, pyarrow.large_string()
+        halves = pyarrow.chunked_array([pyarrow.array(cells[:half], large), pyarrow.array(cells[half:], large)])
+        text = pd.Series(pd.array(halves, dtype=pd.StringDtype("pyarrow")), index=text.index)
+    parsed = parse_column(text, FieldSpec.from_descriptor({"name": "note", "type": "string"}), missing)
+    assert parsed.values.dtype == pd.StringDtype("pyarrow") and parsed.values.index.equals(text.index)
+    assert parsed.values.tolist() == [pd.NA if c is None or c in missing else c for c in cells]
+    assert parsed.bad.dtype == bool and not parsed.bad.any() and parsed.bad.index.equals(text.index)
 
 
 def test_boolean_text_false_is_false_not_true() -> None:

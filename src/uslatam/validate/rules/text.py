@@ -120,7 +120,7 @@ def _where(text, fields: list, group: Callable, test: Callable) -> dict[str, Any
     found: dict[str, Any] = {}
     for key, named in batches.items():
         for names in named:
-            chunks = []
+            chunks: list = []
             for column in names:
                 cells = arrow(text[column]).cast(pa.large_string())
                 chunks.extend(cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells])  # never a nested copy
