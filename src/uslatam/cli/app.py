@@ -164,14 +164,18 @@ def _package_for_writing(package: Path | None, *, checked: bool = True) -> Path:
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")]
 
 
+FREED_MEMORY_KEPT_MS = 20  # measured: 0 ms peaked 3-9% lower but cost 7-9% more CPU (page faults) on large packages
+
+
 def _give_back_freed_memory() -> None:
     """Arrow's default allocator keeps freed memory for reuse; a one-shot validation of large
-    tables, freed one after the other, peaks lower if it returns memory to the system at once."""
+    tables, freed one after the other, peaks lower if it returns memory to the system soon. At once
+    (0 ms) the next table faults every page in afresh; a few milliseconds keep what is reused at once."""
     try:
         import pyarrow as pa
 
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
+        pa.jemalloc_set_decay_ms(FREED_MEMORY_KEPT_MS)
     except (ImportError, NotImplementedError):  # no jemalloc in this pyarrow build: keep the default
         pass
 
