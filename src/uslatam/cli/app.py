@@ -164,7 +164,7 @@ def _package_for_writing(package: Path | None, *, checked: bool = True) -> Path:
 Debug = Annotated[bool, typer.Option("--debug", help="Show a traceback for unexpected errors.")]
 
 
-FREED_MEMORY_KEPT_MS = 20  # measured: 0 ms peaked 3-9% lower but cost 7-9% more CPU (page faults) on large packages
+FREED_MEMORY_KEPT_MS = 20  # 0 ms peaked 5-10% lower but took 8-16% more CPU (page faults): docs/performance.md
 
 
 def _give_back_freed_memory() -> None:
