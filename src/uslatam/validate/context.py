@@ -70,7 +70,6 @@ class Context:
         references the same key is looked up in the same call, and the answer is kept
         for the foreign key check and every rule that follows the reference.
         """
-        import pyarrow as pa
         import pyarrow.compute as pc
 
         cache_key = (typed.spec.name, column, parent, parent_key)
@@ -90,8 +89,7 @@ class Context:
             arrays = [arrow(typed.frame[c]) for c in columns]
             keys = arrow(target.frame[parent_key])
             arrays = [a.cast(keys.type) if a.type != keys.type else a for a in arrays]
-            chunks = [chunk for array in arrays for chunk in getattr(array, "chunks", [array])]
-            found = pc.index_in(pa.chunked_array(chunks, type=keys.type), value_set=keys)
+            found = pc.index_in(end_to_end(arrays, keys.type), value_set=keys)
             offset = 0
             for name, array in zip(columns, arrays):
                 self._positions[(typed.spec.name, name, parent, parent_key)] = found.slice(offset, len(array))
@@ -171,6 +169,14 @@ def arrow(series):
     if pa.types.is_string(array.type):
         return array.cast(pa.large_string())
     return array
+
+
+def end_to_end(arrays, arrow_type):
+    """Arrays (plain or chunked) of one type as one chunked array, their chunks as they are: one kernel
+    call for all of them, no copy (a chunked array handed over as one chunk is converted a cell at a time)."""
+    import pyarrow as pa
+
+    return pa.chunked_array([chunk for array in arrays for chunk in getattr(array, "chunks", [array])], type=arrow_type)
 
 
 def pandas_type(arrow_type):

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import Context, arrow
+from ..context import Context, arrow, end_to_end
 from . import rule
 
 _INVISIBLE = "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]"
@@ -120,11 +120,7 @@ def _where(text, fields: list, group: Callable, test: Callable) -> dict[str, Any
     found: dict[str, Any] = {}
     for key, named in batches.items():
         for names in named:
-            chunks: list = []
-            for column in names:
-                cells = arrow(text[column]).cast(pa.large_string())
-                chunks.extend(cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells])  # never a nested copy
-            values = pa.chunked_array(chunks, type=pa.large_string())
+            values = end_to_end([arrow(text[n]).cast(pa.large_string()) for n in names], pa.large_string())
             result = pc.fill_null(test(values, key), False)
             if not pc.any(result).as_py():
                 continue
