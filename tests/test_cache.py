@@ -15,6 +15,7 @@ from uslatam.package import DEFAULT_LIMITS, Limits, copy_package
 from uslatam.validate import _cache_store, validate
 
 from .conftest import ROOT
+from .edits import random_edit, table_lines
 
 
 def _same(left, right) -> None:
@@ -93,7 +94,7 @@ def test_what_git_hands_back_for_the_release_is_in_the_key(package_copy: Path) -
     validate(package_copy, cache=None)
     assert validate(package_copy, cache=None).cached
     release = git("rev-parse", "HEAD")
-    (package_copy / "data" / "entities.csv").write_text(_rows(package_copy, "entities")[0], encoding="utf-8")
+    (package_copy / "data" / "entities.csv").write_text(table_lines(package_copy, "entities")[0], encoding="utf-8")
     git("add", "-A")
     fake = git("commit-tree", git("write-tree"), "-m", "the package as released")
     git("checkout", "-q", "--", ".")  # the work tree as it was; only the history now differs
@@ -125,71 +126,12 @@ def test_the_cache_folder_ignores_itself(package_copy: Path) -> None:
 # --- identical to a full run, over random edits ------------------------------------------------
 
 
-def _rows(root: Path, table: str) -> list[str]:
-    return (root / "data" / f"{table}.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-
-
-def _edit(root: Path, rng: random.Random) -> str:
-    """One random edit of the kinds a pull request makes; returns what it did."""
-    tables = sorted(p.stem for p in (root / "data").glob("*.csv"))
-    kind = rng.choice(
-        ["change", "add", "delete", "schema", "source", "undeclared", "descriptor", "hidden", "symlink", "revert"]
-    )
-    table = rng.choice(tables)
-    lines = _rows(root, table)
-    path = root / "data" / f"{table}.csv"
-    if kind == "change" and len(lines) > 1:
-        line = rng.randrange(1, len(lines))
-        cells = lines[line].rstrip("\n").split(",")
-        other = lines[rng.randrange(1, len(lines))][:5]
-        cells[rng.randrange(len(cells))] = rng.choice(["", "x", "2017-13-40", "-1", other])
-        lines[line] = ",".join(cells) + "\n"
-        path.write_text("".join(lines), encoding="utf-8")
-    elif kind == "add" and len(lines) > 1:
-        lines.insert(rng.randrange(1, len(lines) + 1), rng.choice(lines[1:]))
-        path.write_text("".join(lines), encoding="utf-8")
-    elif kind == "delete" and len(lines) > 2:
-        del lines[rng.randrange(1, len(lines))]
-        path.write_text("".join(lines), encoding="utf-8")
-    elif kind == "schema":
-        schema_path = root / "schemas" / f"{table}.json"
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
-        field = rng.choice(schema["fields"])
-        constraints = field.setdefault("constraints", {})
-        if constraints.pop("required", None) is None:
-            constraints["maxLength"] = rng.choice([1, 3, 10])
-        schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
-    elif kind == "source":
-        text = next((root / "sources").glob("*.txt"))
-        words = text.read_text(encoding="utf-8")
-        cut = rng.randrange(len(words))
-        text.write_text(words[:cut] + rng.choice(["", " inserted ", "\n"]) + words[cut + 1 :], encoding="utf-8")
-    elif kind == "undeclared":
-        (root / "data" / f"stray{rng.randrange(3)}.csv").write_text("a\n1\n", encoding="utf-8")
-    elif kind == "hidden":  # a listing counts hidden entries too
-        hidden = root / "data" / ".hidden"
-        hidden.rmdir() if hidden.exists() else hidden.mkdir()
-    elif kind == "symlink" and not path.is_symlink():
-        moved = root / "moved" / path.name
-        moved.parent.mkdir(exist_ok=True)
-        path.replace(moved)
-        path.symlink_to(os.path.relpath(moved, path.parent))
-    elif kind == "descriptor":
-        descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
-        descriptor["title"] = rng.choice(["", "A title", descriptor.get("title", "")])
-        (root / "datapackage.json").write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
-    else:  # back to the committed state: the report made for it before comes from the cache
-        subprocess.run(["git", "-C", str(root), "checkout", "-q", "--", "."], check=True)
-        subprocess.run(["git", "-C", str(root), "clean", "-qfd", "--", "data"], check=True)
-    return f"{kind} {table}"
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_cached_report_is_the_full_report_after_random_edits(package_copy: Path, seed: int) -> None:
     rng = random.Random(seed)
     validate(package_copy, cache=None)
     for _ in range(6):
-        done = _edit(package_copy, rng)
+        done = random_edit(package_copy, rng)
         incremental = validate(package_copy, cache=None)
         full = validate(package_copy, cache=False)
         assert not full.cached

@@ -5,7 +5,7 @@ distributions installed beside it (their names; a dependency edited in place is 
 git's and Python's path variables, the options, the newest release's commit and what git
 hands back for it, and every entry under the package's root (the package's files by content,
 others by size and time, symlinks by their text and where they end, hidden folders by name;
-``__pycache__`` skipped, ``.uslatam/`` included but for this cache). A later run with the same
+``__pycache__`` skipped, ``.uslatam/`` included but for this cache and the table cache). A later run with the same
 key is given the stored report instead of running again; any change to any of these is a new
 key, so a stored report is only ever the report a full run would make. A file that changed
 while the run read it (an editor saving, a checkout) leaves the report unstored.
@@ -32,7 +32,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .boundary import Refused, open_regular, recording_opens
@@ -42,7 +42,9 @@ from .paths import DESCRIPTOR, PACKAGE_FILES, PACKAGE_FOLDERS, TOOL_HIDDEN_FILES
 from .report import Finding, Report
 
 FORMAT = 1  # bump when an entry's layout or the meaning of a key changes
-STATE_DIR, CACHE_DIR = ".uslatam", "cache"
+STATE_DIR, CACHE_DIR, TABLES_DIR = ".uslatam", "cache", "tables"
+# What validation keeps for later runs (this cache, the table cache): results, never an input of a run.
+KEPT_FOLDERS = (f"{STATE_DIR}/{CACHE_DIR}", f"{STATE_DIR}/{TABLES_DIR}")
 MAX_FILES = 50_000  # files hashed for a key; beyond, the package is not cached
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
 KEPT_ENTRIES = 8  # the newest entries kept; older ones are deleted
@@ -64,6 +66,7 @@ class Store:
     key: str
     covered: frozenset[str]  # relative paths of the files the key holds by their content
     stamps: str  # every entry's size, time and inode when the key was made: what a change mid-run alters
+    hashes: dict[str, tuple[str, str]] = field(default_factory=dict)  # relpath -> (SHA-256, stamp) of each file
 
     @property
     def folder(self) -> Path:
@@ -86,7 +89,7 @@ def allowed(root: Path, wanted: bool | None) -> bool:
             ["git", "-C", str(root), "ls-files", "-z", "--full-name", "--", DESCRIPTOR, f":(icase){STATE_DIR}"],
             capture_output=True,
             timeout=30,
-            env=_git_environment(),
+            env=git_environment(),
         )
     except (OSError, subprocess.SubprocessError):
         return False
@@ -97,16 +100,16 @@ def open_store(root: Path, options: dict, *, max_file_bytes: int) -> Store:
     """The store for this package and these options (raises :class:`KeyUnavailable`, also for a
     file of the package larger than ``max_file_bytes``: never read in full to make a key)."""
     digest = hashlib.sha256()
-    head = {"format": FORMAT, "tool": tool_fingerprint(), "options": options, "environment": _environment()}
+    head = {"format": FORMAT, "tool": tool_fingerprint(), "options": options, "environment": environment()}
     digest.update(json.dumps(head, sort_keys=True).encode())
-    covered: set[str] = set()
+    hashes: dict[str, tuple[str, str]] = {}
     stamps = hashlib.sha256()
     for relpath, kind, content, stamp in _package_files(Path(root), hashing=True, max_file_bytes=max_file_bytes):
         if kind == "file":
-            covered.add(relpath)
+            hashes[relpath] = (content, stamp)
         digest.update(json.dumps([relpath, kind, content]).encode() + b"\n")
         stamps.update(json.dumps([relpath, stamp]).encode() + b"\n")
-    return Store(root=root, key=digest.hexdigest(), covered=frozenset(covered), stamps=stamps.hexdigest())
+    return Store(root=root, key=digest.hexdigest(), covered=frozenset(hashes), stamps=stamps.hexdigest(), hashes=hashes)
 
 
 def unchanged(store: Store) -> bool:
@@ -140,13 +143,13 @@ def _own_code(path: Path) -> bytes:
     return path.read_bytes()  # the tool's installed modules, never a package's file
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
     """The variables that change what validation reads: git's own (a GIT_DIR elsewhere, replacement
     objects off) and Python's module path."""
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith("GIT_") or k == "PYTHONPATH"}
 
 
-def _git_environment() -> dict[str, str]:
+def git_environment() -> dict[str, str]:
     """This process's environment without git's variables: the work tree is found from the folder."""
     return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
 
@@ -172,7 +175,7 @@ def _package_files(root: Path, *, hashing: bool, max_file_bytes: int) -> Iterato
         for entry in entries:
             path = Path(entry.path)
             relpath = path.relative_to(root).as_posix()
-            if relpath == f"{STATE_DIR}/{CACHE_DIR}" or entry.name in SKIPPED_NAMES:
+            if relpath in KEPT_FOLDERS or entry.name in SKIPPED_NAMES:
                 continue
             seen += 1
             if seen > MAX_FILES:
@@ -181,7 +184,7 @@ def _package_files(root: Path, *, hashing: bool, max_file_bytes: int) -> Iterato
                 info = entry.stat(follow_symlinks=False)
             except OSError as error:
                 raise KeyUnavailable(f"cannot look at {relpath}: {error.strerror or error}") from None
-            stamp = f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
+            stamp = file_stamp(info)
             if stat.S_ISLNK(info.st_mode):
                 yield relpath, "symlink", f"{os.readlink(path)}\0{os.path.realpath(path)}", stamp
             elif stat.S_ISDIR(info.st_mode):
@@ -200,6 +203,11 @@ def _package_files(root: Path, *, hashing: bool, max_file_bytes: int) -> Iterato
                 yield relpath, "file", _file_hash(path, relpath) if hashing else "", stamp
             else:
                 yield relpath, "other-file", f"{info.st_size}:{info.st_mtime_ns}", stamp
+
+
+def file_stamp(info: os.stat_result) -> str:
+    """A file's size, modification time and inode: what a change to it alters."""
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def _own_file(relpath: str) -> bool:
@@ -289,7 +297,8 @@ def covers(store: Store, opened: set[str]) -> bool:
         absolute = os.path.abspath(path)  # as opened: relative to the working folder
         if absolute == root or not absolute.startswith(root + os.sep) or absolute.startswith(code):
             continue  # outside the package, or code being imported (the tool's fingerprint covers it)
-        if os.path.relpath(absolute, root).replace(os.sep, "/") not in store.covered:
+        relpath = os.path.relpath(absolute, root).replace(os.sep, "/")
+        if relpath not in store.covered and not relpath.startswith(tuple(f"{kept}/" for kept in KEPT_FOLDERS)):
             return False
     return True
 
@@ -342,7 +351,7 @@ def _report(data: object, package: str) -> Report | None:
         return None
     findings = []
     for item in stored:
-        finding = _finding(item)
+        finding = finding_from(item)
         if finding is None:
             return None
         findings.append(finding)
@@ -351,7 +360,7 @@ def _report(data: object, package: str) -> Report | None:
     )
 
 
-def _finding(item: object) -> Finding | None:
+def finding_from(item: object) -> Finding | None:
     if not isinstance(item, dict) or set(item) != set(_FINDING_FIELDS):
         return None
     if not isinstance(item["code"], str) or not isinstance(item["message"], str):

@@ -212,23 +212,43 @@ def validate(
             show_default=False,
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REV",
+            help="Validate what changed since the git revision REV (a pull request's base): a table git reports "
+            "unchanged is taken from .uslatam/tables/, as a run that read it left it there, even one that ran "
+            "elsewhere (a CI cache restored from main's run); every other layer runs. The report is a full run's.",
+        ),
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Validate every layer of a data package and report all findings together."""
     from ..package import DEFAULT_LIMITS, Limits
     from ..validate import CROSS_CHECK_ENGINES
     from ..validate import validate as run
+    from ..validate.table_cache import SinceError
     from .render import ProgressLine, as_github, as_json, as_text, colour_enabled
 
     path = _package_for_reading(_one_package(path, package), checked=False)  # a missing package is a finding
+    if since is not None and cache is False:
+        _fail("--since takes unchanged tables from the cache: drop --no-cache", debug)
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
     engines = {Engine.auto: None, Engine.both: CROSS_CHECK_ENGINES}.get(engine, (engine.value,))
     progress = None if quiet else ProgressLine.on(sys.stderr)
     _give_back_freed_memory()
     try:
         report = run(
-            path, limits=limits, engines=engines, progress=progress, require_history=require_history, cache=cache
+            path,
+            limits=limits,
+            engines=engines,
+            progress=progress,
+            require_history=require_history,
+            cache=cache,
+            since=since,
         )
+    except SinceError as error:
+        _fail(f"--since {since}: {error}", debug, error)
     except Exception as error:  # an unexpected failure, not a finding: say so in one line
         _fail(f"validation could not run: {error}", debug, error)
     finally:

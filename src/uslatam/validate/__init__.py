@@ -31,7 +31,7 @@ from ..paths import default_package
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted, journal_problem
-from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure
+from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure, table_cache
 from .context import ENGINE, Context, isin, joined_cells
 
 ENGINES = ("frictionless", "pandera", "vectorised")
@@ -74,6 +74,7 @@ def validate(
     progress: Callable[[Progress], None] | None = None,
     require_history: bool = False,
     cache: bool | None = False,
+    since: str | None = None,
 ) -> Report:
     """Validate the data package at ``path`` (a folder or its ``datapackage.json``); None, as
     in the CLI, means the package here or above, else this version's data.
@@ -83,6 +84,15 @@ def validate(
     descriptor and nothing there, :mod:`uslatam.cache`), as the command does; True wherever
     there is a descriptor. A report from the cache is the one a full run with the same inputs
     made (``report.cached``); a release to compare with given as ``against`` is never cached.
+    When no stored report fits, each table's reading and engine checks are taken from
+    ``.uslatam/tables/`` where its inputs are unchanged (:mod:`.table_cache`); every other layer runs.
+
+    ``since`` (a git revision) validates what changed since it: a table git reports unchanged
+    is known by its blob there, never read or hashed, and its entry may have been written
+    elsewhere (a CI cache restored from the main branch's run). It uses the cache where ``cache``
+    None would (anywhere with True) and skips the whole-run report, which would hash every file; an
+    unknown revision, or a folder where the cache is not trusted (as for ``cache`` None), raises
+    :class:`~.table_cache.SinceError`.
 
     ``engines`` None is ``DEFAULT_ENGINES`` (pandera). ``against`` is the release
     that no row may vanish from without a retraction: a folder or git revision; None
@@ -94,13 +104,20 @@ def validate(
     """
     if path is None:
         path = default_package()
+    if since is not None:
+        if not result_cache.allowed(find_root(path), cache or None):
+            raise table_cache.SinceError(
+                "--since takes unchanged tables from .uslatam/, which is trusted only at the top of a git work tree "
+                "that tracks datapackage.json and nothing under .uslatam/ (or with --cache)"
+            )
+        return _validate(path, limits, engines, against, progress, require_history, since=since)
     store = _cache_store(path, limits, engines, against, require_history, cache)
     if store is not None:
         found = result_cache.lookup_report(store, str(path))
         if found is not None:
             return found
     with result_cache.recording(store) as opened:
-        report = _validate(path, limits, engines, against, progress, require_history)
+        report = _validate(path, limits, engines, against, progress, require_history, store=store)
     if store is not None:
         result_cache.store_report(store, report, opened)
     return report
@@ -137,7 +154,17 @@ def _cache_store(path, limits: Limits, engines, against, require_history: bool, 
         return None
 
 
-def _validate(path, limits: Limits, engines, against, progress, require_history: bool) -> Report:
+def _validate(
+    path,
+    limits: Limits,
+    engines,
+    against,
+    progress,
+    require_history: bool,
+    *,
+    store: result_cache.Store | None = None,
+    since: str | None = None,
+) -> Report:
     report = Report(package=str(path))
     try:
         package, findings = load(path, limits=limits)
@@ -168,6 +195,9 @@ def _validate(path, limits: Limits, engines, against, progress, require_history:
     # Cells of the wrong type: the vectorised or pandera engine's finding; with frictionless alone, the reader's.
     parsed_by = (
         "vectorised" if "vectorised" in engines else pandera_check.ENGINE if "pandera" in engines else structure.ENGINE
+    )
+    kept = table_cache.for_run(
+        package, limits=limits, engines=engines, fast=fast, parsed_by=parsed_by, store=store, since=since
     )
 
     specs: dict[str, TableSpec] = {}
@@ -202,15 +232,11 @@ def _validate(path, limits: Limits, engines, against, progress, require_history:
         pending.discard(resource.name)
         spec = specs.get(resource.name)
         if spec is not None:
-            typed, findings = structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)
+            typed, findings = _read_and_check(resource, spec, limits, engines, fast, parsed_by, kept)
             report.merge(findings)
             if typed is not None:
                 tables[resource.name] = typed
                 report.tables[resource.name] = len(typed.frame)
-                if "pandera" in engines:
-                    report.merge(pandera_check.check(typed))
-                if "vectorised" in engines:
-                    report.merge(columns.check(typed))
                 waiting = False
                 for key in typed.spec.foreign_keys:
                     if key.resource in pending and key.resource != resource.name:
@@ -255,6 +281,26 @@ def _validate(path, limits: Limits, engines, against, progress, require_history:
     _explain_dates(report, specs)
     report.sort()
     return report
+
+
+def _read_and_check(
+    resource, spec: TableSpec, limits: Limits, engines, fast: bool, parsed_by: str, kept: table_cache.TableCache | None
+) -> tuple[TypedTable | None, list[Finding]]:
+    """A table read and checked by the table engines: taken from the table cache where its inputs
+    are unchanged, else done now (and kept there, when there is a cache)."""
+    restored = kept.restore(resource, spec) if kept is not None else None
+    if restored is not None:
+        return restored
+    typed, findings = structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)
+    if typed is None:
+        return None, findings
+    if "pandera" in engines:
+        findings = findings + pandera_check.check(typed)
+    if "vectorised" in engines:
+        findings = findings + columns.check(typed)
+    if kept is not None:
+        kept.keep(resource, typed, findings)
+    return typed, findings
 
 
 _WRITTEN_DATE = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")

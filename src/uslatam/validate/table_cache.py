@@ -1,0 +1,420 @@
+"""A table's reading and engine checks, kept under ``.uslatam/tables/`` for a later run to reuse.
+
+What the structure layer and the table engines (pandera, the vectorised engine) find in one
+table, and the typed table they leave for the foreign keys and the rules, depend only on the
+table's bytes, its resource in the descriptor (path, schema, declared bytes and hash), the
+limits, the engines, whether pyarrow reads the package, and the tool (its code and the
+distributions beside it). An entry is kept under a key made of all of these; a later run
+whose table has the same key takes the entry instead of reading and checking the table again.
+The foreign keys, the table rules and the package rules still run, on every table, so a
+report made with entries is the report a full run makes (``tests/test_table_cache.py``
+compares the two over random edits).
+
+A table's bytes are known by:
+
+- the SHA-256 the whole-run cache took of every file (:mod:`uslatam.cache`), in a run that
+  uses it and found no report for the whole package;
+- with ``since`` (``uslatam validate --since REV``): git's blob at REV for a file git reports
+  unchanged since REV, so that not a byte of it is read. Only where the work tree's file is a
+  regular file of the blob's size and no attribute lets git check it out as other bytes of
+  that size (``filter``, ``ident``, ``working-tree-encoding``; git's line-end conversions
+  change the size). Any other file is known by its SHA-256.
+
+Trust is the whole-run cache's: entries are used only at the top of a git work tree that
+tracks nothing under ``.uslatam/`` (or when asked for outright), and an entry counts only in
+the file it was written to, except with ``since``, which also takes entries written elsewhere:
+a CI cache restored from the main branch's run. Entries are read as untrusted input all the
+same (anything malformed or unexpected is a miss), and writing them is best effort: a
+read-only or full disk leaves the run as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .. import cache as result_cache
+from ..boundary import Refused, open_regular
+from ..files import replacing
+from ..package import Limits, Package, Resource
+from ..report import Finding
+from ..schema import TableSpec, TypedTable
+
+FORMAT = 1  # bump when an entry's layout or the meaning of a key changes
+COMPRESSION = "zstd"
+KEPT_PER_TABLE = 2  # the newest entries of each table; older ones are deleted
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+_METADATA = b"uslatam.table"
+_ENTRY_FIELDS = {"format", "key", "written_to", "findings", "blank_lines", "padded_cells", "plain_text", "lines", "bad"}
+_UNCHANGING_MODES = ("100644", "100755")  # regular files in git; a link or a submodule is read, never trusted
+_CONVERTING_ATTRIBUTES = ("filter", "ident", "working-tree-encoding")  # may check out other bytes of the same size
+_GIT_TIMEOUT = 300
+
+
+class SinceError(ValueError):
+    """``since`` names nothing git can compare with (no git work tree, an unknown revision)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a file's bytes are known by, and its size, time and inode when they were."""
+
+    content: str  # "sha256:<hex>" or "git:<blob id>"
+    stamp: str
+
+
+@dataclass
+class TableCache:
+    """The entries of one run: where they live, what each table file is, and whom to trust."""
+
+    root: Path
+    common: str  # the key's part every table shares: tool, options, engines
+    identities: dict[str, Identity]  # relpath -> identity, for the files that have one
+    trust_copied: bool  # entries written elsewhere (with since: a CI cache) are read too
+
+    @property
+    def folder(self) -> Path:
+        return self.root / result_cache.STATE_DIR / result_cache.TABLES_DIR
+
+    def key(self, resource: Resource) -> str | None:
+        """The key of ``resource``'s entry, or None when its bytes have no identity (not cached)."""
+        identity = self.identities.get(_relpath(self.root, resource))
+        if identity is None:
+            return None
+        parts = [
+            self.common,
+            resource.name,
+            resource.path,
+            resource.schema,
+            resource.schema_path,
+            resource.declared_bytes,
+            resource.declared_hash,
+            identity.content,
+        ]
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    def entry(self, resource: Resource, key: str) -> Path:
+        # The file name holds no text of the package: a table name is hashed, never used as a path.
+        return self.folder / f"{hashlib.sha256(resource.name.encode()).hexdigest()[:16]}-{key}.arrow"
+
+    def restore(self, resource: Resource, spec: TableSpec) -> tuple[TypedTable, list[Finding]] | None:
+        """The typed table and the findings of its reading and engines, as a run with the same key
+        made them; None for a miss (no entry, or one that is malformed or not to be trusted)."""
+        key = self.key(resource)
+        if key is None or not _real_folder(self.folder.parent) or not _real_folder(self.folder):
+            return None
+        path = self.entry(resource, key)
+        try:
+            restored = _read_entry(path, key, spec, resource.path, self.trust_copied)
+        except Exception:  # an entry is untrusted input: whatever is wrong with it, the table is read afresh
+            return None
+        if restored is not None:
+            try:
+                os.utime(path)  # the newest entries are kept: one in use stays
+            except OSError:
+                pass
+        return restored
+
+    def keep(self, resource: Resource, typed: TypedTable, findings: list[Finding]) -> bool:
+        """Keep what reading and the engines made of ``resource``; False when it was not kept (no
+        identity, a file changed since it was known, a table that cannot be written, a disk that refused)."""
+        key = self.key(resource)
+        identity = self.identities.get(_relpath(self.root, resource))
+        if key is None or identity is None or _stamp(resource.file) != identity.stamp:
+            return False
+        try:
+            for level in (self.folder.parent, self.folder):
+                if not os.path.lexists(level):
+                    level.mkdir()
+                if not _real_folder(level):
+                    return False
+            ignore = self.folder / ".gitignore"
+            if not os.path.lexists(ignore):
+                ignore.write_text("# written by uslatam validate: tables read and checked, kept for later runs\n*\n")
+            path = self.entry(resource, key)
+            with replacing(path) as temporary:  # renamed into place, the file keeps the inode it names
+                info = os.stat(temporary, follow_symlinks=False)
+                _write_entry(temporary, key, typed, findings, [info.st_dev, info.st_ino])
+            _prune(self.folder, path.name.split("-", 1)[0])
+        except Exception:  # a read-only or full disk, a frame pyarrow cannot write: the run goes on uncached
+            return False
+        return True
+
+
+def for_run(
+    package: Package,
+    *,
+    limits: Limits,
+    engines: tuple[str, ...],
+    fast: bool,
+    parsed_by: str,
+    store: result_cache.Store | None,
+    since: str | None,
+) -> TableCache | None:
+    """The table cache of a run that has the whole-run ``store`` (files known by their SHA-256) or
+    ``since`` (files known through git); None for neither. Raises :class:`SinceError`."""
+    resources = [r for r in package.resources if r.file is not None]
+    if since is not None:
+        identities = _identities_since(package.root, since, resources, limits.max_file_bytes)
+    elif store is not None:
+        identities = {}
+        for resource in resources:
+            relpath = _relpath(package.root, resource)
+            if relpath in store.hashes:
+                digest, stamp = store.hashes[relpath]
+                identities[relpath] = Identity(f"sha256:{digest}", stamp)
+    else:
+        return None
+    common = {
+        "format": FORMAT,
+        "tool": result_cache.tool_fingerprint(),
+        "environment": result_cache.environment(),
+        "limits": asdict(limits),
+        "engines": [e for e in engines if e != "frictionless"],  # frictionless reads the files itself, later
+        "fast": fast,
+        "parsed_by": parsed_by,
+    }
+    digest = hashlib.sha256(json.dumps(common, sort_keys=True).encode()).hexdigest()
+    return TableCache(root=package.root, common=digest, identities=identities, trust_copied=since is not None)
+
+
+# --- what the bytes are known by ------------------------------------------------------------
+
+
+def _relpath(root: Path, resource: Resource) -> str:
+    return Path(os.path.relpath(resource.file, root)).as_posix()
+
+
+def _stamp(path: Path) -> str | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return result_cache.file_stamp(info) if stat.S_ISREG(info.st_mode) else None
+
+
+def _identities_since(root: Path, since: str, resources: list[Resource], max_bytes: int) -> dict[str, Identity]:
+    """Each table file's identity: git's blob at ``since`` where git vouches for it, else its SHA-256."""
+    stamps = {}
+    for resource in resources:
+        relpath = _relpath(root, resource)
+        stamp = _stamp(resource.file)
+        if stamp is not None and not relpath.startswith("../"):
+            stamps[relpath] = stamp  # taken before git looks: a change after it shows as a changed stamp
+    paths = sorted(stamps)
+    if _git(root, "rev-parse", "--is-inside-work-tree").strip() != b"true":
+        raise SinceError(f"{root} is not in a git work tree: --since compares with a git revision")
+    commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{since}^{{commit}}", check=False)
+    if not commit.strip():
+        raise SinceError(f"git knows no commit {since!r}: name a branch, a tag or a commit of this repository")
+    blobs = _blobs(root, commit.strip().decode(), paths)
+    changed = (
+        set(
+            _git(
+                root,
+                "diff",
+                "--no-ext-diff",
+                "--no-renames",
+                "--relative",
+                "--name-only",
+                "-z",
+                commit.strip().decode(),
+                "--",
+                *paths,
+            ).split(b"\0")
+        )
+        if paths
+        else set()
+    )
+    converting = _converting(root, paths)
+    identities = {}
+    for relpath in paths:
+        blob = blobs.get(relpath)
+        stamp = stamps[relpath]
+        size = int(stamp.split(":", 1)[0])
+        if blob is not None and relpath.encode() not in changed and relpath not in converting and blob[1] == size:
+            identities[relpath] = Identity(f"git:{blob[0]}", stamp)
+        elif size <= max_bytes:
+            digest = _sha256(root / relpath)
+            if digest is not None:
+                identities[relpath] = Identity(f"sha256:{digest}", stamp)
+    return identities
+
+
+def _git(root: Path, *args: str, check: bool = True) -> bytes:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args],
+            capture_output=True,
+            timeout=_GIT_TIMEOUT,
+            env=result_cache.git_environment(),
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SinceError(f"git could not be asked what changed: {error}") from None
+    if check and done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SinceError(f"git could not say what changed: {message[-1] if message else 'git failed'}")
+    return done.stdout if done.returncode == 0 else b""
+
+
+def _blobs(root: Path, commit: str, paths: list[str]) -> dict[str, tuple[str, int]]:
+    """relpath -> (blob id, size) of the regular files among ``paths`` at ``commit``."""
+    if not paths:
+        return {}
+    listed = _git(root, "ls-tree", "-z", "-l", commit, "--", *paths)
+    blobs = {}
+    for record in listed.split(b"\0"):
+        head, _, name = record.partition(b"\t")
+        fields = head.split()
+        if len(fields) == 4 and fields[1] == b"blob" and fields[0].decode() in _UNCHANGING_MODES:
+            blobs[name.decode("utf-8", "surrogateescape")] = (fields[2].decode(), int(fields[3]))
+    return blobs
+
+
+def _converting(root: Path, paths: list[str]) -> set[str]:
+    """The paths git may check out as other bytes than the blob's of the same size."""
+    if not paths:
+        return set()
+    answer = _git(root, "check-attr", "-z", *_CONVERTING_ATTRIBUTES, "--", *paths).split(b"\0")
+    converting = set()
+    for at in range(0, len(answer) - 2, 3):
+        path, value = answer[at].decode("utf-8", "surrogateescape"), answer[at + 2]
+        if value not in (b"unspecified", b"unset"):
+            converting.add(path)
+    return converting
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open_regular(path, name=str(path)) as stream:
+            while chunk := stream.read(1 << 22):
+                digest.update(chunk)
+    except (Refused, OSError):
+        return None
+    return digest.hexdigest()
+
+
+# --- an entry: the typed table as Arrow, the rest as JSON in its metadata ---------------------------
+
+
+def _write_entry(path: Path, key: str, typed: TypedTable, findings: list[Finding], written_to: list[int]) -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    frame, text = typed.frame, typed.text
+    names = typed.spec.field_names
+    if list(frame.columns) != names or list(text.columns) != names or not frame.index.equals(text.index):
+        raise ValueError("not the table the schema gives")  # never stored: read afresh each time
+    bad = [name for name in names if bool(typed.bad_cells[name].any())]
+    columns = {f"frame:{name}": frame[name] for name in names}
+    columns.update({f"text:{name}": text[name] for name in names})
+    columns.update({f"bad:{name}": typed.bad_cells[name] for name in bad})
+    table = pa.Table.from_pandas(pd.DataFrame(columns, index=frame.index), preserve_index=True)
+    lines = list(typed.record_lines)
+    metadata = {
+        "format": FORMAT,
+        "key": key,
+        "written_to": written_to,
+        "findings": [asdict(f) for f in findings],
+        "blank_lines": sorted(typed.blank_lines),
+        "padded_cells": sorted([line, column] for line, column in typed.padded_cells),
+        "plain_text": typed.plain_text,
+        # the records' lines, where they are not the rows' lines and the blank rows' in order
+        "lines": None if lines == sorted({*frame.index.tolist(), *typed.blank_lines}) else lines,
+        "bad": bad,
+    }
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), _METADATA: json.dumps(metadata)})
+    # Compressed a buffer at a time: a fraction of the bytes on disk, and each column read into its own
+    # memory, so that the columns let go once a table is checked are given back.
+    options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+
+
+def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copied: bool):
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if os.path.islink(path):
+        return None
+    try:
+        stream = open_regular(path, name="a table cache entry")
+    except (Refused, OSError):
+        return None
+    with stream:
+        # Read, not mapped: once a table is checked its columns are let go, and mapped pages would stay.
+        reader = pa.ipc.open_file(stream)
+        raw = (reader.schema.metadata or {}).get(_METADATA)
+        if raw is None or len(raw) > MAX_METADATA_BYTES:
+            return None
+        entry = json.loads(raw)
+        if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS:
+            return None
+        if entry["format"] != FORMAT or entry["key"] != key:
+            return None
+        info = os.fstat(stream.fileno())
+        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
+            return None  # copied, extracted or moved here: not an entry this cache wrote
+        names = spec.field_names
+        bad = entry["bad"]
+        if not isinstance(bad, list) or not set(bad) <= set(names):
+            return None
+        expected = [*(f"frame:{n}" for n in names), *(f"text:{n}" for n in names), *(f"bad:{n}" for n in bad), "line"]
+        if reader.schema.names != expected:
+            return None
+        table = reader.read_all()
+    table.validate(full=True)  # offsets and UTF-8 checked before any kernel reads them
+    whole = table.to_pandas()
+    if whole.index.name != "line" or whole.index.dtype != "int64" or not whole.index.is_unique:
+        return None
+    findings = [result_cache.finding_from(item) for item in entry["findings"]]
+    if any(f is None for f in findings):
+        return None
+    frame = whole[[f"frame:{n}" for n in names]].set_axis(names, axis=1)
+    text = whole[[f"text:{n}" for n in names]].set_axis(names, axis=1)
+    if [str(dtype) for dtype in frame.dtypes] != [spec.field(n).pandas_dtype for n in names]:
+        return None  # the parse gives each column its field's dtype; an entry that does not is not its table
+    if not all(isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA for dtype in text.dtypes):
+        return None
+    lines = entry["lines"] if entry["lines"] is not None else sorted({*whole.index.tolist(), *entry["blank_lines"]})
+    typed = TypedTable(
+        spec=spec,
+        relpath=relpath,
+        frame=frame,
+        text=text,
+        record_lines=[int(line) for line in lines],
+        blank_lines={int(line) for line in entry["blank_lines"]},
+        padded_cells={(int(line), str(column)) for line, column in entry["padded_cells"]},
+        bad_cells={
+            name: whole[f"bad:{name}"].astype(bool).rename(None)
+            if name in bad
+            else pd.Series(np.zeros(len(whole), dtype=bool), index=whole.index)
+            for name in names
+        },
+        plain_text=bool(entry["plain_text"]),
+    )
+    return typed, findings
+
+
+def _real_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _prune(folder: Path, table: str) -> None:
+    entries = []
+    for entry in os.scandir(folder):
+        ours = entry.name.startswith(f"{table}-") and entry.name.endswith(".arrow")
+        if ours and entry.is_file(follow_symlinks=False):
+            entries.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.path))
+    for _, path in sorted(entries, reverse=True)[KEPT_PER_TABLE:]:
+        os.unlink(path)

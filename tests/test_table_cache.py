@@ -1,0 +1,355 @@
+"""The table cache and ``validate --since``: a report made with kept tables is the report a full run
+makes, unchanged tables are not read, and a kept table that is broken, copied or forged is a miss."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from uslatam import cache
+from uslatam.package import DEFAULT_LIMITS, Limits, load
+from uslatam.schema import TableSpec
+from uslatam.validate import structure, table_cache, validate
+
+from .conftest import FIXTURES, ROOT, git_checkout
+from .edits import KINDS, random_edit, unseen_edit
+
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.json").is_file())
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
+
+
+def _same(left, right) -> None:
+    one, other = left.to_dict(), right.to_dict()
+    one.pop("cached"), other.pop("cached")
+    assert one == other
+
+
+def _entries(root: Path) -> list[str]:
+    folder = root / ".uslatam" / "tables"
+    return sorted(p.name for p in folder.glob("*.arrow")) if folder.is_dir() else []
+
+
+@pytest.fixture
+def tables_read(monkeypatch) -> list[str]:
+    """The names of the tables read from their files (not taken from the table cache), in order."""
+    read: list[str] = []
+    original = structure.read
+
+    def counting(resource, *args, **kwargs):
+        read.append(resource.name)
+        return original(resource, *args, **kwargs)
+
+    monkeypatch.setattr(structure, "read", counting)
+    return read
+
+
+@pytest.fixture
+def checkout(package_copy: Path) -> Path:
+    """The real package's checkout, with this repository's line-end attributes committed (under
+    ``text eol=lf`` git compares a CR LF file as LF: a change git does not report)."""
+    shutil.copy(ROOT / ".gitattributes", package_copy / ".gitattributes")
+    _git(package_copy, "add", "-A")
+    _git(package_copy, "commit", "-qm", "line-end attributes")
+    return package_copy
+
+
+# --- the same report as a full run -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_report_from_kept_tables_is_the_full_report_after_random_edits(checkout: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    base = _git(checkout, "rev-parse", "HEAD").strip()
+    validate(checkout, since=base)
+    plan = [*KINDS, "unseen", "unseen", "commit"]  # every kind of edit, in a random order
+    rng.shuffle(plan)
+    for step, kind in enumerate(plan):
+        if kind == "unseen":
+            done = unseen_edit(checkout, rng)
+        elif kind == "commit":
+            _git(checkout, "add", "-A")
+            _git(checkout, "commit", "-qm", f"step {step}", "--allow-empty")
+            done = "commit"
+        else:
+            done = random_edit(checkout, rng, (kind,))
+        since = validate(checkout, since=base)
+        full = validate(checkout, cache=False)
+        assert not full.cached and not since.cached
+        _same(since, full), done
+        _same(validate(checkout, since="HEAD"), full), done  # another base: other tables known by git
+        _same(validate(checkout, cache=None), full), done  # the whole-run cache's misses use kept tables too
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_fixture_reports_the_same_from_kept_tables(case: str, tmp_path: Path) -> None:
+    package = git_checkout(shutil.copytree(FIXTURES / case, tmp_path / case, symlinks=True))
+    full = validate(package, cache=False, against=False)
+    if (package / ".uslatam").exists():  # git tracks what is there: nothing under it is trusted
+        with pytest.raises(table_cache.SinceError, match="tracks"):
+            validate(package, since="HEAD", against=False)
+        return
+    first = validate(package, since="HEAD", against=False)  # reads every table and keeps it
+    again = validate(package, since="HEAD", against=False)  # takes every table it kept
+    _same(first, full)
+    _same(again, full)
+
+
+@pytest.mark.parametrize("case", ["clean", "blank-row", "missing-cell", "csv-syntax-error", "invalid-date", "the real"])
+@pytest.mark.parametrize("fast", [False, True], ids=["strict-reader", "pyarrow"])
+def test_a_kept_table_is_the_table_read(case: str, fast: bool, tmp_path: Path) -> None:
+    source = ROOT if case == "the real" else FIXTURES / case
+    package, _ = load(source)
+    kept = table_cache.TableCache(root=tmp_path, common="test", identities={}, trust_copied=False)
+    for resource in package.resources:
+        spec = TableSpec.from_schema(resource.name, resource.schema)
+        typed, findings = structure.read(resource, spec, DEFAULT_LIMITS, fast=fast, parsed_by="pandera")
+        if typed is None:
+            continue
+        entry = tmp_path / f"{resource.name}.arrow"
+        table_cache._write_entry(entry, "k", typed, findings, [0, 0])
+        restored = table_cache._read_entry(entry, "k", spec, resource.path, trust_copied=True)
+        assert restored is not None, resource.name
+        back, back_findings = restored
+        assert back_findings == findings
+        pd.testing.assert_frame_equal(back.frame, typed.frame, check_exact=True)
+        pd.testing.assert_frame_equal(back.text, typed.text, check_exact=True)
+        assert back.bad_cells.keys() == typed.bad_cells.keys()
+        for name, bad in typed.bad_cells.items():
+            assert back.bad_cells[name].to_numpy().tolist() == bad.to_numpy().tolist()
+            assert back.bad_cells[name].index.equals(bad.index)
+        assert (back.record_lines, back.blank_lines, back.padded_cells, back.plain_text) == (
+            list(typed.record_lines),
+            typed.blank_lines,
+            typed.padded_cells,
+            typed.plain_text,
+        )
+    assert kept.folder == tmp_path / ".uslatam" / "tables"
+
+
+# --- only what changed is read ------------------------------------------------------------------
+
+
+def test_since_reads_only_the_tables_that_changed(checkout: Path, tables_read: list[str]) -> None:
+    validate(checkout, since="HEAD")
+    assert len(tables_read) == len(load(checkout)[0].resources)  # nothing kept yet: every table read
+    tables_read.clear()
+    lines = (checkout / "data" / "entities.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (checkout / "data" / "entities.csv").write_text("".join(lines[:-1]), encoding="utf-8")
+    report = validate(checkout, since="HEAD")
+    assert tables_read == ["entities"]
+    _same(report, validate(checkout, cache=False))
+
+
+def test_a_table_git_does_not_vouch_for_is_read(checkout: Path, tables_read: list[str]) -> None:
+    validate(checkout, since="HEAD")
+    (checkout / "data" / "spans.csv").write_bytes(
+        (checkout / "data" / "spans.csv").read_bytes().replace(b"\n", b"\r\n")
+    )
+    assert _git(checkout, "diff", "--name-only", "HEAD", "--", "data") == ""  # git's diff: nothing changed
+    tables_read.clear()
+    report = validate(checkout, since="HEAD")
+    assert tables_read == ["spans"]  # its size is not the blob's: read, and its CR LF reported
+    assert any(f.code == "line-ending-error" for f in report.findings) or not report.valid
+    _same(report, validate(checkout, cache=False))
+
+
+def test_a_file_git_may_check_out_as_other_bytes_is_hashed(checkout: Path) -> None:
+    with open(checkout / ".gitattributes", "a", encoding="utf-8") as attributes:
+        attributes.write("data/entities.csv working-tree-encoding=ISO-8859-1\n")
+    package, _ = load(checkout)
+    identities = table_cache._identities_since(checkout, "HEAD", package.resources, DEFAULT_LIMITS.max_file_bytes)
+    assert identities["data/entities.csv"].content.startswith("sha256:")
+    assert identities["data/events.csv"].content.startswith("git:")
+
+
+# --- trust: copied, forged and broken entries ---------------------------------------------------
+
+
+def test_entries_written_elsewhere_are_read_only_with_since(checkout: Path, tmp_path: Path, tables_read) -> None:
+    validate(checkout, since="HEAD")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(checkout), str(clone))
+    shutil.copytree(checkout / ".uslatam" / "tables", clone / ".uslatam" / "tables")  # as a CI cache restores it
+    tables_read.clear()
+    _same(validate(clone, since="HEAD"), validate(clone, cache=False))
+    assert tables_read == list(dict.fromkeys(tables_read))  # (each read once, by the full run)
+    restored_run = len(tables_read) - len(load(clone)[0].resources)
+    assert restored_run == 0  # the --since run read none: every table came from the copied entries
+
+
+def test_entries_written_elsewhere_are_misses_without_since(checkout: Path, tmp_path: Path, tables_read) -> None:
+    validate(checkout, cache=None)
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(checkout), str(clone))
+    shutil.copytree(checkout / ".uslatam" / "tables", clone / ".uslatam" / "tables")
+    tables_read.clear()
+    validate(clone, cache=None)
+    assert len(tables_read) == len(load(clone)[0].resources)  # copied in: not an entry this cache wrote
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["empty", "garbage", "truncated", "other key", "symlink", "folder symlink"],
+)
+def test_a_broken_entry_is_a_miss(checkout: Path, tmp_path: Path, damage: str, tables_read) -> None:
+    validate(checkout, since="HEAD")
+    folder = checkout / ".uslatam" / "tables"
+    entries = sorted(folder.glob("*.arrow"))
+    for entry in entries:
+        data = entry.read_bytes()
+        if damage == "empty":
+            entry.write_bytes(b"")
+        elif damage == "garbage":
+            entry.write_bytes(os.urandom(len(data)))
+        elif damage == "truncated":
+            entry.write_bytes(data[: len(data) // 2])
+        elif damage == "other key":  # an entry of another table, under this table's name
+            other = entries[(entries.index(entry) + 1) % len(entries)]
+            entry.write_bytes(other.read_bytes() if other != entry else b"")
+        elif damage == "symlink":
+            moved = tmp_path / entry.name
+            entry.replace(moved)
+            entry.symlink_to(moved)
+    if damage == "folder symlink":
+        moved = tmp_path / "tables"
+        folder.replace(moved)
+        folder.symlink_to(moved)
+    tables_read.clear()
+    report = validate(checkout, since="HEAD")
+    assert len(tables_read) == len(entries)  # every table read afresh
+    _same(report, validate(checkout, cache=False))
+
+
+def test_a_disk_that_refuses_writes_leaves_the_report_as_it_is(checkout: Path, monkeypatch) -> None:
+    def refusing(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(table_cache, "_write_entry", refusing)
+    _same(validate(checkout, since="HEAD"), validate(checkout, cache=False))
+    assert _entries(checkout) == []
+
+
+def test_a_read_only_file_system_leaves_the_report_as_it_is(checkout: Path, monkeypatch) -> None:
+    import errno
+    from contextlib import contextmanager
+
+    @contextmanager
+    def read_only(path):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+        yield path
+
+    monkeypatch.setattr(table_cache, "replacing", read_only)
+    _same(validate(checkout, since="HEAD"), validate(checkout, cache=False))
+    assert _entries(checkout) == []
+
+
+def test_a_table_changed_while_it_was_read_is_not_kept(checkout: Path, monkeypatch) -> None:
+    original = table_cache._stamp
+    calls = {"n": 0}
+
+    def changing(path):
+        calls["n"] += 1
+        return original(path) if calls["n"] <= len(load(checkout)[0].resources) else "changed"
+
+    monkeypatch.setattr(table_cache, "_stamp", changing)
+    validate(checkout, since="HEAD")
+    assert _entries(checkout) == []
+
+
+def test_only_the_newest_entries_of_a_table_are_kept(checkout: Path) -> None:
+    tables = len(load(checkout)[0].resources)
+    path = checkout / "data" / "entities.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for cut in range(1, 5):
+        path.write_text("".join(lines[:-cut]), encoding="utf-8")
+        validate(checkout, since="HEAD")
+    entities = {n.split("-", 1)[0] for n in _entries(checkout)}
+    assert len(entities) == tables
+    assert len(_entries(checkout)) == tables - 1 + table_cache.KEPT_PER_TABLE
+
+
+def test_other_options_are_other_entries(checkout: Path, tables_read) -> None:
+    validate(checkout, since="HEAD")
+    tables_read.clear()
+    small = Limits(max_file_bytes=60_000)
+    report = validate(checkout, since="HEAD", limits=small)
+    assert tables_read  # another limit: no entry fits
+    _same(report, validate(checkout, cache=False, limits=small))
+    _same(validate(checkout, since="HEAD", engines=("vectorised",)), validate(checkout, engines=("vectorised",)))
+
+
+# --- what --since refuses ------------------------------------------------------------------------
+
+
+def test_since_names_a_revision_git_knows(checkout: Path) -> None:
+    with pytest.raises(table_cache.SinceError, match="no commit 'no-such-branch'"):
+        validate(checkout, since="no-such-branch")
+    with pytest.raises(table_cache.SinceError, match="no commit"):
+        validate(checkout, since="--output=/tmp/x")  # an option is never handed to git as one
+
+
+def test_since_outside_a_trusted_work_tree_is_refused(checkout: Path, tmp_path: Path) -> None:
+    plain = shutil.copytree(checkout, tmp_path / "plain", ignore=shutil.ignore_patterns(".git"))
+    with pytest.raises(table_cache.SinceError, match="git work tree"):
+        validate(plain, since="HEAD")
+    (checkout / ".uslatam").mkdir(exist_ok=True)
+    (checkout / ".uslatam" / "forged").write_text("x", encoding="utf-8")
+    _git(checkout, "add", "-f", ".uslatam/forged")
+    with pytest.raises(table_cache.SinceError, match="tracks"):
+        validate(checkout, since="HEAD")
+
+
+def test_the_command_says_what_since_cannot_do(checkout: Path) -> None:
+    command = [str(Path(os.sys.executable).parent / "uslatam"), "validate", "--package", str(checkout)]
+    for extra, said in (
+        (["--since", "nope"], "git knows no commit 'nope'"),
+        (["--since", "HEAD", "--no-cache"], "drop --no-cache"),
+    ):
+        done = subprocess.run([*command, *extra], capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert said in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([*command, "--since", "HEAD", "--quiet"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert _entries(checkout)
+
+
+def test_the_whole_run_key_leaves_kept_tables_out(checkout: Path) -> None:
+    validate(checkout, cache=None)
+    assert _entries(checkout)
+    assert validate(checkout, cache=None).cached  # writing table entries did not change the whole-run key
+    assert not any(
+        p.startswith(".uslatam/tables") for p in cache.open_store(checkout, {}, max_file_bytes=10**9).covered
+    )
+
+
+@pytest.mark.parametrize("change", ["schema", "declared hash"])
+def test_a_table_whose_schema_or_resource_changed_is_read_again(checkout: Path, change: str, tables_read) -> None:
+    import json
+
+    validate(checkout, since="HEAD")
+    if change == "schema":
+        path = checkout / "schemas" / "entities.json"
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        schema["fields"][0].setdefault("constraints", {})["maxLength"] = 3
+        path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    else:
+        path = checkout / "datapackage.json"
+        descriptor = json.loads(path.read_text(encoding="utf-8"))
+        resource = next(r for r in descriptor["resources"] if r["name"] == "entities")
+        resource["hash"] = "sha256:" + "0" * 64
+        path.write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    tables_read.clear()
+    report = validate(checkout, since="HEAD")
+    assert tables_read == ["entities"]
+    full = validate(checkout, cache=False)
+    assert not full.valid
+    _same(report, full)
