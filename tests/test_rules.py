@@ -11,7 +11,7 @@ from uslatam.codes import CATALOGUE, LAYERS
 from uslatam.package import load
 from uslatam.schema import TableSpec
 from uslatam.validate import rules, validate
-from uslatam.validate.context import UndeclaredColumn
+from uslatam.validate.context import UndeclaredColumn, UndeclaredState
 from uslatam.validate.rules.evidence import value_bounds
 
 from .conftest import FIXTURES, ROOT
@@ -49,6 +49,42 @@ def test_a_rule_that_reads_an_undeclared_column_fails_loudly(monkeypatch) -> Non
     monkeypatch.setattr(rules, "RULES", [*rules.RULES, undeclared])
     with pytest.raises(UndeclaredColumn, match=r"'peeks' reads spans\.exact"):
         validate(FIXTURES / "clean", against=False)
+
+
+@pytest.mark.parametrize(
+    ("uses", "reads", "said"),
+    [
+        (lambda ctx: ctx.texts.get("x"), (), "'peeks' uses ctx.texts without declaring it"),
+        (lambda ctx: bool(ctx.broken_spans), (), "'peeks' uses ctx.broken_spans"),
+        (lambda ctx: ctx.specs["quotes"], (), "'peeks' uses ctx.specs"),
+        (lambda ctx: ctx.package.root, (), "'peeks' uses ctx.package"),
+        (lambda ctx: ctx.gathered.setdefault("x", []), (), "'peeks' uses ctx.gathered"),
+        (lambda ctx: ctx.texts.__setitem__("x", "y"), ("texts",), "mappingproxy"),
+        (lambda ctx: ctx.broken_spans.add("x"), ("broken_spans",), "has no attribute 'add'"),
+    ],
+    ids=["texts", "broken-spans", "specs", "package", "gathered", "texts-read-only", "broken-spans-read-only"],
+)
+def test_a_rule_that_uses_undeclared_state_fails_loudly(monkeypatch, uses, reads, said) -> None:
+    """What a rule reads besides tables keys its kept findings: a read or a write it does not declare
+    would let a kept result go stale, so it fails at once."""
+
+    def peeks(ctx, typed):
+        uses(ctx)
+        yield from ()
+
+    undeclared = rules.Rule("peeks", (), peeks, tables=("quotes",), reads=reads)
+    monkeypatch.setattr(rules, "RULES", [*rules.RULES, undeclared])
+    with pytest.raises((UndeclaredState, TypeError, AttributeError), match=said):
+        validate(FIXTURES / "clean", against=False)
+
+
+def test_a_rule_is_kept_between_runs_only_when_it_fills_nothing_and_reads_keyable_state() -> None:
+    by_name = {r.name: r for r in rules.RULES}
+    assert by_name["text_hygiene"].keepable and by_name["words_in_spans"].keepable
+    assert not by_name["span_words"].keepable  # fills broken_spans
+    assert not by_name["retracted_rows"].keepable  # reads the release
+    assert not by_name["gather_keys"].keepable  # fills gathered
+    assert not any(r.keepable for r in rules.RULES if not r.per_table)  # package rules run every time
 
 
 def test_what_stays_in_memory_is_what_rules_declare() -> None:

@@ -149,6 +149,49 @@ def test_since_reads_only_the_tables_that_changed(checkout: Path, tables_read: l
     _same(report, validate(checkout, cache=False))
 
 
+def test_since_runs_only_the_checks_that_read_what_changed(checkout: Path, monkeypatch) -> None:
+    from uslatam.validate import _check_foreign_key, rules
+
+    ran: list[tuple[str, str]] = []
+    run_table, check_key = rules.run_table, _check_foreign_key
+
+    def counting_rule(ctx, rule, typed):
+        ran.append((rule.name, typed.spec.name))
+        return run_table(ctx, rule, typed)
+
+    def counting_key(ctx, typed, key, engine):
+        ran.append((f"foreign key to {key.resource}", typed.spec.name))
+        return check_key(ctx, typed, key, engine)
+
+    monkeypatch.setattr(rules, "run_table", counting_rule)
+    monkeypatch.setattr("uslatam.validate._check_foreign_key", counting_key)
+    uncovered_calls: list[int] = []
+    from uslatam.validate.rules import support
+
+    original_uncovered = support.uncovered
+    monkeypatch.setattr(support, "uncovered", lambda *a: uncovered_calls.append(1) or original_uncovered(*a))
+    validate(checkout, since="HEAD")
+    assert uncovered_calls  # the first run finds every source's units
+    uncovered_calls.clear()
+    everything = set(ran)
+    path = checkout / "data" / "entities.csv"
+    path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    ran.clear()
+    report = validate(checkout, since="HEAD")
+    by_name = {r.name: r for r in rules.RULES}
+    expected = {
+        (check, table)
+        for check, table in everything
+        if table == "entities"
+        or check == "foreign key to entities"
+        or (check in by_name and (not by_name[check].keepable or "entities" in by_name[check].needs))
+    }
+    assert set(ran) == expected
+    assert len(expected) < len(everything) / 2
+    assert uncovered_calls == []  # no cited span changed: coverage's findings were kept, per source
+    _same(report, validate(checkout, cache=False))
+
+
 def test_a_table_git_does_not_vouch_for_is_read(checkout: Path, tables_read: list[str]) -> None:
     validate(checkout, since="HEAD")
     (checkout / "data" / "spans.csv").write_bytes(

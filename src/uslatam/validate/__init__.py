@@ -219,6 +219,7 @@ def _validate(
     ctx = Context(
         package=package, tables=tables, specs=specs, baseline=_baseline(package.root, against, report, require_history)
     )
+    ctx.keeping = kept.call if kept is not None else None
     pending = {resource.name for resource in package.resources}
     referenced = _referenced_fields(specs)
     deferred: list[tuple[str, object]] = []  # (table, rule or foreign key) waiting for a table not read yet
@@ -243,13 +244,13 @@ def _validate(
                         deferred.append((resource.name, key))
                         waiting = True
                     elif key_engine is not None:
-                        report.merge(_foreign_key(ctx, typed, key, key_engine))
+                        report.merge(_foreign_key(ctx, typed, key, key_engine, kept))
                 for rule in rules.table_rules(resource.name, spec):
                     if pending & set(rule.needs):
                         deferred.append((resource.name, rule))
                         waiting = True
                     else:
-                        report.merge(rules.run_table(ctx, rule, typed))
+                        report.merge(_table_rule(ctx, rule, typed, kept))
                 if not waiting:
                     _let_go(typed, referenced, keep_lines="frictionless" in engines)
                     ctx.forget(resource.name)
@@ -268,15 +269,17 @@ def _validate(
     for name, waiting_check in deferred:
         typed = tables[name]
         if isinstance(waiting_check, rules.Rule):
-            report.merge(rules.run_table(ctx, waiting_check, typed))
+            report.merge(_table_rule(ctx, waiting_check, typed, kept))
         elif key_engine is not None:
-            report.merge(_foreign_key(ctx, typed, waiting_check, key_engine))
+            report.merge(_foreign_key(ctx, typed, waiting_check, key_engine, kept))
     for name in {name for name, _ in deferred}:
         _let_go(tables[name], referenced, keep_lines="frictionless" in engines)
         ctx.forget(name)
     if "frictionless" in engines:
         report.merge(frictionless_check.check(package, tables))
     report.merge(rules.run_package(ctx))
+    if kept is not None:
+        kept.save_results()
     _drop_consequences(report, tables)
     _explain_dates(report, specs)
     report.sort()
@@ -415,7 +418,43 @@ def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
     ]
 
 
-def _foreign_key(ctx: Context, typed: TypedTable, key, engine: str) -> list[Finding]:
+def _table_rule(
+    ctx: Context, rule: rules.Rule, typed: TypedTable, kept: table_cache.TableCache | None
+) -> list[Finding]:
+    """A table rule's findings: kept from an earlier run where everything it reads is unchanged."""
+    key = None
+    if kept is not None and rule.keepable:
+        state = {name: kept.fingerprint(name, getattr(ctx, name)) for name in rule.reads}
+        key = kept.results_key("rule", typed.spec.name, list(rule.needs), state, rule.name)
+        found = kept.results(key) if key is not None else None
+        if found is not None:
+            return found
+    findings = rules.run_table(ctx, rule, typed)
+    if kept is not None:
+        kept.state_filled(rule.writes)
+        if key is not None:
+            kept.record(key, findings)
+    return findings
+
+
+def _foreign_key(
+    ctx: Context, typed: TypedTable, key, engine: str, kept: table_cache.TableCache | None = None
+) -> list[Finding]:
+    """One foreign key's findings: kept from an earlier run where both tables are unchanged, else checked."""
+    results_key = None
+    if kept is not None:
+        detail = [list(key.fields), key.resource, list(key.reference_fields), engine]
+        results_key = kept.results_key("foreign key", typed.spec.name, [key.resource], {}, detail)
+        found = kept.results(results_key) if results_key is not None else None
+        if found is not None:
+            return found
+    findings = _check_foreign_key(ctx, typed, key, engine)
+    if kept is not None and results_key is not None:
+        kept.record(results_key, findings)
+    return findings
+
+
+def _check_foreign_key(ctx: Context, typed: TypedTable, key, engine: str) -> list[Finding]:
     """One foreign key checked on whole columns: one pyarrow hash lookup for all rows."""
     frame = typed.frame
     target = ctx.tables.get(key.resource)

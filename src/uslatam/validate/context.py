@@ -1,15 +1,19 @@
 """What the rules read: the tables seen so far, lookups across them, and the Arrow helpers.
 
 A rule reads its own table whole; of any other table it reads only the columns it
-declares (``needs=`` of :func:`uslatam.validate.rules.rule`). The context holds the
-rule that is running and refuses a read it did not declare (:class:`UndeclaredColumn`),
-because those declarations decide what stays in memory once a table is checked.
+declares (``needs=`` of :func:`uslatam.validate.rules.rule`), and of the state below
+(:data:`STATE`) only what it declares it reads or fills (``reads=``, ``writes=``). The
+context holds the rule that is running and refuses an undeclared read
+(:class:`UndeclaredColumn`, :class:`UndeclaredState`): the declarations decide what stays in
+memory once a table is checked, and what a rule's kept findings are keyed by.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ..package import Package
@@ -17,10 +21,49 @@ from ..report import Finding
 from ..schema import TableSpec, TypedTable
 
 ENGINE = "rules"
+# The context state a table rule reads or fills only by declaring it, and what of it a kept rule's
+# key can hold (small, and settled when the rule runs).
+STATE = ("texts", "broken_spans", "specs", "package", "baseline", "gathered")
+KEPT_STATE = ("texts", "broken_spans", "specs")
 
 
 class UndeclaredColumn(LookupError):
     """A rule read a column of another table that it does not declare: a defect of the rule, not of the data."""
+
+
+class UndeclaredState(UndeclaredColumn):
+    """A rule used context state it does not declare: a defect of the rule, not of the data."""
+
+
+class _Undeclared:
+    """Stands in, while a rule runs, for state it did not declare: any use of it fails at once."""
+
+    def __init__(self, state: str, rule: str, verb: str) -> None:
+        self._said = (
+            f"rule {rule!r} {verb} ctx.{state} without declaring it: add {state!r} to "
+            f"{'writes' if verb == 'fills' else 'reads'}= of its @rule"
+        )
+
+    def _refuse(self, *args: object, **kwargs: object):
+        raise UndeclaredState(self._said)
+
+    __getattr__ = __getitem__ = __setitem__ = __contains__ = __iter__ = __len__ = __bool__ = _refuse
+
+
+class _ReadOnlySet(AbstractSet):
+    """A set a rule reads but does not fill: no copy, and no ``add``."""
+
+    def __init__(self, items: set) -> None:
+        self._items = items
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass
@@ -34,13 +77,46 @@ class Context:
     _positions: dict = field(default_factory=dict)  # (table, column, parent, key) -> positions, see positions()
     gathered: dict = field(default_factory=dict)  # what table rules keep of a whole table for package rules
     _running: tuple[str, str | None, Mapping[str, Sequence[str]]] | None = None  # (rule, own table, needs)
+    _state: dict = field(default_factory=dict)  # the state a running table rule sees in its place
+    keeping: Any = None  # (function, args) -> findings kept between runs (validate.table_cache), or None
 
-    def running(self, rule: str, own: str | None, needs: Mapping[str, Sequence[str]]) -> None:
-        """From now on reads are checked against the declarations of ``rule`` checking table ``own``."""
+    def kept(self, function: Callable[..., list[Finding]], *args: Any) -> list[Finding]:
+        """``function(*args)``, or what it returned in an earlier run with the same arguments: for a
+        rule's costly part that is a function of its arguments alone (module-level, reading no context)."""
+        if self.keeping is None:
+            return function(*args)
+        return self.keeping(function, args)
+
+    def running(
+        self,
+        rule: str,
+        own: str | None,
+        needs: Mapping[str, Sequence[str]],
+        reads: Sequence[str] = (),
+        writes: Sequence[str] = (),
+    ) -> None:
+        """From now on reads are checked against the declarations of ``rule`` checking table ``own``
+        (a package rule, ``own`` None, reads state freely: it runs every time)."""
         self._running = (rule, own, needs)
+        if own is None:
+            return
+        for state in STATE:
+            if state in writes:
+                continue
+            value = getattr(self, state)
+            self._state[state] = value
+            if state not in reads:
+                setattr(self, state, _Undeclared(state, rule, "uses"))
+            elif isinstance(value, dict):
+                setattr(self, state, MappingProxyType(value))
+            elif isinstance(value, set):
+                setattr(self, state, _ReadOnlySet(value))
 
     def done(self) -> None:
         self._running = None
+        for state, value in self._state.items():
+            setattr(self, state, value)
+        self._state = {}
 
     def _declared(self, table: str, columns: Sequence[str]) -> None:
         if self._running is None:
@@ -72,6 +148,7 @@ class Context:
         """
         import pyarrow.compute as pc
 
+        self._declared(parent, (parent_key,))
         cache_key = (typed.spec.name, column, parent, parent_key)
         if cache_key not in self._positions:
             target = self.tables.get(parent)

@@ -6,6 +6,13 @@ read first and those columns are looked up. What stays in memory after a table i
 checked (:func:`kept_columns`) is derived from these declarations, and a rule that
 reads a column it does not declare fails at once (:class:`~..context.UndeclaredColumn`).
 
+A rule that reads context state besides tables declares it too (``reads=``: the stored texts,
+the spans whose offsets do not hold, every table's schema, the package, the release to compare
+with), and one that fills such state says so (``writes=``); an undeclared read or write fails
+at once (:class:`~..context.UndeclaredState`). A rule that writes nothing and reads only
+tables and :data:`KEPT_STATE` can be kept between runs (:attr:`Rule.keepable`): its findings
+are a function of what it declares.
+
 Rules read the typed tables (indexed by physical line) and the schemas' project
 properties (``precisionField``, ``notBefore``, ``codelist``, ``entityTypes``,
 ``multiline``, ``vocabulary``, ``rowOrder``); none restates a column's type or
@@ -21,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ...report import Finding
 from ...schema import TableSpec, TypedTable
-from ..context import ENGINE, Context
+from ..context import ENGINE, KEPT_STATE, STATE, Context
 
 # Tables read before the others: every table's rules look them up.
 READ_FIRST = ("retractions",)
@@ -41,6 +48,14 @@ class Rule:
     applies: Callable[[TableSpec], bool] | None = None  # whether a table's schema gives the rule anything to check
     family: str = ""
     gathers: bool = False  # reports nothing: keeps what package rules read of a whole table (ctx.gathered)
+    reads: tuple[str, ...] = ()  # context state it reads besides tables (STATE)
+    writes: tuple[str, ...] = ()  # context state it fills (STATE)
+
+    @property
+    def keepable(self) -> bool:
+        """Whether its findings can be kept between runs: a table rule that fills no state and reads
+        only tables and state a key can hold."""
+        return self.per_table and not self.writes and set(self.reads) <= set(KEPT_STATE)
 
 
 RULES: list[Rule] = []
@@ -55,10 +70,12 @@ def rule(
     tables: tuple[str, ...] | None = None,
     needs: Mapping[str, tuple[str, ...]] | None = None,
     applies: Callable[[TableSpec], bool] | None = None,
+    reads: tuple[str, ...] = (),
+    writes: tuple[str, ...] = (),
 ) -> Callable[[TableRule], TableRule]:
     """Register a rule that checks one table at a time, once the tables it ``needs`` are read."""
 
-    return _registering(codes, tables, needs, applies, gathers=False)
+    return _registering(codes, tables, needs, applies, gathers=False, reads=reads, writes=writes)
 
 
 def gather(
@@ -66,10 +83,11 @@ def gather(
     tables: tuple[str, ...] | None = None,
     needs: Mapping[str, tuple[str, ...]] | None = None,
     applies: Callable[[TableSpec], bool] | None = None,
+    reads: tuple[str, ...] = (),
 ) -> Callable[[TableRule], TableRule]:
     """Register a step that reports nothing: it keeps what a package rule needs of each table it reads."""
 
-    return _registering((), tables, needs, applies, gathers=True)
+    return _registering((), tables, needs, applies, gathers=True, reads=reads, writes=("gathered",))
 
 
 def _registering(
@@ -79,7 +97,13 @@ def _registering(
     applies: Callable[[TableSpec], bool] | None,
     *,
     gathers: bool,
+    reads: tuple[str, ...],
+    writes: tuple[str, ...],
 ) -> Callable[[TableRule], TableRule]:
+    unknown = (set(reads) | set(writes)) - set(STATE)
+    if unknown:
+        raise ValueError(f"unknown context state {sorted(unknown)}: one of {', '.join(STATE)}")
+
     def register(function: TableRule) -> TableRule:
         family = function.__module__.rsplit(".", 1)[-1]
         RULES.append(
@@ -92,6 +116,8 @@ def _registering(
                 applies=applies,
                 family=family,
                 gathers=gathers,
+                reads=tuple(reads),
+                writes=tuple(writes),
             )
         )
         return function
@@ -133,7 +159,7 @@ def table_rules(name: str, spec: TableSpec | None = None) -> list[Rule]:
 
 
 def run_table(ctx: Context, rule_: Rule, typed: TypedTable) -> list[Finding]:
-    ctx.running(rule_.name, typed.spec.name, rule_.needs)
+    ctx.running(rule_.name, typed.spec.name, rule_.needs, rule_.reads, rule_.writes)
     try:
         found = list(rule_.function(ctx, typed))
     finally:

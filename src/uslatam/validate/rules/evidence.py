@@ -19,6 +19,7 @@ from . import rule
 QUOTE_OPENERS = '"“'
 QUOTE_CLOSERS = '"”'
 SPAN_PLACE = ("span_id", "source_id", "start", "end")  # where a cited span is: looked up by the rules that read it
+SPAN_STATE = ("texts", "broken_spans")  # what the rules that read a span's words read besides tables
 
 
 @rule(
@@ -31,6 +32,8 @@ SPAN_PLACE = ("span_id", "source_id", "start", "end")  # where a cited span is: 
     "unreadable-file",
     "file-too-large",
     tables=("sources",),
+    reads=("package",),
+    writes=("texts",),
 )
 def source_texts(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Each source's stored text exists inside the package and matches its SHA-256 and sizes."""
@@ -106,7 +109,15 @@ def _at_text_path(found: Finding, typed: TypedTable, line: int, path: str) -> Fi
     )
 
 
-@rule("span-out-of-range", "span-mismatch", "span-context-mismatch", tables=("spans",), needs={"sources": ()})
+@rule(
+    "span-out-of-range",
+    "span-mismatch",
+    "span-context-mismatch",
+    tables=("spans",),
+    needs={"sources": ()},
+    reads=("texts",),
+    writes=("broken_spans",),
+)
 def span_words(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Each span's exact words are the stored text at its offsets; prefix and suffix agree."""
     spans = typed.frame
@@ -190,7 +201,12 @@ def span_sources(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             )
 
 
-@rule("quote-outside-quotation-marks", tables=("quotes",), needs={"spans": SPAN_PLACE, "sources": ()})
+@rule(
+    "quote-outside-quotation-marks",
+    tables=("quotes",),
+    needs={"spans": SPAN_PLACE, "sources": ()},
+    reads=SPAN_STATE,
+)
 def quotes_in_quotation_marks(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A quote's span is exactly the words between quotation marks (pull quotes excepted)."""
     import numpy as np

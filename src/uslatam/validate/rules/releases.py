@@ -17,6 +17,7 @@ from . import package_rule, rule
     "removed-without-retraction",
     needs={"retractions": ("table_name", "row_id", "replacement_id")},
     applies=lambda spec: bool(spec.primary_key) and spec.name != "retractions",
+    reads=("baseline",),
 )
 def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A retracted ID stays unused, a replacement is a row, and no released row vanishes silently.

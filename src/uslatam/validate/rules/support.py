@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, cast
 from ...report import Finding
 from ...schema import Condition, FieldSpec, TableSpec, TypedTable
 from ...units import CITES, EXCLUDES, MONTH_NAMES, NAMES, uncovered
-from ..context import Context, arrow, cell_values, each_row, isin
+from ..context import ENGINE, Context, arrow, cell_values, each_row, isin
 from . import gather, package_rule, rule
-from .evidence import SPAN_PLACE
+from .evidence import SPAN_PLACE, SPAN_STATE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -308,7 +308,12 @@ def _date_words(date: str, words: str, basis: str, published: str | None) -> str
     return None
 
 
-@rule("date-basis-mismatch", needs=READS_DATES, applies=lambda spec: any(f.basis_field for f in spec.fields))
+@rule(
+    "date-basis-mismatch",
+    needs=READS_DATES,
+    applies=lambda spec: any(f.basis_field for f in spec.fields),
+    reads=(*SPAN_STATE, "specs"),
+)
 def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A date is what its basis says: the publication date, an inherited date, or its span's words."""
     frame, name = _frame(typed), typed.spec.name
@@ -357,7 +362,7 @@ def _inherited_field(target: TableSpec, own: FieldSpec) -> FieldSpec | None:
     return same[0] if same else (dated[0] if len(dated) == 1 else None)
 
 
-@gather(applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1)
+@gather(applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1, reads=("specs",))
 def gather_dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps what the comparison of inherited dates needs of a table: the rows that inherit a
     date, and the dates of rows other rows inherit from."""
@@ -442,7 +447,12 @@ def inherited_dates(ctx: Context) -> Iterator[Finding]:
 # --- words -----------------------------------------------------------------------------
 
 
-@rule("words-not-in-span", needs=READS_SPANS, applies=lambda spec: any(f.as_written_in for f in spec.fields))
+@rule(
+    "words-not-in-span",
+    needs=READS_SPANS,
+    applies=lambda spec: any(f.as_written_in for f in spec.fields),
+    reads=SPAN_STATE,
+)
 def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A value stated ``asWrittenIn`` spans occurs verbatim (white space aside) in one of them."""
     import numpy as np
@@ -512,7 +522,13 @@ def _mentioned_tables(ctx: Context) -> set[str]:
     return targets
 
 
-@rule("mention-antecedent-mismatch", needs=READS_SPANS, applies=lambda spec: spec.mentions)
+@rule(
+    "mention-antecedent-mismatch",
+    needs=READS_SPANS,
+    applies=lambda spec: spec.mentions,
+    reads=(*SPAN_STATE, "specs"),
+    writes=("gathered",),  # the mentions a name resolves, for entities_mentioned
+)
 def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A mention's antecedent is an earlier mention of the same entity in the same source.
 
@@ -587,7 +603,11 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     )
 
 
-@gather(needs={**READS_SPANS, **READS_ENTITIES}, applies=lambda spec: any(f.mentioned_in for f in spec.fields))
+@gather(
+    needs={**READS_SPANS, **READS_ENTITIES},
+    applies=lambda spec: any(f.mentioned_in for f in spec.fields),
+    reads=(*SPAN_STATE, "specs"),
+)
 def gather_mentioned(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps, per row, the entity a ``mentionedIn`` field names and the spans that must mention it
     (as columns: one entry a field, its rows those with an entity to look for and spans to look in)."""
@@ -919,7 +939,7 @@ def _named_tables(ctx: Context) -> dict[str, set[str] | None]:
     return named
 
 
-@gather(applies=lambda spec: len(spec.primary_key) >= 1)
+@gather(applies=lambda spec: len(spec.primary_key) >= 1, reads=("specs",))
 def gather_keys(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps the keys of a table that a ``referenceTableField`` may name."""
     from ..context import joined_cells
@@ -970,7 +990,9 @@ def coverage_enabled(descriptor: dict) -> bool:
     return isinstance(settings, dict) and settings.get("coverage") is True
 
 
-@gather(applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys))
+@gather(
+    applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys), reads=("package",)
+)
 def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps the spans a table cites, by what they mean to coverage, and each source's body."""
     if not coverage_enabled(ctx.package.descriptor):
@@ -1006,31 +1028,52 @@ def uncovered_text(ctx: Context) -> Iterator[Finding]:
             by_role.setdefault(source, {}).setdefault(role if role in (CITES, NAMES, EXCLUDES) else CITES, []).append(
                 (start, end)
             )
+    relpath = ctx.tables["sources"].relpath if "sources" in ctx.tables else None
     for line, source_id, start, end in ctx.gathered["bodies"]:
         text = ctx.texts.get(source_id)
         if text is None or start is None or end is None or not 0 <= start <= end <= len(text):
             continue
-        _, missing = uncovered(source_id, text, start, end, by_role.get(source_id, {}))
-        if source_id in ctx.gathered.get("in_progress", ()):
-            if missing:
-                yield ctx.finding(
-                    "recording-in-progress",
-                    f"source {source_id} is still being recorded: {len(missing)} passage(s) of its body "
-                    "are cited by no row and covered by no exclusion",
-                    "sources",
-                    line,
-                    "recording",
-                    "in_progress",
-                    "complete, once every passage is recorded",
-                )
-            continue
-        for unit in missing:
-            yield ctx.finding(
-                "uncovered-text",
-                f"the {unit.kind} at {unit.start}..{unit.end} is cited by no row and covered by no exclusion",
-                "sources",
-                line,
-                "body",
-                unit.words,
-                "a row citing it, or an exclusion",
+        cited = {role: sorted(spans) for role, spans in sorted(by_role.get(source_id, {}).items())}
+        in_progress = source_id in ctx.gathered.get("in_progress", ())
+        yield from ctx.kept(_uncovered_findings, relpath, line, source_id, text, start, end, cited, in_progress)
+
+
+def _uncovered_findings(
+    relpath: str | None,
+    line: int,
+    source_id: str,
+    text: str,
+    start: int,
+    end: int,
+    cited: dict[str, list[tuple[int, int]]],
+    in_progress: bool,
+) -> list[Finding]:
+    """What coverage finds in one source's body: a function of its arguments alone, so kept between runs."""
+    _, missing = uncovered(source_id, text, start, end, cited)
+
+    def finding(code: str, message: str, column: str, value: str, expected: str) -> Finding:
+        return Finding(code, message, "sources", relpath, int(line), column, value, expected, (ENGINE,))
+
+    if in_progress:
+        if not missing:
+            return []
+        return [
+            finding(
+                "recording-in-progress",
+                f"source {source_id} is still being recorded: {len(missing)} passage(s) of its body "
+                "are cited by no row and covered by no exclusion",
+                "recording",
+                "in_progress",
+                "complete, once every passage is recorded",
             )
+        ]
+    return [
+        finding(
+            "uncovered-text",
+            f"the {unit.kind} at {unit.start}..{unit.end} is cited by no row and covered by no exclusion",
+            "body",
+            unit.words,
+            "a row citing it, or an exclusion",
+        )
+        for unit in missing
+    ]
