@@ -11,6 +11,12 @@ its children, from ``os.wait4``), the wall seconds and the peak resident memory.
   run (pre-commit after a commit of code or docs, a second look) pays;
 - uslatam, 1% bad cells: the same package with bad types and enum codes in as many cells as
   1% of a table's rows, every one of them a finding;
+- uslatam --since, 10 rows changed: `uslatam validate --quiet --since HEAD` in a git copy of the
+  package whose tables were kept by an earlier run, after 10 rows of ``claims`` were changed
+  (a new change before every run, so that the changed table is never found kept): what a pull
+  request's CI run pays;
+- uslatam --since, keeping every table: the same with nothing kept (``.uslatam/tables`` removed
+  before every run): what the main branch's run pays to keep the tables for pull requests;
 - frictionless: `frictionless validate datapackage.json`;
 - polars checks: scripts/polars_checks.py, the declared Table Schema checks in plain polars
   (what a user would write instead; it checks less than uslatam);
@@ -60,6 +66,8 @@ COMMANDS = (
     "uslatam",
     "uslatam, nothing changed",
     "uslatam, 1% bad cells",
+    "uslatam --since, 10 rows changed",
+    "uslatam --since, keeping every table",
     "uslatam's imports",
     "frictionless",
     "polars checks",
@@ -91,7 +99,48 @@ def generate(target: Path, rows: int, defects: dict[str, int]) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def commands(package: Path, dirty: Path | None) -> dict[str, list[str]]:
+CHANGED_TABLE, CHANGED_COLUMN, CHANGED_ROWS = "claims", "summary", 10
+
+
+def git_copy(package: Path, target: Path) -> Path:
+    """The package's own files in a new git repository of one commit, as a pull request's checkout has."""
+    from uslatam.package import copy_package
+
+    shutil.rmtree(target, ignore_errors=True)
+    copy_package(package, target)
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=bench", "-c", "user.email=bench@example.org", "commit", "-qm", "the package"],
+    ):
+        subprocess.run(["git", "-C", str(target), *args], check=True, capture_output=True)
+    return target
+
+
+def change_rows(package: Path, turn: int) -> None:
+    """Change CHANGED_ROWS rows of CHANGED_TABLE (a free-text cell each), differently at every turn."""
+    import csv
+    import io
+
+    from uslatam.package import refresh_integrity
+
+    path = package / "data" / f"{CHANGED_TABLE}.csv"
+    with open(path, encoding="utf-8", newline="") as stream:
+        head = [next(stream) for _ in range(CHANGED_ROWS + 1)]
+        rest = stream.read()
+    rows = list(csv.reader(io.StringIO("".join(head))))
+    column = rows[0].index(CHANGED_COLUMN)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        row[column] = f"{row[column].split(' (edit ')[0]} (edit {turn})"
+        writer.writerow(row)
+    path.write_text(out.getvalue() + rest, encoding="utf-8")
+    refresh_integrity(package)  # as `uslatam rehash` (or `uslatam add`) records the table's new bytes and hash
+
+
+def commands(package: Path, dirty: Path | None, incremental: Path | None) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
     uslatam = [str(bin_dir / "uslatam"), "validate", "--quiet", "--no-cache", "--package"]
     cached = [str(bin_dir / "uslatam"), "validate", "--quiet", "--cache", "--package"]
@@ -103,6 +152,10 @@ def commands(package: Path, dirty: Path | None) -> dict[str, list[str]]:
         "polars floor": [sys.executable, "-c", POLARS_FLOOR, str(package)],
         "pyarrow floor": [sys.executable, "-c", PYARROW_FLOOR, str(package)],
     }
+    if incremental is not None:
+        since = [str(bin_dir / "uslatam"), "validate", "--quiet", "--since", "HEAD", "--package", str(incremental)]
+        listed["uslatam --since, 10 rows changed"] = since
+        listed["uslatam --since, keeping every table"] = since
     if dirty is not None:
         listed["uslatam, 1% bad cells"] = [*uslatam, str(dirty)]
     else:  # the real package: what the everyday case pays before it checks anything
@@ -110,19 +163,38 @@ def commands(package: Path, dirty: Path | None) -> dict[str, list[str]]:
     return listed
 
 
-EXPECTED_EXIT = {"uslatam": 0, "uslatam, 1% bad cells": 1, "frictionless": 0, "polars checks": 0}
+EXPECTED_EXIT = {
+    "uslatam": 0,
+    "uslatam, 1% bad cells": 1,
+    "frictionless": 0,
+    "polars checks": 0,
+    "uslatam --since, 10 rows changed": 0,
+    "uslatam --since, keeping every table": 0,
+}
 WARMED = "uslatam, nothing changed"  # run once before the measured runs: they find its report in the cache
 
 
-def measure(listed: dict[str, list[str]], repeat: int, repeat_frictionless: int) -> dict[str, list[Run]]:
+def measure(
+    listed: dict[str, list[str]], repeat: int, repeat_frictionless: int, incremental: Path | None = None
+) -> dict[str, list[Run]]:
     """Every command run ``repeat`` times, taking turns; an unexpected exit code stops the benchmark."""
     runs: dict[str, list[Run]] = {name: [] for name in listed}
     if WARMED in listed:
         run(listed[WARMED])
+    prepare = {}
+    if incremental is not None and "uslatam --since, 10 rows changed" in listed:
+        kept = incremental / ".uslatam" / "tables"
+        prepare = {
+            "uslatam --since, 10 rows changed": lambda turn: change_rows(incremental, turn),
+            "uslatam --since, keeping every table": lambda turn: shutil.rmtree(kept, ignore_errors=True),
+        }
+        run(listed["uslatam --since, 10 rows changed"])  # keeps every table, as main's run did
     for turn in range(repeat):
         for name, command in listed.items():
             if name == "frictionless" and turn >= repeat_frictionless:
                 continue
+            if name in prepare:
+                prepare[name](turn + 1)  # turn 0 was the warm-up's
             result = run(command)
             expected = EXPECTED_EXIT.get(name, 0)
             if result.code != expected:
@@ -166,11 +238,12 @@ def main() -> None:
         generate(dirty, rows, {"type": rows // 200, "enum": rows // 200})
         packages.append(("synthetic, seed 1", rows, clean, dirty))
     for label, rows, clean, dirty in packages:
-        listed = commands(clean, dirty)
+        incremental = git_copy(clean, workdir / f"incremental-{rows}")
+        listed = commands(clean, dirty, incremental)
         if args.only:
             listed = {name: command for name, command in listed.items() if name in args.only}
         once = 1 if rows >= 1_000_000 else args.repeat
-        runs = measure(listed, args.repeat, args.repeat_frictionless or once)
+        runs = measure(listed, args.repeat, args.repeat_frictionless or once, incremental)
         size = sum(p.stat().st_size for p in (clean / "data").glob("*.csv")) / 1e6
         rows_text = f"{rows:,}" if rows else "—"
         for name, results in runs.items():
@@ -179,6 +252,8 @@ def main() -> None:
                 f"| {median(results, 'wall'):.2f} | {max(r.peak_mb for r in results):,.0f} | {len(results)} |",
                 flush=True,
             )
+        if not args.keep:
+            shutil.rmtree(incremental)
         if rows and not args.keep:
             shutil.rmtree(clean)
             if dirty is not None:

@@ -24,7 +24,7 @@ LAYERS = [
         "validate.frictionless_check",
         "validate.inventory",
     },
-    {"validate.rules"},
+    {"validate.rules", "validate.table_cache"},
     {"validate"},
     {
         "archive",

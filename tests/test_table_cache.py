@@ -396,3 +396,24 @@ def test_a_table_whose_schema_or_resource_changed_is_read_again(checkout: Path, 
     full = validate(checkout, cache=False)
     assert not full.valid
     _same(report, full)
+
+
+def test_the_workflow_validates_a_pull_request_since_its_base_from_mains_kept_tables() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "validate.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["validate"]["steps"]
+    on_pull_requests = [s for s in steps if s.get("if") == "github.event_name == 'pull_request'"]
+    on_main = [s for s in steps if s.get("if") == "github.event_name != 'pull_request'"]
+    restore = next(s for s in on_pull_requests if s.get("uses", "").startswith("actions/cache/restore@"))
+    assert restore["with"]["path"] == ".uslatam/tables"
+    validating = next(s for s in on_pull_requests if "uslatam validate" in s.get("run", ""))
+    assert '--since "$BASE"' in validating["run"] and "--no-cache" not in validating["run"]
+    assert validating["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
+    assert not any(s.get("uses", "").startswith("actions/cache/save@") for s in on_pull_requests)
+    full = [s["run"] for s in on_main if "uslatam validate" in s.get("run", "")]
+    assert any("--no-cache" in run and "--engine both" in run for run in full)  # main: validated in full
+    keeping = on_main.index(next(s for s in on_main if "--since HEAD" in s.get("run", "")))
+    save = next(s for s in on_main if s.get("uses", "").startswith("actions/cache/save@"))
+    assert on_main.index(save) > keeping and save["with"]["path"] == restore["with"]["path"]
+    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
