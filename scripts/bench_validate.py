@@ -31,6 +31,7 @@ Figures are for docs/performance.md; speed is never asserted in a test.
     python scripts/bench_validate.py                               # the real package, 100,000 and 1,000,000 rows
     python scripts/bench_validate.py --sizes 10000 --repeat 3      # a quick look
     python scripts/bench_validate.py --sizes 100000 1000000 3000000 --only uslatam   # the memory curve
+    python scripts/bench_validate.py --frictionless-below 1000000  # all but frictionless's ten minutes at 1M
 """
 
 from __future__ import annotations
@@ -214,6 +215,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each command per package (median)")
     parser.add_argument("--repeat-frictionless", type=int, default=None, help="default: --repeat; 1 from 1M rows")
     parser.add_argument("--only", nargs="+", choices=COMMANDS, default=None, help="measure only these commands")
+    parser.add_argument(
+        "--frictionless-below",
+        type=int,
+        default=None,
+        help="run frictionless only on packages of fewer rows a table (it takes ten minutes at 1,000,000)",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where packages are written (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated packages")
     args = parser.parse_args()
@@ -242,6 +249,8 @@ def main() -> None:
         listed = commands(clean, dirty, incremental)
         if args.only:
             listed = {name: command for name, command in listed.items() if name in args.only}
+        if args.frictionless_below is not None and rows >= args.frictionless_below:
+            listed.pop("frictionless", None)
         once = 1 if rows >= 1_000_000 else args.repeat
         runs = measure(listed, args.repeat, args.repeat_frictionless or once, incremental)
         size = sum(p.stat().st_size for p in (clean / "data").glob("*.csv")) / 1e6

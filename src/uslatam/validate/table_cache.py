@@ -46,7 +46,7 @@ from ..boundary import Refused, open_regular
 from ..files import replacing
 from ..package import Limits, Package, Resource
 from ..report import Finding
-from ..schema import TableSpec, TypedTable
+from ..schema import TableSpec, TypedTable, parse_column
 
 FORMAT = 1  # bump when an entry's layout or the meaning of a key changes
 COMPRESSION = "lz4"  # against zstd at 100,000 rows a table: a fifth less CPU written and read, 3x the bytes
@@ -436,7 +436,7 @@ def _write_entry(path: Path, key: str, typed: TypedTable, findings: list[Finding
     if list(frame.columns) != names or list(text.columns) != names or not frame.index.equals(text.index):
         raise ValueError("not the table the schema gives")  # never stored: read afresh each time
     bad = [name for name in names if bool(typed.bad_cells[name].any())]
-    columns = {f"frame:{name}": frame[name] for name in names}
+    columns = {f"frame:{name}": frame[name] for name in _typed_fields(typed.spec)}
     columns.update({f"text:{name}": text[name] for name in names})
     columns.update({f"bad:{name}": typed.bad_cells[name] for name in bad})
     table = pa.Table.from_pandas(pd.DataFrame(columns, index=frame.index), preserve_index=True)
@@ -490,7 +490,13 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
         bad = entry["bad"]
         if not isinstance(bad, list) or not set(bad) <= set(names):
             return None
-        expected = [*(f"frame:{n}" for n in names), *(f"text:{n}" for n in names), *(f"bad:{n}" for n in bad), "line"]
+        typed_fields = _typed_fields(spec)
+        expected = [
+            *(f"frame:{n}" for n in typed_fields),
+            *(f"text:{n}" for n in names),
+            *(f"bad:{n}" for n in bad),
+            "line",
+        ]
         if reader.schema.names != expected:
             return None
         table = reader.read_all()
@@ -501,20 +507,33 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
     findings = [result_cache.finding_from(item) for item in entry["findings"]]
     if any(f is None for f in findings):
         return None
-    frame = whole[[f"frame:{n}" for n in names]].set_axis(names, axis=1)
     text = whole[[f"text:{n}" for n in names]].set_axis(names, axis=1)
-    if [str(dtype) for dtype in frame.dtypes] != [spec.field(n).pandas_dtype for n in names]:
-        return None  # the parse gives each column its field's dtype; an entry that does not is not its table
     if not all(isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA for dtype in text.dtypes):
         return None
-    lines = entry["lines"] if entry["lines"] is not None else sorted({*whole.index.tolist(), *entry["blank_lines"]})
+    frame = pd.DataFrame(
+        {
+            n: whole[f"frame:{n}"] if n in typed_fields else parse_column(text[n], f, spec.missing_values).values
+            for n, f in zip(names, spec.fields)
+        },
+        index=whole.index,
+    )
+    if [str(dtype) for dtype in frame.dtypes] != [spec.field(n).pandas_dtype for n in names]:
+        return None  # the parse gives each column its field's dtype; an entry that does not is not its table
+    blank = {int(line) for line in entry["blank_lines"]}
+    lines = (
+        [int(line) for line in entry["lines"]]
+        if entry["lines"] is not None
+        else sorted({*whole.index.tolist(), *blank})
+        if blank
+        else whole.index.tolist()  # in the file's order: ascending
+    )
     typed = TypedTable(
         spec=spec,
         relpath=relpath,
         frame=frame,
         text=text,
-        record_lines=[int(line) for line in lines],
-        blank_lines={int(line) for line in entry["blank_lines"]},
+        record_lines=lines,
+        blank_lines=blank,
         padded_cells={(int(line), str(column)) for line, column in entry["padded_cells"]},
         bad_cells={
             name: whole[f"bad:{name}"].astype(bool).rename(None)
@@ -525,6 +544,12 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
         plain_text=bool(entry["plain_text"]),
     )
     return typed, findings
+
+
+def _typed_fields(spec: TableSpec) -> list[str]:
+    """The fields whose typed column is kept: a text field of no particular form is its cells with
+    the missing values made NA, made again from the cells in less time than read."""
+    return [f.name for f in spec.fields if not (f.type == "string" and f.lexical_pattern is None)]
 
 
 def _real_folder(path: Path) -> bool:
