@@ -3,10 +3,12 @@ makes, unchanged tables are not read, and a kept table that is broken, copied or
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,15 @@ def _same(left, right) -> None:
     one, other = left.to_dict(), right.to_dict()
     one.pop("cached"), other.pop("cached")
     assert one == other
+
+
+def _settle(root: Path) -> None:
+    """Date every file of the package a minute back: a file modified just before a run is not kept
+    (``table_cache.RACY_NS``), as git does not trust a racily clean one."""
+    settled = time.time() - 60
+    for path in root.rglob("*"):
+        if ".git" not in path.parts and path.is_file() and not path.is_symlink():
+            os.utime(path, (settled, settled))
 
 
 def _entries(root: Path) -> list[str]:
@@ -59,6 +70,7 @@ def checkout(package_copy: Path) -> Path:
     shutil.copy(ROOT / ".gitattributes", package_copy / ".gitattributes")
     _git(package_copy, "add", "-A")
     _git(package_copy, "commit", "-qm", "line-end attributes")
+    _settle(package_copy)
     return package_copy
 
 
@@ -81,6 +93,8 @@ def test_a_report_from_kept_tables_is_the_full_report_after_random_edits(checkou
             done = "commit"
         else:
             done = random_edit(checkout, rng, (kind,))
+        if rng.random() < 0.7:
+            _settle(checkout)  # else the edited file is racily clean: read, not kept
         since = validate(checkout, since=base)
         full = validate(checkout, cache=False)
         assert not full.cached and not since.cached
@@ -92,6 +106,7 @@ def test_a_report_from_kept_tables_is_the_full_report_after_random_edits(checkou
 @pytest.mark.parametrize("case", CASES)
 def test_every_fixture_reports_the_same_from_kept_tables(case: str, tmp_path: Path) -> None:
     package = git_checkout(shutil.copytree(FIXTURES / case, tmp_path / case, symlinks=True))
+    _settle(package)
     full = validate(package, cache=False, against=False)
     if (package / ".uslatam").exists():  # git tracks what is there: nothing under it is trusted
         with pytest.raises(table_cache.SinceError, match="tracks"):
@@ -197,6 +212,7 @@ def test_a_table_git_does_not_vouch_for_is_read(checkout: Path, tables_read: lis
     (checkout / "data" / "spans.csv").write_bytes(
         (checkout / "data" / "spans.csv").read_bytes().replace(b"\n", b"\r\n")
     )
+    _settle(checkout)
     assert _git(checkout, "diff", "--name-only", "HEAD", "--", "data") == ""  # git's diff: nothing changed
     tables_read.clear()
     report = validate(checkout, since="HEAD")
@@ -221,7 +237,8 @@ def test_entries_written_elsewhere_are_read_only_with_since(checkout: Path, tmp_
     validate(checkout, since="HEAD")
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(checkout), str(clone))
-    shutil.copytree(checkout / ".uslatam" / "tables", clone / ".uslatam" / "tables")  # as a CI cache restores it
+    shutil.copytree(checkout / ".uslatam" / "tables", clone / ".uslatam" / "tables")  # as CI hands it over
+    _settle(clone)
     tables_read.clear()
     _same(validate(clone, since="HEAD"), validate(clone, cache=False))
     assert tables_read == list(dict.fromkeys(tables_read))  # (each read once, by the full run)
@@ -234,6 +251,7 @@ def test_entries_written_elsewhere_are_misses_without_since(checkout: Path, tmp_
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(checkout), str(clone))
     shutil.copytree(checkout / ".uslatam" / "tables", clone / ".uslatam" / "tables")
+    _settle(clone)
     tables_read.clear()
     validate(clone, cache=None)
     assert len(tables_read) == len(load(clone)[0].resources)  # copied in: not an entry this cache wrote
@@ -314,6 +332,7 @@ def test_only_the_newest_entries_of_a_table_are_kept(checkout: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     for cut in range(1, 5):
         path.write_text("".join(lines[:-cut]), encoding="utf-8")
+        _settle(checkout)
         validate(checkout, since="HEAD")
     entities = {n.split("-", 1)[0] for n in _entries(checkout)}
     assert len(entities) == tables
@@ -376,8 +395,6 @@ def test_the_whole_run_key_leaves_kept_tables_out(checkout: Path) -> None:
 
 @pytest.mark.parametrize("change", ["schema", "declared hash"])
 def test_a_table_whose_schema_or_resource_changed_is_read_again(checkout: Path, change: str, tables_read) -> None:
-    import json
-
     validate(checkout, since="HEAD")
     if change == "schema":
         path = checkout / "schemas" / "entities.json"
@@ -399,21 +416,116 @@ def test_a_table_whose_schema_or_resource_changed_is_read_again(checkout: Path, 
 
 
 def test_the_workflow_validates_a_pull_request_since_its_base_from_mains_kept_tables() -> None:
+    """Pull requests take the tables main's push run kept, as its artifact: never a cache, which a pull
+    request's own runs could have written."""
     import yaml
 
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "validate.yml").read_text(encoding="utf-8"))
+    assert workflow["permissions"]["actions"] == "read"
     steps = workflow["jobs"]["validate"]["steps"]
+    assert not any("actions/cache" in s.get("uses", "") for s in steps)
     on_pull_requests = [s for s in steps if s.get("if") == "github.event_name == 'pull_request'"]
     on_main = [s for s in steps if s.get("if") == "github.event_name != 'pull_request'"]
-    restore = next(s for s in on_pull_requests if s.get("uses", "").startswith("actions/cache/restore@"))
-    assert restore["with"]["path"] == ".uslatam/tables"
+    fetch = next(s for s in on_pull_requests if "gh run download" in s.get("run", ""))
+    assert "--branch main --event push" in fetch["run"] and '--commit "$BASE"' in fetch["run"]
+    assert "--dir .uslatam/tables" in fetch["run"]
     validating = next(s for s in on_pull_requests if "uslatam validate" in s.get("run", ""))
+    assert on_pull_requests.index(validating) > on_pull_requests.index(fetch)
     assert '--since "$BASE"' in validating["run"] and "--no-cache" not in validating["run"]
-    assert validating["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
-    assert not any(s.get("uses", "").startswith("actions/cache/save@") for s in on_pull_requests)
+    assert fetch["env"]["BASE"] == validating["env"]["BASE"] == "${{ github.event.pull_request.base.sha }}"
     full = [s["run"] for s in on_main if "uslatam validate" in s.get("run", "")]
     assert any("--no-cache" in run and "--engine both" in run for run in full)  # main: validated in full
-    keeping = on_main.index(next(s for s in on_main if "--since HEAD" in s.get("run", "")))
-    save = next(s for s in on_main if s.get("uses", "").startswith("actions/cache/save@"))
-    assert on_main.index(save) > keeping and save["with"]["path"] == restore["with"]["path"]
-    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
+    keeping = next(s for s in on_main if "--since HEAD" in s.get("run", ""))
+    upload = next(s for s in on_main if s.get("uses", "").startswith("actions/upload-artifact@"))
+    assert on_main.index(upload) > on_main.index(keeping)
+    assert upload["with"]["path"] == ".uslatam/tables" and upload["with"]["include-hidden-files"] is True
+    assert f"--name {upload['with']['name']} " in fetch["run"]
+
+
+# --- what git cannot vouch for, and what came from elsewhere -----------------------------------
+
+
+def test_a_file_modified_just_before_the_run_is_not_kept(checkout: Path, tables_read) -> None:
+    path = checkout / "data" / "entities.csv"
+    path.write_text("".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    validate(checkout, since="HEAD")
+    assert len(_entries(checkout)) == len(load(checkout)[0].resources) - 1  # all but the racily clean one
+    tables_read.clear()
+    validate(checkout, since="HEAD")
+    assert tables_read == ["entities"]
+    _settle(checkout)
+    validate(checkout, since="HEAD")
+    tables_read.clear()
+    _same(validate(checkout, since="HEAD"), validate(checkout, cache=False))
+    assert tables_read.count("entities") == 1  # the full run's: settled, it was kept
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_a_file_git_is_told_not_to_look_at_is_hashed(checkout: Path, flag: str, tables_read) -> None:
+    validate(checkout, since="HEAD")
+    path = checkout / "data" / "entities.csv"
+    _git(checkout, "update-index", flag, "data/entities.csv")
+    data = bytearray(path.read_bytes())
+    at = data.index(b",Colombia,") + 1
+    data[at : at + 8] = b"Colombie"  # the same size: git, not looking, would call it unchanged
+    path.write_bytes(bytes(data))
+    _settle(checkout)
+    assert _git(checkout, "diff", "--name-only", "HEAD") == ""
+    tables_read.clear()
+    report = validate(checkout, since="HEAD")
+    assert tables_read == ["entities"]
+    _same(report, validate(checkout, cache=False))
+
+
+def test_paths_are_given_to_git_as_written(checkout: Path) -> None:
+    odd = checkout / ":(exclude)odd.csv"
+    odd.write_text("a\n1\n", encoding="utf-8")
+    _git(checkout, "add", "-A")
+    _git(checkout, "commit", "-qm", "a file whose name git could read as a pathspec")
+    head = _git(checkout, "rev-parse", "HEAD").strip()
+    assert set(table_cache._blobs(checkout, head, [":(exclude)odd.csv", "data/entities.csv"])) == {
+        ":(exclude)odd.csv",
+        "data/entities.csv",
+    }
+
+
+def test_a_changed_table_is_never_taken_from_elsewhere(checkout: Path, tmp_path: Path, tables_read) -> None:
+    """Entries handed over by CI count only for tables git vouches for: a pull request cannot bring a
+    kept table for the bytes it changed, nor coverage's findings."""
+    path = checkout / "data" / "entities.csv"
+    shortened = "".join(path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1])
+    path.write_text(shortened, encoding="utf-8")
+    _settle(checkout)
+    validate(checkout, since="HEAD")  # keeps the changed entities by its SHA-256
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(checkout), str(clone))
+    shutil.copytree(checkout / ".uslatam" / "tables", clone / ".uslatam" / "tables")
+    (clone / "data" / "entities.csv").write_text(shortened, encoding="utf-8")
+    _settle(clone)
+    copied = json.loads((clone / ".uslatam" / "tables" / "results.json").read_text(encoding="utf-8"))["results"]
+    tables_read.clear()
+    report = validate(clone, since="HEAD")
+    assert tables_read == ["entities"]
+    _same(report, validate(clone, cache=False))
+    made = json.loads((clone / ".uslatam" / "tables" / "results.json").read_text(encoding="utf-8"))["results"]
+    assert len(made) < len(copied)  # what was taken from elsewhere is not kept again as this run's own
+    _same(validate(clone, cache=None), validate(clone, cache=False))
+
+
+def test_two_resources_of_one_name_are_never_kept(checkout: Path, tables_read) -> None:
+    descriptor_path = checkout / "datapackage.json"
+    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
+    twin = dict(next(r for r in descriptor["resources"] if r["name"] == "entities"))
+    shutil.copy(checkout / "data" / "entities.csv", checkout / "data" / "twin.csv")
+    with open(checkout / "data" / "twin.csv", "a", encoding="utf-8") as rows:
+        rows.write("not,a,row\n")
+    twin["path"] = "data/twin.csv"
+    twin.pop("bytes", None), twin.pop("hash", None)
+    descriptor["resources"].append(twin)
+    descriptor_path.write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    _settle(checkout)
+    validate(checkout, since="HEAD")
+    tables_read.clear()
+    report = validate(checkout, since="HEAD")
+    assert tables_read.count("entities") == 2  # both read, every time
+    _same(report, validate(checkout, cache=False))

@@ -30,6 +30,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -67,6 +68,7 @@ class Store:
     covered: frozenset[str]  # relative paths of the files the key holds by their content
     stamps: str  # every entry's size, time and inode when the key was made: what a change mid-run alters
     hashes: dict[str, tuple[str, str]] = field(default_factory=dict)  # relpath -> (SHA-256, stamp) of each file
+    made_ns: int = 0  # when hashing began (the clock, in nanoseconds)
 
     @property
     def folder(self) -> Path:
@@ -99,6 +101,7 @@ def allowed(root: Path, wanted: bool | None) -> bool:
 def open_store(root: Path, options: dict, *, max_file_bytes: int) -> Store:
     """The store for this package and these options (raises :class:`KeyUnavailable`, also for a
     file of the package larger than ``max_file_bytes``: never read in full to make a key)."""
+    made_ns = time.time_ns()
     digest = hashlib.sha256()
     head = {"format": FORMAT, "tool": tool_fingerprint(), "options": options, "environment": environment()}
     digest.update(json.dumps(head, sort_keys=True).encode())
@@ -109,7 +112,14 @@ def open_store(root: Path, options: dict, *, max_file_bytes: int) -> Store:
             hashes[relpath] = (content, stamp)
         digest.update(json.dumps([relpath, kind, content]).encode() + b"\n")
         stamps.update(json.dumps([relpath, stamp]).encode() + b"\n")
-    return Store(root=root, key=digest.hexdigest(), covered=frozenset(hashes), stamps=stamps.hexdigest(), hashes=hashes)
+    return Store(
+        root=root,
+        key=digest.hexdigest(),
+        covered=frozenset(hashes),
+        stamps=stamps.hexdigest(),
+        hashes=hashes,
+        made_ns=made_ns,
+    )
 
 
 def unchanged(store: Store) -> bool:

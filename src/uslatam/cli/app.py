@@ -218,7 +218,7 @@ def validate(
             metavar="REV",
             help="Validate what changed since the git revision REV (a pull request's base): a table git reports "
             "unchanged is taken from .uslatam/tables/, as a run that read it left it there, even one that ran "
-            "elsewhere (a CI cache restored from main's run); every other layer runs. The report is a full run's.",
+            "elsewhere (main's run, handed over by CI); every other layer runs. The report is a full run's.",
         ),
     ] = None,
     debug: Debug = False,

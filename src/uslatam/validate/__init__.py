@@ -89,7 +89,7 @@ def validate(
 
     ``since`` (a git revision) validates what changed since it: a table git reports unchanged
     is known by its blob there, never read or hashed, and its entry may have been written
-    elsewhere (a CI cache restored from the main branch's run). It uses the cache where ``cache``
+    elsewhere (the main branch's run, handed over by CI). It uses the cache where ``cache``
     None would (anywhere with True) and skips the whole-run report, which would hash every file; an
     unknown revision, or a folder where the cache is not trusted (as for ``cache`` None), raises
     :class:`~.table_cache.SinceError`.

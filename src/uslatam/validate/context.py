@@ -97,6 +97,8 @@ class Context:
     ) -> None:
         """From now on reads are checked against the declarations of ``rule`` checking table ``own``
         (a package rule, ``own`` None, reads state freely: it runs every time)."""
+        if self._running is not None:
+            raise RuntimeError(f"rule {rule!r} started while {self._running[0]!r} runs: rules do not nest")
         self._running = (rule, own, needs)
         if own is None:
             return

@@ -23,12 +23,20 @@ A table's bytes are known by:
   that size (``filter``, ``ident``, ``working-tree-encoding``; git's line-end conversions
   change the size). Any other file is known by its SHA-256.
 
+A file git may not see change is hashed, never known by its blob: one whose index entry is
+marked assume-unchanged or skip-worktree (git runs with its stat shortcuts and file-system
+monitor off). And as git does with a racily clean file, a file modified in the
+:data:`RACY_NS` before its bytes were known, or during the run, is not kept: a second write in
+the same tick of the clock would leave the same size, time and inode.
+
 Trust is the whole-run cache's: entries are used only at the top of a git work tree that
 tracks nothing under ``.uslatam/`` (or when asked for outright), and an entry counts only in
-the file it was written to, except with ``since``, which also takes entries written elsewhere:
-a CI cache restored from the main branch's run. Entries are read as untrusted input all the
-same (anything malformed or unexpected is a miss), and writing them is best effort: a
-read-only or full disk leaves the run as it is.
+the file it was written to, except with ``since``, which also takes entries written elsewhere
+(the main branch's run, handed to a pull request's by CI) for the tables git vouches for, and
+their results: never for a changed table, and never coverage's. What came from elsewhere is
+never kept again as this run's own. Entries are read as untrusted input all the same
+(anything malformed or unexpected is a miss), and writing them is best effort: a read-only or
+full disk leaves the run as it is.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,6 +69,10 @@ _RESULTS_FIELDS = {"format", "written_to", "results"}
 _UNCHANGING_MODES = ("100644", "100755")  # regular files in git; a link or a submodule is read, never trusted
 _CONVERTING_ATTRIBUTES = ("filter", "ident", "working-tree-encoding")  # may check out other bytes of the same size
 _GIT_TIMEOUT = 300
+# git without what lets it call a changed file unchanged (a monitor, stat shortcuts), paths taken as written
+_GIT = ["--literal-pathspecs", "-c", "core.fsmonitor=false", "-c", "core.ignoreStat=false"]
+_GIT += ["-c", "core.checkStat=default", "-c", "core.trustctime=true"]
+RACY_NS = 2_000_000_000  # a file modified this close to when its bytes were known is not kept (coarse clocks)
 
 
 class SinceError(ValueError):
@@ -73,6 +86,10 @@ class Identity:
     content: str  # "sha256:<hex>" or "git:<blob id>"
     stamp: str
 
+    @property
+    def from_git(self) -> bool:
+        return self.content.startswith("git:")
+
 
 @dataclass
 class TableCache:
@@ -81,10 +98,12 @@ class TableCache:
     root: Path
     common: str  # the key's part every table shares: tool, options, engines
     identities: dict[str, Identity]  # relpath -> identity, for the files that have one
-    trust_copied: bool  # entries written elsewhere (with since: a CI cache) are read too
-    resources: dict[str, Resource] = field(default_factory=dict)  # table name -> its resource
+    trust_copied: bool  # entries written elsewhere (with since: main's run, by CI) are read for unchanged tables
+    resources: dict[str, Resource] = field(default_factory=dict)  # table name -> its resource, if keyed at all
+    unkeyed: frozenset[str] = frozenset()  # tables of the package never keyed (a name two resources share)
     _kept: dict[str, list[Finding]] | None = None  # results read from RESULTS: key -> findings
-    _made: dict[str, list[Finding]] = field(default_factory=dict)  # results this run used or made
+    _kept_here: bool = False  # RESULTS was written by this cache, not copied in
+    _made: dict[str, list[Finding]] = field(default_factory=dict)  # results this run made or used of its own
     _states: dict[str, str] = field(default_factory=dict)  # state -> fingerprint, until a rule fills it
 
     @property
@@ -106,7 +125,7 @@ class TableCache:
             resource.declared_hash,
             identity.content,
         ]
-        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def entry(self, resource: Resource, key: str) -> Path:
         # The file name holds no text of the package: a table name is hashed, never used as a path.
@@ -119,8 +138,9 @@ class TableCache:
         if key is None or not _real_folder(self.folder.parent) or not _real_folder(self.folder):
             return None
         path = self.entry(resource, key)
+        copied_too = self.trust_copied and self.identities[_relpath(self.root, resource)].from_git
         try:
-            restored = _read_entry(path, key, spec, resource.path, self.trust_copied)
+            restored = _read_entry(path, key, spec, resource.path, copied_too)
         except Exception:  # an entry is untrusted input: whatever is wrong with it, the table is read afresh
             return None
         if restored is not None:
@@ -134,8 +154,12 @@ class TableCache:
         """Keep what reading and the engines made of ``resource``; False when it was not kept (no
         identity, a file changed since it was known, a table that cannot be written, a disk that refused)."""
         key = self.key(resource)
-        identity = self.identities.get(_relpath(self.root, resource))
-        if key is None or identity is None or _stamp(resource.file) != identity.stamp:
+        relpath = _relpath(self.root, resource)
+        identity = self.identities.get(relpath)
+        if key is None or identity is None:
+            return False
+        if _stamp(resource.file) != identity.stamp:
+            del self.identities[relpath]  # changed while read: neither it nor what reads it is kept
             return False
         try:
             for level in (self.folder.parent, self.folder):
@@ -160,33 +184,52 @@ class TableCache:
     def table_key(self, name: str) -> str | None:
         """The key of table ``name``'s entry; "absent" for a table the package does not have."""
         resource = self.resources.get(name)
-        return "absent" if resource is None else self.key(resource)
+        if resource is None:
+            return None if name in self.unkeyed else "absent"
+        return self.key(resource)
 
-    def results_key(self, kind: str, table: str, reads: list[str], state: dict[str, str], detail: object) -> str | None:
+    def results_key(
+        self, kind: str, table: str, reads: list[str], state: dict[str, str], detail: object
+    ) -> tuple[str, bool] | None:
         """The key of what a check of ``table`` found, reading the tables ``reads`` and ``state``
-        (fingerprints); None when a table it reads has no key (its findings are not kept)."""
-        tables = [(name, self.table_key(name)) for name in [table, *sorted(set(reads) - {table})]]
+        (fingerprints), and whether git vouches for every table it reads; None when a table it
+        reads has no key (its findings are not kept)."""
+        names = [table, *sorted(set(reads) - {table})]
+        tables = [(name, self.table_key(name)) for name in names]
         if any(key is None for _, key in tables):
             return None
-        parts = [kind, tables, sorted(state.items()), detail]
-        return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+        from_git = all(
+            self.identities[_relpath(self.root, self.resources[name])].from_git
+            for name in names
+            if name in self.resources
+        )
+        return _digest([kind, tables, sorted(state.items()), detail]), from_git
 
-    def results(self, key: str) -> list[Finding] | None:
-        """What the check of ``key`` found in an earlier run, or None."""
+    def results(self, key: tuple[str, bool]) -> list[Finding] | None:
+        """What the check of ``key`` found in an earlier run, or None. Results written elsewhere
+        count only for checks of tables git vouches for."""
         if self._kept is None:
-            self._kept = _read_results(self.folder / RESULTS, self.trust_copied) if _real_folder(self.folder) else {}
-        found = self._kept.get(key)
-        if found is not None:
-            self._made[key] = found
+            self._kept, self._kept_here = {}, False
+            if _real_folder(self.folder):
+                self._kept, self._kept_here = _read_results(self.folder / RESULTS, self.trust_copied)
+        digest, from_git = key
+        if not self._kept_here and not from_git:
+            return None
+        found = self._kept.get(digest)
+        if found is not None and self._kept_here:
+            self._made[digest] = found  # still in use: kept again (what came from elsewhere never is)
         return found
 
-    def record(self, key: str, findings: list[Finding]) -> None:
-        self._made[key] = findings
+    def record(self, key: tuple[str, bool], findings: list[Finding]) -> None:
+        self._made[key[0]] = findings
 
     def call(self, function, args: tuple) -> list[Finding]:
-        """``function(*args)`` kept under a key made of the tool, the function's name and its arguments."""
-        parts = [self.common, function.__module__, function.__qualname__, args]
-        key = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+        """``function(*args)`` kept under a key made of the tool, the function's name and its arguments
+        (arguments JSON cannot hold: not kept)."""
+        try:
+            key = (_digest([self.common, function.__module__, function.__qualname__, args]), False)
+        except (TypeError, ValueError):
+            return function(*args)
         found = self.results(key)
         if found is None:
             found = function(*args)
@@ -202,7 +245,7 @@ class TableCache:
                 items = sorted(value.items())
             else:
                 items = sorted(value)  # type: ignore[call-overload]
-            self._states[state] = hashlib.sha256(json.dumps(items, default=str).encode()).hexdigest()
+            self._states[state] = _digest(items)
         return self._states[state]
 
     def state_filled(self, states: tuple[str, ...]) -> None:
@@ -229,39 +272,46 @@ class TableCache:
                 if len(data) > MAX_RESULTS_BYTES:
                     raise OSError("the results are too large to keep")
                 temporary.write_bytes(data)
-        except OSError:
+        except (OSError, TypeError, ValueError):
             return False
         return True
 
 
-def _read_results(path: Path, trust_copied: bool) -> dict[str, list[Finding]]:
-    """The kept results in ``path``; empty for anything but what :meth:`TableCache.save_results` writes."""
+def _digest(parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _read_results(path: Path, trust_copied: bool) -> tuple[dict[str, list[Finding]], bool]:
+    """The kept results in ``path`` and whether this cache wrote them (rather than a copy arriving);
+    nothing for anything but what :meth:`TableCache.save_results` writes."""
+    nothing: tuple[dict[str, list[Finding]], bool] = ({}, False)
     if os.path.islink(path):
-        return {}
+        return nothing
     try:
         with open_regular(path, name="the kept results") as stream:
             info = os.fstat(stream.fileno())
             if info.st_size > MAX_RESULTS_BYTES:
-                return {}
+                return nothing
             data = json.loads(stream.read(MAX_RESULTS_BYTES + 1))
     except (Refused, OSError, ValueError, RecursionError):
-        return {}
+        return nothing
     if not isinstance(data, dict) or set(data) != _RESULTS_FIELDS or data["format"] != FORMAT:
-        return {}
-    if not trust_copied and data["written_to"] != [info.st_dev, info.st_ino]:
-        return {}  # copied, extracted or moved here: not results this cache wrote
+        return nothing
+    here = data["written_to"] == [info.st_dev, info.st_ino]
+    if not here and not trust_copied:
+        return nothing  # copied, extracted or moved here: not results this cache wrote
     results = data["results"]
     if not isinstance(results, dict):
-        return {}
+        return nothing
     kept: dict[str, list[Finding]] = {}
     for key, items in results.items():
         if not isinstance(items, list):
-            return {}
+            return nothing
         findings = [result_cache.finding_from(item) for item in items]
         if any(f is None for f in findings):
-            return {}
+            return nothing
         kept[key] = findings  # type: ignore[assignment]
-    return kept
+    return kept, here
 
 
 def for_run(
@@ -276,10 +326,14 @@ def for_run(
 ) -> TableCache | None:
     """The table cache of a run that has the whole-run ``store`` (files known by their SHA-256) or
     ``since`` (files known through git); None for neither. Raises :class:`SinceError`."""
-    resources = [r for r in package.resources if r.file is not None]
+    names = [r.name for r in package.resources]
+    # A name two resources share would key one's checks by the other's bytes: neither is kept.
+    resources = [r for r in package.resources if r.file is not None and names.count(r.name) == 1]
     if since is not None:
+        known_ns = time.time_ns()
         identities = _identities_since(package.root, since, resources, limits.max_file_bytes)
     elif store is not None:
+        known_ns = store.made_ns
         identities = {}
         for resource in resources:
             relpath = _relpath(package.root, resource)
@@ -288,6 +342,7 @@ def for_run(
                 identities[relpath] = Identity(f"sha256:{digest}", stamp)
     else:
         return None
+    identities = {path: i for path, i in identities.items() if _modified_ns(i.stamp) < known_ns - RACY_NS}
     common = {
         "format": FORMAT,
         "tool": result_cache.tool_fingerprint(),
@@ -303,7 +358,8 @@ def for_run(
         common=digest,
         identities=identities,
         trust_copied=since is not None,
-        resources={r.name: r for r in package.resources},
+        resources={r.name: r for r in resources},
+        unkeyed=frozenset(r.name for r in package.resources) - {r.name for r in resources},
     )
 
 
@@ -312,6 +368,10 @@ def for_run(
 
 def _relpath(root: Path, resource: Resource) -> str:
     return Path(os.path.relpath(resource.file, root)).as_posix()
+
+
+def _modified_ns(stamp: str) -> int:
+    return int(stamp.split(":")[1])
 
 
 def _stamp(path: Path) -> str | None:
@@ -337,6 +397,7 @@ def _identities_since(root: Path, since: str, resources: list[Resource], max_byt
     if not commit.strip():
         raise SinceError(f"git knows no commit {since!r}: name a branch, a tag or a commit of this repository")
     blobs = _blobs(root, commit.strip().decode(), paths)
+    hidden = _hidden_from_git(root, paths)
     changed = (
         set(
             _git(
@@ -361,7 +422,8 @@ def _identities_since(root: Path, since: str, resources: list[Resource], max_byt
         blob = blobs.get(relpath)
         stamp = stamps[relpath]
         size = int(stamp.split(":", 1)[0])
-        if blob is not None and relpath.encode() not in changed and relpath not in converting and blob[1] == size:
+        vouched = relpath.encode() not in changed and relpath not in converting and relpath not in hidden
+        if blob is not None and vouched and blob[1] == size:
             identities[relpath] = Identity(f"git:{blob[0]}", stamp)
         elif size <= max_bytes:
             digest = _sha256(root / relpath)
@@ -373,7 +435,7 @@ def _identities_since(root: Path, since: str, resources: list[Resource], max_byt
 def _git(root: Path, *args: str, check: bool = True) -> bytes:
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), *args],
+            ["git", "-C", str(root), *_GIT, *args],
             capture_output=True,
             timeout=_GIT_TIMEOUT,
             env=result_cache.git_environment(),
@@ -398,6 +460,14 @@ def _blobs(root: Path, commit: str, paths: list[str]) -> dict[str, tuple[str, in
         if len(fields) == 4 and fields[1] == b"blob" and fields[0].decode() in _UNCHANGING_MODES:
             blobs[name.decode("utf-8", "surrogateescape")] = (fields[2].decode(), int(fields[3]))
     return blobs
+
+
+def _hidden_from_git(root: Path, paths: list[str]) -> set[str]:
+    """The paths whose index entry tells git not to look at the file (assume-unchanged, skip-worktree)."""
+    if not paths:
+        return set()
+    listed = _git(root, "ls-files", "-v", "-z", "--", *paths).split(b"\0")
+    return {entry[2:].decode("utf-8", "surrogateescape") for entry in listed if entry and entry[:2] != b"H "}
 
 
 def _converting(root: Path, paths: list[str]) -> set[str]:

@@ -159,7 +159,7 @@ def table_rules(name: str, spec: TableSpec | None = None) -> list[Rule]:
 
 
 def run_table(ctx: Context, rule_: Rule, typed: TypedTable) -> list[Finding]:
-    ctx.running(rule_.name, typed.spec.name, rule_.needs, rule_.reads, rule_.writes)
+    ctx.running(rule_.name, typed.spec.name, rule_.needs, rule_.reads, rule_.writes)  # raises only before it swaps
     try:
         found = list(rule_.function(ctx, typed))
     finally:
