@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -31,14 +30,15 @@ def _git(root: Path, *args: str) -> str:
 
 def _same(left, right) -> None:
     one, other = left.to_dict(), right.to_dict()
-    one.pop("cached"), other.pop("cached")
+    for made_how in ("cached", "reused"):  # how the report was made; what it says is the same
+        one.pop(made_how), other.pop(made_how)
     assert one == other
 
 
 def _settle(root: Path) -> None:
-    """Date every file of the package a minute back: a file modified just before a run is not kept
-    (``table_cache.RACY_NS``), as git does not trust a racily clean one."""
-    settled = time.time() - 60
+    """Date every file of the package in the past (a fixed day): a file modified just before a run is
+    not kept (``table_cache.RACY_NS``), as git does not trust a racily clean one."""
+    settled = 1_000_000_000  # 2001-09-09
     for path in root.rglob("*"):
         if ".git" not in path.parts and path.is_file() and not path.is_symlink():
             os.utime(path, (settled, settled))
@@ -361,7 +361,7 @@ def test_since_names_a_revision_git_knows(checkout: Path) -> None:
 
 def test_since_outside_a_trusted_work_tree_is_refused(checkout: Path, tmp_path: Path) -> None:
     plain = shutil.copytree(checkout, tmp_path / "plain", ignore=shutil.ignore_patterns(".git"))
-    with pytest.raises(table_cache.SinceError, match="git work tree"):
+    with pytest.raises(table_cache.SinceError, match="not in a git work tree"):
         validate(plain, since="HEAD")
     (checkout / ".uslatam").mkdir(exist_ok=True)
     (checkout / ".uslatam" / "forged").write_text("x", encoding="utf-8")
@@ -382,6 +382,11 @@ def test_the_command_says_what_since_cannot_do(checkout: Path) -> None:
     done = subprocess.run([*command, "--since", "HEAD", "--quiet"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert _entries(checkout)
+    tables = len(load(checkout)[0].resources)
+    again = subprocess.run([*command, "--since", "HEAD"], capture_output=True, text=True)
+    assert f"({tables} of {tables} tables taken from .uslatam/tables/" in again.stdout.splitlines()[1]
+    as_json = subprocess.run([*command, "--since", "HEAD", "--format", "json"], capture_output=True, text=True)
+    assert len(json.loads(as_json.stdout)["reused"]) == tables
 
 
 def test_the_whole_run_key_leaves_kept_tables_out(checkout: Path) -> None:

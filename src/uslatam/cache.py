@@ -241,16 +241,12 @@ def lookup_report(store: Store, package: str) -> Report | None:
     """The stored report for this key, or None (absent, unreadable, malformed or not written
     here: all misses)."""
     folder = store.folder
-    if not _real_folder(folder.parent) or not _real_folder(folder) or os.path.islink(store.entry()):
+    if not real_folder(folder.parent) or not real_folder(folder):
         return None
-    try:
-        with open_regular(store.entry(), name="the cache entry") as stream:
-            info = os.fstat(stream.fileno())
-            if info.st_size > MAX_ENTRY_BYTES:
-                return None
-            entry = json.loads(stream.read(MAX_ENTRY_BYTES + 1))
-    except (Refused, OSError, ValueError, RecursionError):
+    read = read_json(store.entry(), "the cache entry", MAX_ENTRY_BYTES)
+    if read is None:
         return None
+    entry, info = read
     if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS:
         return None
     if entry["format"] != FORMAT or entry["key"] != store.key:
@@ -273,14 +269,8 @@ def store_report(store: Store, report: Report, opened: set[str]) -> bool:
         return False
     folder = store.folder
     try:
-        for level in (folder.parent, folder):
-            if not os.path.lexists(level):
-                level.mkdir()
-            if not _real_folder(level):
-                return False
-        ignore = folder / ".gitignore"
-        if not os.path.lexists(ignore):
-            ignore.write_text("# written by uslatam validate: results kept for a run with the same inputs\n*\n")
+        if not own_folder(folder, "results kept for a run with the same inputs"):
+            return False
         with replacing(store.entry()) as temporary:  # the file renamed into place keeps its inode
             info = os.stat(temporary, follow_symlinks=False)
             entry = {
@@ -323,11 +313,41 @@ def recording(store: Store | None) -> Iterator[set[str]]:
         yield opened
 
 
-def _real_folder(path: Path) -> bool:
+def real_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder itself, not a link to one."""
     try:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError:
         return False
+
+
+def own_folder(folder: Path, what: str) -> bool:
+    """Make ``folder`` (and the state folder above it) if need be, ignoring itself in git; False when a
+    link or a file stands in its place. Raises OSError for a disk that refuses."""
+    for level in (folder.parent, folder):
+        if not os.path.lexists(level):
+            level.mkdir()
+        if not real_folder(level):
+            return False
+    ignore = folder / ".gitignore"
+    if not os.path.lexists(ignore):
+        ignore.write_text(f"# written by uslatam validate: {what}\n*\n")
+    return True
+
+
+def read_json(path: Path, name: str, limit: int) -> tuple[object, os.stat_result] | None:
+    """The JSON of the regular file ``path`` (never through a link) and its status, or None when it is
+    absent, a link, larger than ``limit`` or not JSON: an entry is untrusted input."""
+    if os.path.islink(path):
+        return None
+    try:
+        with open_regular(path, name=name) as stream:
+            info = os.fstat(stream.fileno())
+            if info.st_size > limit:
+                return None
+            return json.loads(stream.read(limit + 1)), info
+    except (Refused, OSError, ValueError, RecursionError):
+        return None
 
 
 def _prune(folder: Path) -> None:

@@ -61,6 +61,7 @@ class Report:
     fatal: bool = False
     engines: tuple[str, ...] = ()  # the table engines that ran
     cached: bool = False  # given from the cache: a run with the same inputs made it
+    reused: tuple[str, ...] = ()  # tables taken from the table cache, as a run that read them left them
 
     @property
     def errors(self) -> list[Finding]:
@@ -84,6 +85,7 @@ class Report:
             "tables": dict(self.tables),
             "engines": list(self.engines),
             "cached": self.cached,
+            "reused": list(self.reused),
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -216,9 +216,10 @@ def validate(
         str | None,
         typer.Option(
             metavar="REV",
-            help="Validate what changed since the git revision REV (a pull request's base): a table git reports "
-            "unchanged is taken from .uslatam/tables/, as a run that read it left it there, even one that ran "
-            "elsewhere (main's run, handed over by CI); every other layer runs. The report is a full run's.",
+            help="Validate a change against the git revision REV (main, or a pull request's base): the tables git "
+            "reports unchanged since REV are taken from .uslatam/tables/ (kept there by an earlier run, here or "
+            "main's in CI) instead of being read again; everything else is checked, and the report is a full run's. "
+            "Needs a git work tree; not with --no-cache. With nothing kept yet, every table is read (and kept).",
         ),
     ] = None,
     debug: Debug = False,

@@ -42,6 +42,11 @@ def as_text(report: Report, *, colour: bool) -> str:
         lines.append("  " + ", ".join(f"{code} {count}" for code, count in report.counts().items()))
     if report.cached:
         lines.append("  (from .uslatam/cache/: no input changed since the run that made it; --no-cache for a full run)")
+    elif report.reused:
+        lines.append(
+            f"  ({len(report.reused)} of {len(report.tables)} tables taken from .uslatam/tables/, unchanged since "
+            "a run that read and checked them; every other check ran; --no-cache reads every table)"
+        )
     groups: dict[str, list] = {}
     for finding in report.findings:
         groups.setdefault(finding.table or finding.file or "package", []).append(finding)

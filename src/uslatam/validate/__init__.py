@@ -105,10 +105,12 @@ def validate(
     if path is None:
         path = default_package()
     if since is not None:
+        table_cache.require_work_tree(find_root(path))
         if not result_cache.allowed(find_root(path), cache or None):
             raise table_cache.SinceError(
-                "--since takes unchanged tables from .uslatam/, which is trusted only at the top of a git work tree "
-                "that tracks datapackage.json and nothing under .uslatam/ (or with --cache)"
+                "--since takes unchanged tables from .uslatam/, trusted only at the top of a git work tree that "
+                "tracks datapackage.json and nothing under .uslatam/: here git tracks something under .uslatam/ "
+                "or the package is not at the work tree's top (--cache trusts it all the same)"
             )
         return _validate(path, limits, engines, against, progress, require_history, since=since)
     store = _cache_store(path, limits, engines, against, require_history, cache)
@@ -233,7 +235,9 @@ def _validate(
         pending.discard(resource.name)
         spec = specs.get(resource.name)
         if spec is not None:
-            typed, findings = _read_and_check(resource, spec, limits, engines, fast, parsed_by, kept)
+            typed, findings, reused = _read_and_check(resource, spec, limits, engines, fast, parsed_by, kept)
+            if reused:
+                report.reused += (resource.name,)
             report.merge(findings)
             if typed is not None:
                 tables[resource.name] = typed
@@ -288,22 +292,22 @@ def _validate(
 
 def _read_and_check(
     resource, spec: TableSpec, limits: Limits, engines, fast: bool, parsed_by: str, kept: table_cache.TableCache | None
-) -> tuple[TypedTable | None, list[Finding]]:
-    """A table read and checked by the table engines: taken from the table cache where its inputs
-    are unchanged, else done now (and kept there, when there is a cache)."""
+) -> tuple[TypedTable | None, list[Finding], bool]:
+    """A table read and checked by the table engines, and whether it was taken from the table cache
+    (where its inputs are unchanged); else done now, and kept there when there is a cache."""
     restored = kept.restore(resource, spec) if kept is not None else None
     if restored is not None:
-        return restored
+        return (*restored, True)
     typed, findings = structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)
     if typed is None:
-        return None, findings
+        return None, findings, False
     if "pandera" in engines:
         findings = findings + pandera_check.check(typed)
     if "vectorised" in engines:
         findings = findings + columns.check(typed)
     if kept is not None:
         kept.keep(resource, typed, findings)
-    return typed, findings
+    return typed, findings, False
 
 
 _WRITTEN_DATE = re.compile(r"^\s*([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})\s*$")

@@ -63,6 +63,7 @@ KEPT_PER_TABLE = 2  # the newest entries of each table; older ones are deleted
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 _METADATA = b"uslatam.table"
 _ENTRY_FIELDS = {"format", "key", "written_to", "findings", "blank_lines", "padded_cells", "plain_text", "lines", "bad"}
+_KEPT_FOR = "tables read and checked, and what checks found, kept for later runs"
 RESULTS = "results.json"  # the kept findings of foreign keys and table rules, by key
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
 _RESULTS_FIELDS = {"format", "written_to", "results"}
@@ -125,7 +126,10 @@ class TableCache:
             resource.declared_hash,
             identity.content,
         ]
-        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+        try:
+            return _digest(parts)
+        except (TypeError, ValueError):  # a schema JSON cannot hold again: never kept
+            return None
 
     def entry(self, resource: Resource, key: str) -> Path:
         # The file name holds no text of the package: a table name is hashed, never used as a path.
@@ -135,7 +139,7 @@ class TableCache:
         """The typed table and the findings of its reading and engines, as a run with the same key
         made them; None for a miss (no entry, or one that is malformed or not to be trusted)."""
         key = self.key(resource)
-        if key is None or not _real_folder(self.folder.parent) or not _real_folder(self.folder):
+        if key is None or not result_cache.real_folder(self.folder.parent) or not result_cache.real_folder(self.folder):
             return None
         path = self.entry(resource, key)
         copied_too = self.trust_copied and self.identities[_relpath(self.root, resource)].from_git
@@ -162,14 +166,8 @@ class TableCache:
             del self.identities[relpath]  # changed while read: neither it nor what reads it is kept
             return False
         try:
-            for level in (self.folder.parent, self.folder):
-                if not os.path.lexists(level):
-                    level.mkdir()
-                if not _real_folder(level):
-                    return False
-            ignore = self.folder / ".gitignore"
-            if not os.path.lexists(ignore):
-                ignore.write_text("# written by uslatam validate: tables read and checked, kept for later runs\n*\n")
+            if not result_cache.own_folder(self.folder, _KEPT_FOR):
+                return False
             path = self.entry(resource, key)
             with replacing(path) as temporary:  # renamed into place, the file keeps the inode it names
                 info = os.stat(temporary, follow_symlinks=False)
@@ -210,7 +208,7 @@ class TableCache:
         count only for checks of tables git vouches for."""
         if self._kept is None:
             self._kept, self._kept_here = {}, False
-            if _real_folder(self.folder):
+            if result_cache.real_folder(self.folder):
                 self._kept, self._kept_here = _read_results(self.folder / RESULTS, self.trust_copied)
         digest, from_git = key
         if not self._kept_here and not from_git:
@@ -258,11 +256,8 @@ class TableCache:
         if not self._made:
             return False
         try:
-            for level in (self.folder.parent, self.folder):
-                if not os.path.lexists(level):
-                    level.mkdir()
-                if not _real_folder(level):
-                    return False
+            if not result_cache.own_folder(self.folder, _KEPT_FOR):
+                return False
             with replacing(self.folder / RESULTS) as temporary:
                 info = os.stat(temporary, follow_symlinks=False)
                 results = {key: [asdict(f) for f in found] for key, found in self._made.items()}
@@ -285,16 +280,10 @@ def _read_results(path: Path, trust_copied: bool) -> tuple[dict[str, list[Findin
     """The kept results in ``path`` and whether this cache wrote them (rather than a copy arriving);
     nothing for anything but what :meth:`TableCache.save_results` writes."""
     nothing: tuple[dict[str, list[Finding]], bool] = ({}, False)
-    if os.path.islink(path):
+    read = result_cache.read_json(path, "the kept results", MAX_RESULTS_BYTES)
+    if read is None:
         return nothing
-    try:
-        with open_regular(path, name="the kept results") as stream:
-            info = os.fstat(stream.fileno())
-            if info.st_size > MAX_RESULTS_BYTES:
-                return nothing
-            data = json.loads(stream.read(MAX_RESULTS_BYTES + 1))
-    except (Refused, OSError, ValueError, RecursionError):
-        return nothing
+    data, info = read
     if not isinstance(data, dict) or set(data) != _RESULTS_FIELDS or data["format"] != FORMAT:
         return nothing
     here = data["written_to"] == [info.st_dev, info.st_ino]
@@ -391,8 +380,7 @@ def _identities_since(root: Path, since: str, resources: list[Resource], max_byt
         if stamp is not None and not relpath.startswith("../"):
             stamps[relpath] = stamp  # taken before git looks: a change after it shows as a changed stamp
     paths = sorted(stamps)
-    if _git(root, "rev-parse", "--is-inside-work-tree").strip() != b"true":
-        raise SinceError(f"{root} is not in a git work tree: --since compares with a git revision")
+    require_work_tree(root)
     commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{since}^{{commit}}", check=False)
     if not commit.strip():
         raise SinceError(f"git knows no commit {since!r}: name a branch, a tag or a commit of this repository")
@@ -430,6 +418,13 @@ def _identities_since(root: Path, since: str, resources: list[Resource], max_byt
             if digest is not None:
                 identities[relpath] = Identity(f"sha256:{digest}", stamp)
     return identities
+
+
+def require_work_tree(root: Path) -> None:
+    """Raise :class:`SinceError` unless ``root`` is in a git work tree."""
+    inside = _git(root, "rev-parse", "--is-inside-work-tree", check=False).strip()
+    if inside != b"true":
+        raise SinceError(f"{root} is not in a git work tree: --since compares with a git revision (drop it here)")
 
 
 def _git(root: Path, *args: str, check: bool = True) -> bytes:
@@ -620,13 +615,6 @@ def _typed_fields(spec: TableSpec) -> list[str]:
     """The fields whose typed column is kept: a text field of no particular form is its cells with
     the missing values made NA, made again from the cells in less time than read."""
     return [f.name for f in spec.fields if not (f.type == "string" and f.lexical_pattern is None)]
-
-
-def _real_folder(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _prune(folder: Path, table: str) -> None:
