@@ -362,3 +362,78 @@ def test_a_huge_value_is_one_short_line_on_a_terminal_and_whole_in_json() -> Non
     cut = [line for line in lines if "characters; --format json shows all)" in line]
     assert len(cut) == 2 and "(90,003 characters" in cut[1]  # the message and the value (its repr), each cut once
     assert json.loads(as_json(report))["findings"][0]["value"] == cell
+
+
+def test_a_report_longer_than_a_pipe_is_printed_whole_before_the_process_ends() -> None:
+    # the command ends without tearing the interpreter down: what it printed must be flushed first
+    result = uslatam("validate", "--format", "json", str(FIXTURES / "foreign-key"))
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["findings"]
+    result = uslatam("codes", "--format", "json")
+    assert result.returncode == 0 and json.loads(result.stdout)
+
+
+def test_a_reader_that_stops_early_gets_an_exit_status_and_no_traceback() -> None:
+    import os
+    import subprocess
+    import sys
+
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+
+    def closed_early(*command: str) -> tuple[int, str]:
+        with subprocess.Popen(
+            command, cwd=ROOT, env=buffered, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as process:
+            process.stdout.close()  # like `| head -0`: nothing will read what is printed
+            stderr = process.stderr.read().decode()
+            return process.wait(), stderr
+
+    # a command's echo finds the pipe closed: click's status 1
+    status, stderr = closed_early(sys.executable, "-m", "uslatam.cli.app", "validate", "--format", "json")
+    assert status == 1 and stderr == ""
+    # what is still buffered when the process ends: Python's status 120, without its "Exception ignored"
+    status, stderr = closed_early(
+        sys.executable,
+        "-c",
+        "import sys; from uslatam.cli.app import _exit_at_once; sys.stdout.write('no newline'); _exit_at_once(0)",
+    )
+    assert status == 120 and stderr == ""
+
+
+def test_an_exit_with_a_message_prints_it_and_ends_1_as_python_does() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", "from uslatam.cli.app import _exit_at_once; print('kept'); _exit_at_once('stopped')"],
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (1, "kept\n", "stopped\n")
+
+
+def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() -> None:
+    import gc
+
+    from uslatam.cli.app import _CollectorAfterStartUp
+
+    seen = []
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with _CollectorAfterStartUp(seen.append) as after_each_table:
+        assert not gc.isenabled()
+        after_each_table("first")
+        assert gc.isenabled() and gc.get_freeze_count() > 0  # start-up's objects left out of collections
+        after_each_table("second")
+    assert seen == ["first", "second"]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with _CollectorAfterStartUp(None):  # no table at all (an answer from the cache): on again at the end
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _CollectorAfterStartUp(None) as after_each_table:
+            after_each_table("first")
+            assert not gc.isenabled() and gc.get_freeze_count() == 0  # a caller's choice to keep it off stands
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
