@@ -437,3 +437,23 @@ def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() 
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_validate_does_not_import_hypothesis_which_pandera_would_for_data_synthesis() -> None:
+    import subprocess
+    import sys
+
+    watch = (
+        "import os, sys\n"
+        "from uslatam.cli.app import main\n"
+        "end = os._exit\n"
+        "def report(code):\n"
+        "    loaded = sorted(n for n, m in sys.modules.items() if n.split('.')[0] == 'hypothesis' and m is not None)\n"
+        "    print(loaded, 'pandera.backends.pandas.builtin_checks' in sys.modules, file=sys.stderr)\n"
+        "    end(code)\n"
+        "os._exit = report\n"
+        "sys.argv = ['uslatam', 'validate', '--no-cache']\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", watch], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0 and result.stderr == "[] True\n"  # pandera ran, hypothesis never loaded
