@@ -364,25 +364,34 @@ def test_a_huge_value_is_one_short_line_on_a_terminal_and_whole_in_json() -> Non
     assert json.loads(as_json(report))["findings"][0]["value"] == cell
 
 
-def test_a_report_longer_than_a_pipe_is_printed_whole_before_the_process_ends() -> None:
-    # the command ends without tearing the interpreter down: what it printed must be flushed first
-    result = uslatam("validate", "--format", "json", str(FIXTURES / "foreign-key"))
-    report = json.loads(result.stdout)
-    assert result.returncode == 1 and report["findings"]
-    result = uslatam("codes", "--format", "json")
-    assert result.returncode == 0 and json.loads(result.stdout)
-
-
-def test_a_reader_that_stops_early_gets_an_exit_status_and_no_traceback() -> None:
+def _buffered() -> dict[str, str]:
+    """This environment without PYTHONUNBUFFERED (set on some machines): output waits in Python's buffer."""
     import os
+
+    return {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+
+
+def test_what_waits_in_the_buffer_is_printed_before_the_process_ends() -> None:
+    # the command ends without tearing the interpreter down: what it printed must be flushed first
     import subprocess
     import sys
 
-    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    end = "import sys; from uslatam.cli.app import _exit_at_once; sys.stdout.write('x' * 100_000); "
+    result = subprocess.run([sys.executable, "-c", end + "_exit_at_once(0)"], capture_output=True, env=_buffered())
+    assert (result.returncode, len(result.stdout), result.stderr) == (0, 100_000, b"")
+    result = subprocess.run(
+        [sys.executable, "-c", end + "_exit_at_once('stopped')"], capture_output=True, env=_buffered()
+    )
+    assert (result.returncode, len(result.stdout), result.stderr) == (1, 100_000, b"stopped\n")  # as Python does
+
+
+def test_a_reader_that_stops_early_gets_an_exit_status_and_no_traceback() -> None:
+    import subprocess
+    import sys
 
     def closed_early(*command: str) -> tuple[int, str]:
         with subprocess.Popen(
-            command, cwd=ROOT, env=buffered, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            command, cwd=ROOT, env=_buffered(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as process:
             process.stdout.close()  # like `| head -0`: nothing will read what is printed
             stderr = process.stderr.read().decode()
@@ -395,21 +404,66 @@ def test_a_reader_that_stops_early_gets_an_exit_status_and_no_traceback() -> Non
     status, stderr = closed_early(
         sys.executable,
         "-c",
-        "import sys; from uslatam.cli.app import _exit_at_once; sys.stdout.write('no newline'); _exit_at_once(0)",
+        "import sys; from uslatam.cli.app import _exit_at_once; sys.stdout.write('x'); _exit_at_once(0)",
     )
     assert status == 120 and stderr == ""
 
 
-def test_an_exit_with_a_message_prints_it_and_ends_1_as_python_does() -> None:
+def test_a_command_started_without_stdout_or_stderr_still_ends_with_its_status() -> None:
     import subprocess
     import sys
 
-    result = subprocess.run(
-        [sys.executable, "-c", "from uslatam.cli.app import _exit_at_once; print('kept'); _exit_at_once('stopped')"],
-        capture_output=True,
-        text=True,
-    )
-    assert (result.returncode, result.stdout, result.stderr) == (1, "kept\n", "stopped\n")
+    for closed in (">&-", "2>&-"):
+        for command, status in (("codes", 0), (f"validate --quiet {FIXTURES / 'foreign-key'}", 1)):
+            result = subprocess.run(
+                ["sh", "-c", f"exec {sys.executable} -m uslatam.cli.app {command} {closed}"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            assert result.returncode == status, (closed, command, result.stderr)
+            assert "Traceback" not in result.stdout + result.stderr
+
+
+_PROBE = """
+import gc, os, sys
+import uslatam.validate
+from uslatam.cli.app import main
+run, seen, end = uslatam.validate.validate, [], os._exit
+def probed(*args, progress, **options):
+    def probe(done):
+        seen.append((gc.isenabled(), gc.get_freeze_count() > 0))
+        progress(done)
+    return run(*args, progress=probe, **options)
+def report(code):
+    loaded = sorted(n for n, m in sys.modules.items() if n.split('.')[0] == 'hypothesis' and m is not None)
+    print(repr((seen[:2], loaded, 'pandera.backends.pandas.builtin_checks' in sys.modules)), file=sys.stderr)
+    end(code)
+uslatam.validate.validate, os._exit = probed, report
+sys.argv = ['uslatam', 'validate', '--no-cache']
+main()
+"""
+
+
+def test_validate_runs_its_first_table_with_the_collector_off_and_the_rest_with_it_on_and_start_up_frozen() -> None:
+    import ast
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=ROOT)
+    first_two, _, _ = ast.literal_eval(result.stderr.splitlines()[-1])
+    assert result.returncode == 0
+    assert first_two == [(False, False), (True, True)]  # off at the first table's end, then on, start-up frozen
+
+
+def test_validate_does_not_import_hypothesis_which_pandera_would_for_data_synthesis() -> None:
+    import ast
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=ROOT)
+    _, hypothesis_modules, pandera_ran = ast.literal_eval(result.stderr.splitlines()[-1])
+    assert result.returncode == 0 and pandera_ran and hypothesis_modules == []
 
 
 def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() -> None:
@@ -429,6 +483,15 @@ def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() 
     with _CollectorAfterStartUp(None):  # no table at all (an answer from the cache): on again at the end
         assert not gc.isenabled()
     assert gc.isenabled()
+    gc.freeze()  # a caller's own frozen objects stay frozen
+    try:
+        frozen = gc.get_freeze_count()
+        with _CollectorAfterStartUp(None) as after_each_table:
+            after_each_table("first")
+            assert gc.isenabled() and 0 < gc.get_freeze_count() <= frozen  # none added (objects may die)
+        assert 0 < gc.get_freeze_count() <= frozen  # none unfrozen
+    finally:
+        gc.unfreeze()
     gc.disable()
     try:
         with _CollectorAfterStartUp(None) as after_each_table:
@@ -437,23 +500,3 @@ def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() 
         assert not gc.isenabled()
     finally:
         gc.enable()
-
-
-def test_validate_does_not_import_hypothesis_which_pandera_would_for_data_synthesis() -> None:
-    import subprocess
-    import sys
-
-    watch = (
-        "import os, sys\n"
-        "from uslatam.cli.app import main\n"
-        "end = os._exit\n"
-        "def report(code):\n"
-        "    loaded = sorted(n for n, m in sys.modules.items() if n.split('.')[0] == 'hypothesis' and m is not None)\n"
-        "    print(loaded, 'pandera.backends.pandas.builtin_checks' in sys.modules, file=sys.stderr)\n"
-        "    end(code)\n"
-        "os._exit = report\n"
-        "sys.argv = ['uslatam', 'validate', '--no-cache']\n"
-        "main()\n"
-    )
-    result = subprocess.run([sys.executable, "-c", watch], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0 and result.stderr == "[] True\n"  # pandera ran, hypothesis never loaded

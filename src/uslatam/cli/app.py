@@ -184,31 +184,34 @@ class _CollectorAfterStartUp:
     """The validation's progress callback that turns the garbage collector on once the first table is done.
 
     Until then a validation imports pandas, pyarrow and pandera: ~100,000 objects that live until
-    exit, which the collector would scan again and again and never free (0.1 s of a 1.5 s
-    validation of the real package: docs/performance.md). At the first table they are collected
-    once and frozen out of later collections; every later table runs with the collector on. On
-    leaving, the collector is as it was found (in a test process, say).
+    exit, which the collector would scan again and again and never free (with the end below,
+    0.83x the CPU of a validation of the real package: docs/performance.md). At the first table
+    they are collected once and frozen out of later collections; every later table runs with the
+    collector on. On leaving, the collector is as it was found (in a test process, say).
     """
 
     def __init__(self, progress):
         self.progress = progress
         self.was_enabled = False
-        self.frozen = False
+        self.may_freeze = False  # not where a caller froze objects of its own: unfreezing would undo that
+        self.started = False
 
     def __enter__(self):
         import gc
 
         self.was_enabled = gc.isenabled()
+        self.may_freeze = self.was_enabled and gc.get_freeze_count() == 0
         gc.disable()
         return self
 
     def __call__(self, done) -> None:
-        if self.was_enabled and not self.frozen:
+        if self.was_enabled and not self.started:
             import gc
 
-            gc.collect()  # what the first table left in cycles, before the rest is frozen
-            gc.freeze()
-            self.frozen = True
+            self.started = True
+            if self.may_freeze:
+                gc.collect()  # what the first table left in cycles, before the rest is frozen
+                gc.freeze()
             gc.enable()
         if self.progress is not None:
             self.progress(done)
@@ -216,7 +219,7 @@ class _CollectorAfterStartUp:
     def __exit__(self, *_) -> None:
         import gc
 
-        if self.frozen:
+        if self.started and self.may_freeze:
             gc.unfreeze()
         if self.was_enabled:
             gc.enable()
@@ -965,20 +968,21 @@ STDOUT_LOST = 120  # Python's own exit status when what was printed cannot be fl
 def _exit_at_once(code) -> NoReturn:
     """End the process without tearing the interpreter down: a command has closed every file it wrote
     and joined its threads, and unwinding the ~1,000 modules of pandas, pyarrow and pandera frees
-    nothing the system would not (0.1-0.2 s of a 1.5 s validation: docs/performance.md)."""
+    nothing the system would not (with the collector above, 0.83x the CPU of a validation of the
+    real package: docs/performance.md)."""
     import os
 
     if code is not None and not isinstance(code, int):  # sys.exit("message"): printed, exit 1, as Python does
-        print(code, file=sys.stderr)
+        if sys.stderr is not None:
+            print(code, file=sys.stderr)
         code = 1
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):  # a closed pipe (| head) or a closed stream
-        code = code or STDOUT_LOST
-    try:
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+    for stream in (sys.stdout, sys.stderr):  # None where the process started without it (`>&-`)
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe (| head) or a closed stream
+            if stream is sys.stdout:
+                code = code or STDOUT_LOST
     os._exit(code or 0)
 
 
