@@ -469,24 +469,24 @@ def test_validate_does_not_import_hypothesis_which_pandera_would_for_data_synthe
 def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() -> None:
     import gc
 
-    from uslatam.cli.app import _CollectorAfterStartUp
+    from uslatam.cli.app import _StartUp
 
     seen = []
     assert gc.isenabled() and gc.get_freeze_count() == 0
-    with _CollectorAfterStartUp(seen.append) as after_each_table:
+    with _StartUp(seen.append) as after_each_table:
         assert not gc.isenabled()
         after_each_table("first")
         assert gc.isenabled() and gc.get_freeze_count() > 0  # start-up's objects left out of collections
         after_each_table("second")
     assert seen == ["first", "second"]
     assert gc.isenabled() and gc.get_freeze_count() == 0
-    with _CollectorAfterStartUp(None):  # no table at all (an answer from the cache): on again at the end
+    with _StartUp(None):  # no table at all (an answer from the cache): on again at the end
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.freeze()  # a caller's own frozen objects stay frozen
     try:
         frozen = gc.get_freeze_count()
-        with _CollectorAfterStartUp(None) as after_each_table:
+        with _StartUp(None) as after_each_table:
             after_each_table("first")
             assert gc.isenabled() and 0 < gc.get_freeze_count() <= frozen  # none added (objects may die)
         assert 0 < gc.get_freeze_count() <= frozen  # none unfrozen
@@ -494,9 +494,39 @@ def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() 
         gc.unfreeze()
     gc.disable()
     try:
-        with _CollectorAfterStartUp(None) as after_each_table:
+        with _StartUp(None) as after_each_table:
             after_each_table("first")
             assert not gc.isenabled() and gc.get_freeze_count() == 0  # a caller's choice to keep it off stands
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_LOADED_AT_THE_END = """
+import os, sys
+from uslatam.cli.app import main
+end = os._exit
+def report(code):
+    print(sorted({name.split('.')[0] for name, module in sys.modules.items() if module is not None}), file=sys.stderr)
+    end(code)
+os._exit = report
+sys.argv = ['uslatam', 'validate']
+main()
+"""
+
+
+def test_a_report_taken_from_the_cache_imports_no_engine(package_copy: Path) -> None:
+    import ast
+    import subprocess
+    import sys
+
+    loaded = []
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, "-c", _LOADED_AT_THE_END], capture_output=True, text=True, cwd=package_copy
+        )
+        assert result.returncode == 0, result.stderr
+        loaded.append(set(ast.literal_eval(result.stderr.splitlines()[-1])))
+    engines = {"pandas", "pyarrow", "pandera", "numpy"}
+    assert engines <= loaded[0]  # the first run read the tables
+    assert not engines & loaded[1]  # the second took its report from .uslatam/cache/

@@ -180,14 +180,17 @@ def _give_back_freed_memory() -> None:
         pass
 
 
-class _CollectorAfterStartUp:
-    """The validation's progress callback that turns the garbage collector on once the first table is done.
+class _StartUp:
+    """The validation's progress callback, which ends the start-up when the first table is done.
 
     Until then a validation imports pandas, pyarrow and pandera: ~100,000 objects that live until
-    exit, which the collector would scan again and again and never free (with the end below,
-    0.83x the CPU of a validation of the real package: docs/performance.md). At the first table
-    they are collected once and frozen out of later collections; every later table runs with the
-    collector on. On leaving, the collector is as it was found (in a test process, say).
+    exit, which the garbage collector would scan again and again and never free (with the end
+    below, 0.83x the CPU of a validation of the real package: docs/performance.md). So the
+    collector is off until the first table is done; then they are collected once and frozen out of
+    later collections, and every later table runs with the collector on. Arrow's allocator is
+    chosen there too (``_give_back_freed_memory``), not before the run, which a report taken from
+    the cache ends without importing pyarrow at all. On leaving, the collector is as it was found
+    (in a test process, say).
     """
 
     def __init__(self, progress):
@@ -205,14 +208,16 @@ class _CollectorAfterStartUp:
         return self
 
     def __call__(self, done) -> None:
-        if self.was_enabled and not self.started:
+        if not self.started:
             import gc
 
             self.started = True
+            _give_back_freed_memory()  # the tables after the first are the large part of a large package
             if self.may_freeze:
                 gc.collect()  # what the first table left in cycles, before the rest is frozen
                 gc.freeze()
-            gc.enable()
+            if self.was_enabled:
+                gc.enable()
         if self.progress is not None:
             self.progress(done)
 
@@ -282,9 +287,8 @@ def validate(
     limits = DEFAULT_LIMITS if max_file_bytes is None else Limits(max_file_bytes=max_file_bytes)
     engines = {Engine.auto: None, Engine.both: CROSS_CHECK_ENGINES}.get(engine, (engine.value,))
     progress = None if quiet else ProgressLine.on(sys.stderr)
-    _give_back_freed_memory()
     try:
-        with _CollectorAfterStartUp(progress) as after_each_table:
+        with _StartUp(progress) as after_each_table:
             report = run(
                 path,
                 limits=limits,

@@ -31,11 +31,14 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     name = typed.spec.name
     fields = [spec for spec in typed.spec.fields if spec.name in text.columns]
     lines = text.index.to_numpy()
+    # a small table's columns made Arrow arrays once for the three tests; a large one's a column at a time
+    cells = {spec.name: arrow(text[spec.name]) for spec in fields} if len(text) * len(fields) <= _BATCH_CELLS else {}
     hidden = (
         {}
         if typed.plain_text
         else _where(
             text,
+            cells,
             fields,
             lambda spec: _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE,
             lambda values, pattern: pc.match_substring_regex(values, pattern),
@@ -43,12 +46,15 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     )
     padded = _where(
         text,
+        cells,
         fields,
         lambda spec: None if spec.keeps_whitespace else "trimmed",
         lambda values, _: pc.not_equal(values, pc.utf8_trim_whitespace(values)),
     )
-    not_nfc = _where(text, fields, lambda spec: "nfc", lambda values, _: _not_nfc(values))
+    not_nfc = _where(text, cells, fields, lambda spec: "nfc", lambda values, _: _not_nfc(values))
     for spec in fields:
+        if spec.name not in hidden and spec.name not in padded and spec.name not in not_nfc:
+            continue
         column = text[spec.name]
         pattern = _INVISIBLE if spec.multiline else _INVISIBLE_SINGLE_LINE
         for position in hidden.get(spec.name, ()):
@@ -99,8 +105,9 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 _BATCH_CELLS = 20_000  # cells a kernel call takes at most when columns are taken together
 
 
-def _where(text, fields: list, group: Callable, test: Callable) -> dict[str, Any]:
-    """The positions, a column, where ``test`` holds. Columns of one ``group`` value are taken together
+def _where(text, cells: dict, fields: list, group: Callable, test: Callable) -> dict[str, Any]:
+    """The positions, a column, where ``test`` holds (a column's Arrow array from ``cells`` where it is
+    there, else made from ``text``). Columns of one ``group`` value are taken together
     (one call for a small table's columns: the call's overhead was most of the cost), up to
     ``_BATCH_CELLS`` a call, so that a large table is still tested a column at a time; columns whose
     group is None are not tested."""
@@ -108,25 +115,27 @@ def _where(text, fields: list, group: Callable, test: Callable) -> dict[str, Any
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    rows = len(text)
     batches: dict[str, list[list[str]]] = {}
     for spec in fields:
         key = group(spec)
         if key is None:
             continue
         open_batches = batches.setdefault(key, [[]])
-        if open_batches[-1] and len(text) * (len(open_batches[-1]) + 1) > _BATCH_CELLS:
+        if open_batches[-1] and rows * (len(open_batches[-1]) + 1) > _BATCH_CELLS:
             open_batches.append([])
         open_batches[-1].append(spec.name)
     found: dict[str, Any] = {}
     for key, named in batches.items():
         for names in named:
-            values = end_to_end([arrow(text[n]).cast(pa.large_string()) for n in names], pa.large_string())
+            arrays = [cells[n] if n in cells else arrow(text[n]) for n in names]
+            values = end_to_end([array.cast(pa.large_string()) for array in arrays], pa.large_string())
             result = pc.fill_null(test(values, key), False)
             if not pc.any(result).as_py():
                 continue
             flat = result.combine_chunks().to_numpy(zero_copy_only=False)  # kernels may rechunk
             for number, column in enumerate(names):
-                positions = np.flatnonzero(flat[number * len(text) : (number + 1) * len(text)])
+                positions = np.flatnonzero(flat[number * rows : (number + 1) * rows])
                 if len(positions):
                     found[column] = positions
     return found
