@@ -414,7 +414,12 @@ def test_a_command_started_without_stdout_or_stderr_still_ends_with_its_status()
     import sys
 
     for closed in (">&-", "2>&-"):
-        for command, status in (("codes", 0), (f"validate --quiet {FIXTURES / 'foreign-key'}", 1)):
+        for command, status in (
+            ("codes", 0),
+            (f"validate --quiet {FIXTURES / 'foreign-key'}", 1),
+            (f"validate {FIXTURES / 'foreign-key'}", 1),  # the text report asks whether its stream is a terminal
+            ("validate --no-cache", 0),
+        ):
             result = subprocess.run(
                 ["sh", "-c", f"exec {sys.executable} -m uslatam.cli.app {command} {closed}"],
                 capture_output=True,

@@ -267,14 +267,19 @@ def validate(
         typer.Option(
             metavar="REV",
             help="Validate a change against the git revision REV (main, or a pull request's base): the tables git "
-            "reports unchanged since REV are taken from .uslatam/tables/ (kept there by an earlier run, here or "
-            "main's in CI) instead of being read again; everything else is checked, and the report is a full run's. "
-            "Needs a git work tree; not with --no-cache. With nothing kept yet, every table is read (and kept).",
+            "reports unchanged since REV are taken from .uslatam/tables/ (kept there by an earlier --since run, here "
+            "or main's in CI) instead of being read again; everything else is checked, and the report is a full run's. "
+            "Needs a git work tree; not with --no-cache. With nothing kept yet, every table is read (and kept). A run "
+            "without --since keeps tables by their content's hash, which --since does not look up (it hashes nothing "
+            "git vouches for).",
         ),
     ] = None,
     debug: Debug = False,
 ) -> None:
-    """Validate every layer of a data package and report all findings together."""
+    """Validate every layer of a data package and report all findings together.
+
+    Exit status: 0 valid (warnings allowed), 1 invalid data, 2 a usage error or a package that cannot be read.
+    """
     from ..package import DEFAULT_LIMITS, Limits
     from ..validate import CROSS_CHECK_ENGINES
     from ..validate import validate as run

@@ -177,7 +177,8 @@ def coverage_github(result: Coverage) -> str:
 
 
 def colour_enabled(stream) -> bool:
-    return stream.isatty() and "NO_COLOR" not in os.environ
+    """Colour only for a terminal (not a file, a pipe, or no stream at all: a process started with ``>&-``)."""
+    return stream is not None and stream.isatty() and "NO_COLOR" not in os.environ
 
 
 def _cells(cells: dict) -> str:
