@@ -32,7 +32,8 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     fields = [spec for spec in typed.spec.fields if spec.name in text.columns]
     lines = text.index.to_numpy()
     # a small table's columns made Arrow arrays once for the three tests; a large one's a column at a time
-    cells = {spec.name: arrow(text[spec.name]) for spec in fields} if len(text) * len(fields) <= _BATCH_CELLS else {}
+    small = len(text) * len(fields) <= _BATCH_CELLS
+    cells = {spec.name: _text_array(text[spec.name]) for spec in fields} if small else {}
     hidden = (
         {}
         if typed.plain_text
@@ -128,8 +129,8 @@ def _where(text, cells: dict, fields: list, group: Callable, test: Callable) -> 
     found: dict[str, Any] = {}
     for key, named in batches.items():
         for names in named:
-            arrays = [cells[n] if n in cells else arrow(text[n]) for n in names]
-            values = end_to_end([array.cast(pa.large_string()) for array in arrays], pa.large_string())
+            arrays = [cells[n] if n in cells else _text_array(text[n]) for n in names]
+            values = end_to_end(arrays, pa.large_string())
             result = pc.fill_null(test(values, key), False)
             if not pc.any(result).as_py():
                 continue
@@ -139,6 +140,13 @@ def _where(text, cells: dict, fields: list, group: Callable, test: Callable) -> 
                 if len(positions):
                     found[column] = positions
     return found
+
+
+def _text_array(column):
+    """A column of cells as one Arrow type, large_string, so that columns can be tested end to end."""
+    import pyarrow as pa
+
+    return arrow(column).cast(pa.large_string())
 
 
 def _not_nfc(values):
