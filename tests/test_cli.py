@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from uslatam.validate import validate
 
 from .conftest import FIXTURES, ROOT, uslatam
@@ -441,8 +443,11 @@ def probed(*args, progress, **options):
         progress(done)
     return run(*args, progress=probe, **options)
 def report(code):
+    from threadpoolctl import threadpool_info
     loaded = sorted(n for n, m in sys.modules.items() if n.split('.')[0] == 'hypothesis' and m is not None)
-    print(repr((seen[:2], loaded, 'pandera.backends.pandas.builtin_checks' in sys.modules)), file=sys.stderr)
+    blas = sorted({pool['num_threads'] for pool in threadpool_info() if pool['internal_api'] == 'openblas'})
+    setting = os.environ.get('OPENBLAS_NUM_THREADS')
+    print(repr((seen[:2], loaded, 'pandera.backends.pandas.builtin_checks' in sys.modules, blas, setting)), file=sys.stderr)
     end(code)
 uslatam.validate.validate, os._exit = probed, report
 sys.argv = ['uslatam', 'validate', '--no-cache']
@@ -456,7 +461,7 @@ def test_validate_runs_its_first_table_with_the_collector_off_and_the_rest_with_
     import sys
 
     result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=ROOT)
-    first_two, _, _ = ast.literal_eval(result.stderr.splitlines()[-1])
+    first_two, *_ = ast.literal_eval(result.stderr.splitlines()[-1])
     assert result.returncode == 0
     assert first_two == [(False, False), (True, True)]  # off at the first table's end, then on, start-up frozen
 
@@ -467,8 +472,28 @@ def test_validate_does_not_import_hypothesis_which_pandera_would_for_data_synthe
     import sys
 
     result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=ROOT)
-    _, hypothesis_modules, pandera_ran = ast.literal_eval(result.stderr.splitlines()[-1])
+    _, hypothesis_modules, pandera_ran, *_ = ast.literal_eval(result.stderr.splitlines()[-1])
     assert result.returncode == 0 and pandera_ran and hypothesis_modules == []
+
+
+@pytest.mark.parametrize("setting", [None, "2"])
+def test_validate_runs_numpys_blas_on_one_thread_unless_told_otherwise(setting: str | None) -> None:
+    """OpenBLAS starts a spinning thread a core when numpy is imported; no command uses it."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    if setting is not None:
+        env["OPENBLAS_NUM_THREADS"] = setting
+    result = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=ROOT, env=env)
+    *_, blas_threads, seen_setting = ast.literal_eval(result.stderr.splitlines()[-1])
+    assert result.returncode == 0
+    if setting is None:
+        assert blas_threads == [1]
+    else:
+        assert seen_setting == setting  # a user's own value stands
 
 
 def test_the_collector_is_off_until_the_first_table_then_on_and_left_as_found() -> None:

@@ -7,6 +7,7 @@ Heavy libraries are imported inside the commands, so ``uslatam --help`` stays fa
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -946,6 +947,10 @@ def main() -> NoReturn:
     # pandera imports hypothesis, where installed (the test set-up), to synthesise data: no command
     # does, and the import is 0.05 s of a validation of the real package
     sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]  # None: "not installed"
+    # numpy's OpenBLAS starts a thread a core when imported, and they spin waiting for work: no
+    # command multiplies matrices, and the spinning was 0.1 s of CPU of a validation of the real
+    # package. Set before numpy is imported (it reads the variable once); a user's own value stands.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         _run()
     except SystemExit as done:
