@@ -62,7 +62,8 @@ from pyarrow import csv
 for path in sorted(glob.glob(sys.argv[1] + "/data/*.csv")):
     csv.read_csv(path, parse_options=csv.ParseOptions(newlines_in_values=True))
 """
-# as `uslatam validate` imports them (the collector off, numpy's BLAS on one thread) and ends (without tearing the interpreter down)
+# as `uslatam validate` imports them (the collector off, numpy's BLAS on one thread) and ends
+# (without tearing the interpreter down)
 IMPORTS = (
     "import gc, os; gc.disable(); os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); "
     "import pandera.pandas, pyarrow.csv, typer, uslatam.validate, uslatam.cli.app; os._exit(0)"

@@ -447,7 +447,8 @@ def report(code):
     loaded = sorted(n for n, m in sys.modules.items() if n.split('.')[0] == 'hypothesis' and m is not None)
     blas = sorted({pool['num_threads'] for pool in threadpool_info() if pool['internal_api'] == 'openblas'})
     setting = os.environ.get('OPENBLAS_NUM_THREADS')
-    print(repr((seen[:2], loaded, 'pandera.backends.pandas.builtin_checks' in sys.modules, blas, setting)), file=sys.stderr)
+    pandera_ran = 'pandera.backends.pandas.builtin_checks' in sys.modules
+    print(repr((seen[:2], loaded, pandera_ran, blas, setting)), file=sys.stderr)
     end(code)
 uslatam.validate.validate, os._exit = probed, report
 sys.argv = ['uslatam', 'validate', '--no-cache']
