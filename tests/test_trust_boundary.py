@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from uslatam.boundary import (
     NetworkRefused,
     Refused,
     decode,
     load_yaml,
+    nesting_depth,
     offline,
     package_bytes,
     read_bytes,
@@ -94,6 +97,37 @@ def test_hostile_yaml_is_refused_in_bounded_time(text: str) -> None:
     with pytest.raises(ValueError):
         load_yaml(text)
     assert time.process_time() - started < 2.0
+
+
+def _depth_a_character_at_a_time(text: str) -> int:
+    """The plain reading of the JSON depth guard: a bracket outside a string opens or closes a level."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+@given(st.text(alphabet='[]{}"\\ a\n', max_size=200))
+@example('"\\"[')  # an escaped backslash ends nothing: the quote after it closes the string
+@example('"\\\"[')  # an escaped quote does not close it
+@example('"[[[')  # a string never closed runs to the end
+@example("]][")  # closing more than was opened
+def test_the_json_depth_guard_counts_brackets_outside_strings_only(text: str) -> None:
+    assert nesting_depth(text) == _depth_a_character_at_a_time(text)
 
 
 # --- no network -------------------------------------------------------------------------------------

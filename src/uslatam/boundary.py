@@ -18,9 +18,11 @@ import os
 import re
 import stat
 import sys
+from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ParamSpec, TypeVar
 
@@ -367,26 +369,20 @@ def parse_json(text: str, *, limits: Limits, file: str, code: str) -> tuple[obje
     return data, findings
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)  # to its closing quote, or the text's end
+_BRACKET = re.compile(r"[\[\]{}]")
+_STEPS = bytes.maketrans(b"[{]}", bytes([1, 1, 255, 255]))  # read as signed bytes: +1 and -1
+
+
 def nesting_depth(text: str) -> int:
-    """Deepest bracket nesting outside strings, found without parsing (so no recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
+    """Deepest bracket nesting outside strings, found without parsing (so no recursion).
+
+    The strings are cut out and the brackets summed in regular expressions and C loops
+    (possessive patterns: linear time), not a Python step a character, which took 0.8 ms a
+    descriptor of 18,000 characters.
+    """
+    brackets = "".join(_BRACKET.findall(_JSON_STRING.sub("", text))).encode("ascii")
+    return max(0, max(accumulate(array("b", brackets.translate(_STEPS))), default=0))
 
 
 class UnsafeYaml(ValueError):
