@@ -468,12 +468,13 @@ def _check_foreign_key(ctx: Context, typed: TypedTable, key, engine: str) -> lis
         or any(f not in target.frame.columns for f in key.reference_fields)
     ):
         return []
-    own = joined_cells(frame, key.fields, "\x1f")
-    present = own.notna().to_numpy(bool)
     if len(key.fields) == 1:
+        present = frame[key.fields[0]].notna().to_numpy(bool)
         positions = ctx.positions(typed, key.fields[0], key.resource, key.reference_fields[0])
         missing = present & positions.is_null().to_numpy(zero_copy_only=False)
     else:
+        own = joined_cells(frame, key.fields, "\x1f")
+        present = own.notna().to_numpy(bool)
         known = joined_cells(target.frame, key.reference_fields, "\x1f").dropna()
         missing = present & ~isin(own.fillna(""), known)
     findings = []

@@ -133,6 +133,14 @@ class Context:
                 f"add it to needs= of its @rule (what stays in memory is derived from those declarations)"
             )
 
+    def column(self, table: str, column: str):
+        """The declared ``column`` of ``table``, every row read (None if the table is not readable)."""
+        self._declared(table, (column,))
+        typed = self.tables.get(table)
+        if typed is None or column not in typed.frame.columns:
+            return None
+        return typed.frame[column]
+
     def rows(self, table: str, columns: Sequence[str]):
         """The declared ``columns`` of ``table``, every row read (None if the table is not readable)."""
         self._declared(table, columns)
@@ -311,9 +319,20 @@ def each_row(index, *columns, size: int = 1 << 16) -> Iterator[tuple]:
 # --- keys -----------------------------------------------------------------------------------
 
 
+def as_text(series):
+    """``series.astype("string")``, without the copy where it is one already (most key columns are)."""
+    import pandas as pd
+
+    wanted = pd.StringDtype()
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == wanted.storage and dtype.na_value is wanted.na_value:
+        return series
+    return series.astype(wanted)
+
+
 def joined_cells(frame, fields, separator: str, missing: str | None = None):
     """The cells of ``fields`` as one string per row; a missing cell is ``missing`` (None: the row is missing)."""
-    columns = [frame[f].astype("string") for f in fields]
+    columns = [as_text(frame[f]) for f in fields]
     if missing is not None:
         columns = [column.fillna(missing) for column in columns]
     joined = columns[0]

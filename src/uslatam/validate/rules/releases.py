@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...history import CHANGELOG, released_versions
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import ENGINE, Context, isin, row_keys
+from ..context import ENGINE, Context, arrow, as_text, isin, row_keys
 from . import package_rule, rule
 
 
@@ -25,22 +25,28 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     Runs as each table is read (``retractions`` is read first), against the table's whole key.
     """
     import pandas as pd
+    import pyarrow.compute as pc
 
-    table = ctx.rows("retractions", ("table_name", "row_id", "replacement_id"))
-    if table is None or any(c not in typed.frame.columns for c in typed.spec.primary_key):
+    columns = [ctx.column("retractions", c) for c in ("table_name", "row_id", "replacement_id")]
+    if any(c is None for c in columns) or any(c not in typed.frame.columns for c in typed.spec.primary_key):
         return
     name = typed.spec.name
+    baseline = ctx.baseline
+    old_rows = baseline.tables.get(name) if baseline is not None else None
+    ours = pc.equal(arrow(columns[0]), name).fill_null(False).to_numpy(zero_copy_only=False)
+    if not ours.any() and not old_rows:
+        return  # nothing retracted from this table, nothing released: no key to look up
     keys = row_keys(typed)
-    mine = table[(table["table_name"].astype("string") == name).fillna(False).to_numpy(bool)]
-    row_ids, replacement = mine["row_id"].astype("string"), mine["replacement_id"].astype("string")
-    if len(mine):
+    row_ids, replacement = as_text(columns[1][ours]), as_text(columns[2][ours])
+    mine = len(row_ids)
+    if mine:
         found = isin(pd.concat([row_ids, replacement]).fillna(""), keys)  # one hash set for both columns
-        reused = found[: len(mine)] & row_ids.notna().to_numpy(bool)
+        reused = found[:mine] & row_ids.notna().to_numpy(bool)
         for line, row_id in row_ids[reused].items():
             yield ctx.finding(
                 "retracted-id-reused", f"{name} has a row {row_id!r} again", "retractions", line, "row_id", row_id
             )
-        unknown = replacement.notna().to_numpy(bool) & ~found[len(mine) :]
+        unknown = replacement.notna().to_numpy(bool) & ~found[mine:]
         for line, value in replacement[unknown].items():
             yield ctx.finding(
                 "retraction-error",
@@ -50,8 +56,6 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 "replacement_id",
                 value,
             )
-    baseline = ctx.baseline
-    old_rows = baseline.tables.get(name) if baseline is not None else None
     if not old_rows:
         return
     old = pd.Series(["|".join(r.get(c, "") for c in typed.spec.primary_key) for r in old_rows], dtype="string")
