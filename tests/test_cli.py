@@ -49,6 +49,22 @@ def test_json_output_equals_the_library_result() -> None:
     assert json.loads(result.stdout) == validate(path, cache=False).to_dict()
 
 
+def test_a_stray_quotation_mark_is_reported_in_json_with_the_words_around_it(tmp_path: Path) -> None:
+    package = tmp_path / "package"
+    shutil.copytree(FIXTURES / "clean", package)
+    entities = package / "data" / "entities.csv"
+    text = entities.read_text(encoding="utf-8")
+    assert "country,Mexico," in text
+    entities.write_text(text.replace("country,Mexico,", 'country,Mex"ico,'), encoding="utf-8")
+    uslatam("rehash", str(package))
+    result = uslatam("validate", "--format", "json", "--no-cache", str(package))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (stray,) = [f for f in json.loads(result.stdout)["findings"] if f["code"] == "csv-syntax-error"]
+    line = text.splitlines()[stray["line"] - 1]
+    assert "country,Mexico," in line  # the line the mark was put in
+    assert '"' in stray["value"] and stray["value"] in line.replace("country,Mexico,", 'country,Mex"ico,')
+
+
 def test_github_annotations_escape_cells_so_none_can_forge_a_command(tmp_path: Path) -> None:
     package = tmp_path / "package"
     shutil.copytree(FIXTURES / "clean", package)

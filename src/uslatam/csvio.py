@@ -206,7 +206,7 @@ def read_table(
                     "csv-syntax-error",
                     'a quotation mark inside an unquoted cell: quote the whole cell and double the mark ("")',
                     line,
-                    value=raw[max(0, stray - 20) : stray + 20],
+                    value=record_text[max(0, stray - 20) : stray + 20],  # the record's text around the mark
                 )
         for position, cell in enumerate(record):
             if len(cell) > max_cell_chars:
