@@ -24,33 +24,35 @@ def row_order(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     frame, order = typed.frame, typed.spec.order
     if any(c not in frame.columns for c in order):
         return
-    complete = frame[list(order)].notna().all(axis=1).to_numpy(bool).copy()
+    columns = [frame[c] for c in order]  # a column at a time: a frame of them, or of the rows, costs more
+    complete = np.logical_and.reduce([column.notna().to_numpy(bool) for column in columns])
     key = list(typed.spec.primary_key)
     if key and all(c in frame.columns for c in key):  # a repeated key is the primary key's finding, not a misplaced row
-        complete &= ~frame.duplicated(subset=key, keep="first").to_numpy(bool)
-    rows = frame[complete]
+        repeated = frame[key[0]].duplicated(keep="first") if len(key) == 1 else frame.duplicated(subset=key)
+        complete &= ~repeated.to_numpy(bool)
+    rows = np.flatnonzero(complete)  # positions in the frame of the rows compared
     if len(rows) < 2:
         return
     earlier = np.zeros(len(rows) - 1, dtype=bool)  # the row sorts before the one above it
     undecided = np.ones(len(rows) - 1, dtype=bool)
     deciding = np.full(len(rows) - 1, -1)
-    for position, column in enumerate(order):
-        values = arrow(rows[column])
+    for position, column in enumerate(columns):
+        values = arrow(column).take(rows)
         above, here = values.slice(0, len(values) - 1), values.slice(1)
         less = pc.less(here, above).to_numpy(zero_copy_only=False)
         equal = pc.equal(here, above).to_numpy(zero_copy_only=False)
         earlier |= undecided & less
         deciding[undecided & ~equal] = position
         undecided &= equal
-    lines = rows.index.to_numpy()
+    lines = frame.index.to_numpy()
     for offset in np.flatnonzero(earlier).tolist():
-        column = order[deciding[offset]]
+        column, above, here = order[deciding[offset]], rows[offset], rows[offset + 1]
         yield ctx.finding(
             "row-order",
-            f"the row sorts before the row above it (line {lines[offset]}) by {', '.join(order)}",
+            f"the row sorts before the row above it (line {lines[above]}) by {', '.join(order)}",
             typed.spec.name,
-            lines[offset + 1],
+            lines[here],
             column,
-            rows[column].iat[offset + 1],
-            f">= {rows[column].iat[offset]}",
+            frame[column].iat[here],
+            f">= {frame[column].iat[above]}",
         )
