@@ -431,6 +431,7 @@ def pandera_schema(table: TableSpec):
                     element_wise=False,
                     name="pattern",
                     error=f"pattern {spec.pattern}",
+                    ignore_na=False,  # the test passes a missing cell itself: no copy of the column without them
                 )
             )
         if spec.minimum is not None:
