@@ -356,6 +356,15 @@ def parse_column(text, spec: FieldSpec, missing_values: tuple[str, ...]) -> Pars
     return ParsedColumn(values=values, bad=bad.astype(bool))
 
 
+def text_array(cells):
+    """Python strings (None: missing) as a pandas text column's array, made in Arrow at once
+    (pandas' frame of rows made each column through Python objects again)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    return pd.arrays.ArrowStringArray(pa.array(cells, type=pa.large_string()))
+
+
 def _plain_text(text, missing_values: tuple[str, ...]) -> ParsedColumn:
     """A text column of no particular form: its missing values made NA, nothing bad. In pyarrow, on the
     column's own buffers: a sixth of the pandas calls' cost, which was most of a small table's parse."""
@@ -365,10 +374,12 @@ def _plain_text(text, missing_values: tuple[str, ...]) -> ParsedColumn:
     import pyarrow.compute as pc
 
     cells = pa.array(text if isinstance(text.dtype, pd.StringDtype) else text.astype("string"))
+    if cells.type != pa.large_string():
+        cells = cells.cast(pa.large_string())
     missing = pc.is_in(cells, value_set=pa.array(list(missing_values), type=cells.type))
     if pc.any(missing).as_py():
         cells = pc.if_else(missing, pa.scalar(None, cells.type), cells)
-    values = pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow")), index=text.index)
+    values = pd.Series(pd.arrays.ArrowStringArray(cells), index=text.index, copy=False)
     return ParsedColumn(values=values, bad=pd.Series(np.zeros(len(text), dtype=bool), index=text.index))
 
 

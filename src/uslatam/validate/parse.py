@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..csvio import RawTable
 from ..report import Finding
-from ..schema import TableSpec, TypedTable, parse_column
+from ..schema import TableSpec, TypedTable, parse_column, text_array
 
 
 def typed_table(spec: TableSpec, raw: RawTable, relpath: str, engine: str) -> tuple[TypedTable, list[Finding]]:
@@ -29,11 +29,8 @@ def typed_table(spec: TableSpec, raw: RawTable, relpath: str, engine: str) -> tu
         short = min(len(record), header_width)
         padded.update((line, name) for name in names[short:])
     index = pd.Index(lines, dtype="int64", name="line")
-    text = (
-        pd.DataFrame(rows, columns=names, index=index, dtype="string")
-        if rows
-        else pd.DataFrame({name: pd.Series([], dtype="string") for name in names}, index=index)
-    )
+    cells = zip(*rows) if rows else ([] for _ in names)  # a column at a time, each one Arrow array
+    text = pd.DataFrame({name: text_array(column) for name, column in zip(names, cells)}, index=index)
     table = TypedTable(
         spec=spec,
         relpath=relpath,
