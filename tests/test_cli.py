@@ -43,6 +43,26 @@ def test_text_report_names_file_line_column_value_and_fix() -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_command_is_built_alone_with_the_parameters_and_help_it_has_in_the_whole_group() -> None:
+    from typer.main import get_command
+
+    from uslatam.cli.app import _as_invoked, app
+
+    whole = get_command(app)
+    for name, command in whole.commands.items():
+        alone = get_command(_as_invoked(app, [name, "--help"]))
+        assert list(alone.commands) == [name]
+        built = alone.commands[name]
+        assert built.help == command.help
+        assert [(p.name, p.opts, p.default, p.required) for p in built.params] == [
+            (p.name, p.opts, p.default, p.required) for p in command.params
+        ]
+    for args in ([], ["--version"], ["--help"], ["valdate"]):  # typer's own answers need the whole group
+        assert _as_invoked(app, args) is app
+    result = uslatam("valdate")
+    assert result.returncode == 2 and "No such command" in result.stderr + result.stdout
+
+
 def test_json_output_equals_the_library_result() -> None:
     path = FIXTURES / "span-mismatch"
     result = uslatam("validate", "--format", "json", "--no-cache", str(path))
