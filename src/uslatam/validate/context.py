@@ -258,6 +258,15 @@ def arrow(series):
     return array
 
 
+def text_of(array):
+    """An Arrow array of text as large_string, dictionary-encoded or not (a category column's array is)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
 def end_to_end(arrays, arrow_type):
     """Arrays (plain or chunked) of one type as one chunked array, their chunks as they are: one kernel
     call for all of them, no copy (a chunked array handed over as one chunk is converted a cell at a time)."""

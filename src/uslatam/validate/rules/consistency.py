@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator
 
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import ENGINE, Context, arrow, is_missing, records
+from ..context import ENGINE, Context, arrow, is_missing, records, text_of
 from . import package_rule, rule
 
 
@@ -87,16 +86,23 @@ def _real_dates(dates, well_formed):
 
 
 def _compare_prefix(dates, bounds, mask, compare):
-    """Rows of ``mask`` where ``compare(date, bound cut to the date's own length)`` (ISO text order)."""
-    import pandas as pd
+    """Rows of ``mask`` where ``compare(date, bound cut to the date's own length)`` (ISO text order).
 
-    result = pd.Series(False, index=dates.index)
-    lengths = dates.str.len()
+    ``dates`` and ``bounds`` are Arrow text arrays, ``mask`` a numpy array; so is the answer."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    result = np.zeros(len(dates), dtype=bool)
+    lengths = pc.utf8_length(dates).fill_null(0).to_numpy(zero_copy_only=False)
     for length in (4, 7, 10):
-        rows = (mask & (lengths == length)).fillna(False).to_numpy(bool)
-        if rows.any():
-            result[rows] = compare(dates[rows], bounds[rows].str.slice(0, length)).fillna(False).to_numpy(bool)
+        rows = np.flatnonzero(mask & (lengths == length))
+        if len(rows):
+            cut = pc.utf8_slice_codeunits(bounds.take(rows), 0, length)
+            result[rows] = compare(dates.take(rows), cut).fill_null(False).to_numpy(zero_copy_only=False)
     return result
+
+
+_PRECISIONS = tuple(_PRECISION_LENGTH)
 
 
 @rule(
@@ -108,28 +114,37 @@ def _compare_prefix(dates, bounds, mask, compare):
     applies=lambda spec: any(f.precision_field for f in spec.fields),
 )
 def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
-    """Date prefixes are real dates, as precise as stated, ordered, and not after publication."""
+    """Date prefixes are real dates, as precise as stated, ordered, and not after publication.
+
+    Whole columns in pyarrow and numpy (each pandas call on a small table cost more than its work)."""
     import numpy as np
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     name, frame = typed.spec.name, typed.frame
+    lines = frame.index
     for spec in typed.spec.fields:
         if not spec.precision_field or spec.precision_field not in frame.columns or spec.name not in frame.columns:
             continue
         date, precision = frame[spec.name], frame[spec.precision_field]
-        present = date.notna().to_numpy(bool)
-        well_formed = date.str.fullmatch(_DATE_FORM).fillna(False).to_numpy(bool)  # else the pattern reports it
+        text = text_of(arrow(date))
+        present = text.is_valid().to_numpy(zero_copy_only=False)
+        # else the pattern reports it
+        well_formed = pc.match_substring_regex(text, f"^(?:{_DATE_FORM})$").fill_null(False)
+        well_formed = well_formed.to_numpy(zero_copy_only=False)
         real = _real_dates(date, well_formed)
         invalid = present & well_formed & ~real
-        for line in frame.index[invalid]:
+        for line in lines[invalid]:
             value = date.at[line]
             yield ctx.finding("invalid-date", f"{value!r} is not a calendar date", name, line, spec.name, value)
         usable = ~present | (well_formed & real)
-        length = date.str.len().fillna(0).to_numpy(int)
-        expected = precision.map(_PRECISION_LENGTH).astype("Int64")
+        length = pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False)
+        stated = pc.index_in(text_of(arrow(precision)), value_set=pa.array(_PRECISIONS, pa.large_string()))
+        known = stated.is_valid().to_numpy(zero_copy_only=False)
+        expected = np.array([_PRECISION_LENGTH[p] for p in _PRECISIONS])[stated.fill_null(0).to_numpy()]
         optional_end = ~present if spec.not_before is not None else np.zeros(len(frame), dtype=bool)
-        wrong = usable & expected.notna().to_numpy(bool) & (length != expected.fillna(-1).to_numpy(int)) & ~optional_end
-        for line in frame.index[wrong]:
+        wrong = usable & known & (length != expected) & ~optional_end
+        for line in lines[wrong]:
             value = date.at[line]
             shown = "an empty date" if is_missing(value) else value
             wanted = _PRECISION_LENGTH[precision.at[line]]
@@ -142,11 +157,12 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                 None if is_missing(value) else value,
                 f"{wanted} characters",
             )
-        checked = pd.Series(present & well_formed & real, index=frame.index)
+        checked = present & well_formed & real
         if spec.not_before and spec.not_before in frame.columns:
             start = frame[spec.not_before]
-            early = _compare_prefix(date, start, checked & start.notna(), operator.lt)
-            for line in frame.index[early.to_numpy(bool)]:
+            starts = text_of(arrow(start))
+            early = _compare_prefix(text, starts, checked & starts.is_valid().to_numpy(zero_copy_only=False), pc.less)
+            for line in lines[early]:
                 yield ctx.finding(
                     "date-end-before-start",
                     f"{date.at[line]} is before {spec.not_before} {start.at[line]}",
@@ -161,8 +177,9 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             if published is None:
                 continue
             issued = published.dt.strftime("%Y-%m-%d").astype("string")
-            late = _compare_prefix(date, issued, checked & issued.notna(), operator.gt)
-            for line in frame.index[late.to_numpy(bool)]:
+            bounds = text_of(arrow(issued))
+            late = _compare_prefix(text, bounds, checked & bounds.is_valid().to_numpy(zero_copy_only=False), pc.greater)
+            for line in lines[late]:
                 yield ctx.finding(
                     "date-after-publication",
                     f"{date.at[line]} is after the source's publication on {issued.at[line]}",
