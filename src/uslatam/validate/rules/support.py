@@ -129,8 +129,9 @@ def _flat(text: str) -> str:
 def conditional_constraints(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A field has a value when ``requiredWhen`` holds, and none when ``emptyWhen`` holds."""
     frame, name = _frame(typed), typed.spec.name
+    holds: dict = {}  # (field, condition) -> rows where it holds: fields share conditions
     for spec in typed.spec.fields:
-        if spec.name not in frame.columns:
+        if spec.name not in frame.columns or not (spec.required_when or spec.empty_when):
             continue
         present = frame[spec.name].notna().to_numpy(bool)
         unparsed = typed.bad_cells.get(spec.name)  # text of the wrong type: its own finding, neither empty nor a value
@@ -139,7 +140,9 @@ def conditional_constraints(ctx: Context, typed: TypedTable) -> Iterator[Finding
             for other, condition in (conditions or {}).items():
                 if other not in frame.columns:
                     continue
-                wrong = _holds(frame[other], condition) & (present if must_be_empty else ~present) & judged
+                if (other, condition) not in holds:
+                    holds[other, condition] = _holds(frame[other], condition)
+                wrong = holds[other, condition] & (present if must_be_empty else ~present) & judged
                 for line in frame.index[wrong]:
                     said = _said(other, condition, frame.at[line, other])
                     if must_be_empty:
