@@ -990,7 +990,9 @@ def _as_invoked(group: typer.Typer, args: list[str]) -> typer.Typer:
     named = [
         command
         for command in group.registered_commands
-        if args and (command.name or get_command_name(command.callback.__name__)) == args[0]
+        if args
+        and command.callback is not None
+        and (command.name or get_command_name(command.callback.__name__)) == args[0]
     ]
     if len(named) != 1 or group.registered_groups:
         return group
