@@ -260,3 +260,23 @@ def test_mentions_of_an_entity_column_that_is_not_text_are_findings_not_a_crash(
     report = validate(package_copy, against=False)
     assert not report.fatal
     assert any(f.code == "type-error" and f.table == "mentions" for f in report.findings)
+
+
+@pytest.mark.parametrize("declared", ["integer", "number", "boolean", "date"])
+def test_a_retractions_table_column_of_another_type_is_reported_not_a_crash(package_copy, declared: str) -> None:
+    """A pull request may declare ``table_name`` of any type: each cell is then a type-error, and the
+    retraction rules compare what is left as text, as they do a text column."""
+    import json
+
+    from uslatam.package import refresh_integrity
+
+    schema_path = package_copy / "schemas" / "retractions.json"
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    (field,) = [f for f in schema["fields"] if f["name"] == "table_name"]
+    field["type"] = declared
+    field.pop("constraints", None)
+    schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    refresh_integrity(package_copy)
+    report = validate(package_copy, cache=False)
+    assert not report.fatal
+    assert any(f.code == "type-error" and f.column == "table_name" for f in report.findings)

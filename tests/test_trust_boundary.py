@@ -122,8 +122,8 @@ def _depth_a_character_at_a_time(text: str) -> int:
 
 
 @given(st.text(alphabet='[]{}"\\ a\n', max_size=200))
-@example('"\\"[')  # an escaped backslash ends nothing: the quote after it closes the string
-@example('"\\"[')  # an escaped quote does not close it
+@example('"\\\\"[')  # an escaped backslash: the quote after it closes the string, the bracket counts
+@example('"\\"[')  # an escaped quote does not close it: the bracket is inside the string
 @example('"[[[')  # a string never closed runs to the end
 @example("]][")  # closing more than was opened
 def test_the_json_depth_guard_counts_brackets_outside_strings_only(text: str) -> None:

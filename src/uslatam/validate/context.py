@@ -259,11 +259,10 @@ def arrow(series):
 
 
 def text_of(array):
-    """An Arrow array of text as large_string, dictionary-encoded or not (a category column's array is)."""
+    """An Arrow array (or chunked array) as large_string text, dictionary-encoded or not (a category
+    column's array is)."""
     import pyarrow as pa
 
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
     return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 

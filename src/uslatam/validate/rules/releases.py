@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from ...history import CHANGELOG, released_versions
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import ENGINE, Context, arrow, as_text, isin, row_keys
+from ..context import ENGINE, Context, as_text, isin, row_keys
 from . import package_rule, rule
 
 
@@ -25,7 +25,6 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     Runs as each table is read (``retractions`` is read first), against the table's whole key.
     """
     import pandas as pd
-    import pyarrow.compute as pc
 
     columns = [ctx.column("retractions", c) for c in ("table_name", "row_id", "replacement_id")]
     if any(c is None for c in columns) or any(c not in typed.frame.columns for c in typed.spec.primary_key):
@@ -33,7 +32,7 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     name = typed.spec.name
     baseline = ctx.baseline
     old_rows = baseline.tables.get(name) if baseline is not None else None
-    ours = pc.equal(arrow(columns[0]), name).fill_null(False).to_numpy(zero_copy_only=False)
+    ours = (as_text(columns[0]) == name).fillna(False).to_numpy(bool)  # text whatever type the schema gives it
     if not ours.any() and not old_rows:
         return  # nothing retracted from this table, nothing released: no key to look up
     keys = row_keys(typed)
