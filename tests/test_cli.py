@@ -599,3 +599,24 @@ def test_a_report_taken_from_the_cache_imports_no_engine(package_copy: Path) -> 
     engines = {"pandas", "pyarrow", "pandera", "numpy"}
     assert engines <= loaded[0]  # the first run read the tables
     assert not engines & loaded[1]  # the second took its report from .uslatam/cache/
+
+
+def test_every_command_a_fix_hint_names_exists_with_the_options_it_names() -> None:
+    """A hint that tells a maintainer to run a command the tool does not have is a dead end."""
+    import re
+
+    from typer.main import get_command
+
+    from uslatam.cli.app import app
+    from uslatam.codes import CATALOGUE
+
+    commands = get_command(app).commands
+    named = 0
+    for code in CATALOGUE.values():
+        for command, rest in re.findall(r"(?<![./\w])uslatam ([a-z][a-z-]*)((?: (?:--[a-z][a-z-]*|<[^>]*>|[A-Z_]+))*)", code.hint):
+            named += 1
+            assert command in commands, f"{code.code}: no command {command!r}"
+            options = {opt for param in commands[command].params for opt in param.opts + param.secondary_opts}
+            for option in re.findall(r"--[a-z][a-z-]*", rest):
+                assert option in options, f"{code.code}: uslatam {command} has no option {option}"
+    assert named >= 5  # the hints do name commands: the pattern finds them

@@ -488,7 +488,7 @@ _CODES = [
         "consistency",
         "The last release is not in this checkout's history: no check that released rows remain",
         "Fetch the history (git fetch --unshallow; in GitHub Actions, actions/checkout with fetch-depth: 0), "
-        "or name the release: uslatam validate --against <its folder or git revision>.",
+        "or, from Python, name the release: uslatam.validate(path, against=<its folder or git revision>).",
         WARNING,
     ),
     Code(
@@ -496,7 +496,7 @@ _CODES = [
         "consistency",
         "History is required (--require-history) and the last release is not in it",
         "Fetch the history (git fetch --unshallow; in GitHub Actions, actions/checkout with fetch-depth: 0), "
-        "or name the release: uslatam validate --against <its folder or git revision>.",
+        "or, from Python, name the release: uslatam.validate(path, against=<its folder or git revision>).",
     ),
     Code(
         "retracted-id-reused",
