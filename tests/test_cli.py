@@ -612,8 +612,9 @@ def test_every_command_a_fix_hint_names_exists_with_the_options_it_names() -> No
 
     commands = get_command(app).commands
     named = 0
+    mention = re.compile(r"(?<![./\w])uslatam ([a-z][a-z-]*)((?: (?:--[a-z][a-z-]*|<[^>]*>|[A-Z_]+))*)")
     for code in CATALOGUE.values():
-        for command, rest in re.findall(r"(?<![./\w])uslatam ([a-z][a-z-]*)((?: (?:--[a-z][a-z-]*|<[^>]*>|[A-Z_]+))*)", code.hint):
+        for command, rest in mention.findall(code.hint):
             named += 1
             assert command in commands, f"{code.code}: no command {command!r}"
             options = {opt for param in commands[command].params for opt in param.opts + param.secondary_opts}
