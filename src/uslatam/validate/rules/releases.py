@@ -36,9 +36,11 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     if not ours.any() and not old_rows:
         return  # nothing retracted from this table, nothing released: no key to look up
     keys = row_keys(typed)
-    row_ids, replacement = as_text(columns[1][ours]), as_text(columns[2][ours])
-    mine = len(row_ids)
-    if mine:
+    mine = int(ours.sum())
+    retracted: set[str] = set()
+    if mine:  # most tables have nothing retracted: no columns cut to nothing
+        row_ids, replacement = as_text(columns[1][ours]), as_text(columns[2][ours])
+        retracted = set(row_ids.dropna().tolist())
         found = isin(pd.concat([row_ids, replacement]).fillna(""), keys)  # one hash set for both columns
         reused = found[:mine] & row_ids.notna().to_numpy(bool)
         for line, row_id in row_ids[reused].items():
@@ -58,7 +60,6 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     if not old_rows:
         return
     old = pd.Series(["|".join(r.get(c, "") for c in typed.spec.primary_key) for r in old_rows], dtype="string")
-    retracted = set(row_ids.dropna().tolist())
     for key in old[~isin(old, keys)].tolist():
         if key in retracted:
             continue
