@@ -182,7 +182,8 @@ _CODES = [
         "csv-syntax-error",
         "structure",
         "The CSV cannot be parsed at this line",
-        'Close the quoted field, or double a quotation mark inside a quoted field ("").',
+        'Put a cell that holds a quotation mark in quotation marks and double the mark inside it (""); '
+        "close every quoted cell.",
     ),
     Code(
         "missing-final-newline",
