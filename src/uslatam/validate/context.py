@@ -258,11 +258,12 @@ def arrow(series):
     return array
 
 
-def text_of(array):
-    """An Arrow array (or chunked array) as large_string text, dictionary-encoded or not (a category
-    column's array is)."""
+def arrow_text(series):
+    """A column as a large_string Arrow array whatever its dtype (a category column's, a number
+    column's), so that text kernels take any column."""
     import pyarrow as pa
 
+    array = arrow(series)
     return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 

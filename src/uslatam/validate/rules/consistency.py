@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import ENGINE, Context, arrow, is_missing, records, text_of
+from ..context import ENGINE, Context, arrow, arrow_text, is_missing, records
 from . import package_rule, rule
 
 
@@ -127,7 +127,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         if not spec.precision_field or spec.precision_field not in frame.columns or spec.name not in frame.columns:
             continue
         date, precision = frame[spec.name], frame[spec.precision_field]
-        text = text_of(arrow(date))
+        text = arrow_text(date)
         present = text.is_valid().to_numpy(zero_copy_only=False)
         # else the pattern reports it
         well_formed = pc.match_substring_regex(text, f"^(?:{_DATE_FORM})$").fill_null(False)
@@ -139,7 +139,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             yield ctx.finding("invalid-date", f"{value!r} is not a calendar date", name, line, spec.name, value)
         usable = ~present | (well_formed & real)
         length = pc.utf8_length(text).fill_null(0).to_numpy(zero_copy_only=False)
-        stated = pc.index_in(text_of(arrow(precision)), value_set=pa.array(_PRECISIONS, pa.large_string()))
+        stated = pc.index_in(arrow_text(precision), value_set=pa.array(_PRECISIONS, pa.large_string()))
         known = stated.is_valid().to_numpy(zero_copy_only=False)
         expected = np.array([_PRECISION_LENGTH[p] for p in _PRECISIONS])[stated.fill_null(0).to_numpy()]
         optional_end = ~present if spec.not_before is not None else np.zeros(len(frame), dtype=bool)
@@ -160,7 +160,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
         checked = present & well_formed & real
         if spec.not_before and spec.not_before in frame.columns:
             start = frame[spec.not_before]
-            starts = text_of(arrow(start))
+            starts = arrow_text(start)
             early = _compare_prefix(text, starts, checked & starts.is_valid().to_numpy(zero_copy_only=False), pc.less)
             for line in lines[early]:
                 yield ctx.finding(
@@ -177,7 +177,7 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             if published is None:
                 continue
             issued = published.dt.strftime("%Y-%m-%d").astype("string")
-            bounds = text_of(arrow(issued))
+            bounds = arrow_text(issued)
             late = _compare_prefix(text, bounds, checked & bounds.is_valid().to_numpy(zero_copy_only=False), pc.greater)
             for line in lines[late]:
                 yield ctx.finding(

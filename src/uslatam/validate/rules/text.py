@@ -9,7 +9,7 @@ from typing import Any
 
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import Context, arrow, end_to_end
+from ..context import Context, arrow_text, end_to_end
 from . import rule
 
 _INVISIBLE = "[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]"
@@ -33,7 +33,7 @@ def text_hygiene(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     lines = text.index.to_numpy()
     # a small table's columns made Arrow arrays once for the three tests; a large one's a column at a time
     small = len(text) * len(fields) <= _BATCH_CELLS
-    cells = {spec.name: _text_array(text[spec.name]) for spec in fields} if small else {}
+    cells = {spec.name: arrow_text(text[spec.name]) for spec in fields} if small else {}
     hidden = (
         {}
         if typed.plain_text
@@ -129,7 +129,7 @@ def _where(text, cells: dict, fields: list, group: Callable, test: Callable) -> 
     found: dict[str, Any] = {}
     for key, named in batches.items():
         for names in named:
-            arrays = [cells[n] if n in cells else _text_array(text[n]) for n in names]
+            arrays = [cells[n] if n in cells else arrow_text(text[n]) for n in names]
             values = end_to_end(arrays, pa.large_string())
             result = pc.fill_null(test(values, key), False)
             if not pc.any(result).as_py():
@@ -140,13 +140,6 @@ def _where(text, cells: dict, fields: list, group: Callable, test: Callable) -> 
                 if len(positions):
                     found[column] = positions
     return found
-
-
-def _text_array(column):
-    """A column of cells as one Arrow type, large_string, so that columns can be tested end to end."""
-    import pyarrow as pa
-
-    return arrow(column).cast(pa.large_string())
 
 
 def _not_nfc(values):
