@@ -246,17 +246,8 @@ def test_inherited_dates_find_the_last_row_of_a_key_and_numbers_of_either_type()
 
 
 def test_mentions_of_an_entity_column_that_is_not_text_are_findings_not_a_crash(package_copy) -> None:
-    import json
 
-    from uslatam.package import refresh_integrity
-
-    path = package_copy / "schemas" / "mentions.json"
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    field = next(f for f in schema["fields"] if f["name"] == "entity_id")
-    field["type"] = "integer"
-    field.pop("constraints", None)
-    path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
-    refresh_integrity(package_copy)
+    _declare_type(package_copy, "mentions", "entity_id", "integer")
     report = validate(package_copy, against=False)
     assert not report.fatal
     assert any(f.code == "type-error" and f.table == "mentions" for f in report.findings)
@@ -266,17 +257,22 @@ def test_mentions_of_an_entity_column_that_is_not_text_are_findings_not_a_crash(
 def test_a_retractions_table_column_of_another_type_is_reported_not_a_crash(package_copy, declared: str) -> None:
     """A pull request may declare ``table_name`` of any type: each cell is then a type-error, and the
     retraction rules compare what is left as text, as they do a text column."""
+    _declare_type(package_copy, "retractions", "table_name", declared)
+    report = validate(package_copy, cache=False)
+    assert not report.fatal
+    assert any(f.code == "type-error" and f.column == "table_name" for f in report.findings)
+
+
+def _declare_type(package, table: str, column: str, declared: str) -> None:
+    """``table.column`` declared of type ``declared`` (its constraints dropped), the package rehashed."""
     import json
 
     from uslatam.package import refresh_integrity
 
-    schema_path = package_copy / "schemas" / "retractions.json"
-    schema = json.loads(schema_path.read_text(encoding="utf-8"))
-    (field,) = [f for f in schema["fields"] if f["name"] == "table_name"]
+    path = package / "schemas" / f"{table}.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    field = next(f for f in schema["fields"] if f["name"] == column)
     field["type"] = declared
     field.pop("constraints", None)
-    schema_path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
-    refresh_integrity(package_copy)
-    report = validate(package_copy, cache=False)
-    assert not report.fatal
-    assert any(f.code == "type-error" and f.column == "table_name" for f in report.findings)
+    path.write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    refresh_integrity(package)
