@@ -246,7 +246,6 @@ def test_inherited_dates_find_the_last_row_of_a_key_and_numbers_of_either_type()
 
 
 def test_mentions_of_an_entity_column_that_is_not_text_are_findings_not_a_crash(package_copy) -> None:
-
     _declare_type(package_copy, "mentions", "entity_id", "integer")
     report = validate(package_copy, against=False)
     assert not report.fatal
