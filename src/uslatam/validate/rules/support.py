@@ -252,9 +252,12 @@ def _settled_on_columns(identifiers, dates) -> np.ndarray:
     return agrees
 
 
-def _publication_dates(ctx: Context, typed: TypedTable) -> list[str | None] | None:
-    """Per row, the publication date (YYYY-MM-DD) of the row's source: the referenced field that
-    declares ``publicationDate``."""
+def _publication_dates(ctx: Context, typed: TypedTable):
+    """Per row, the publication date (YYYY-MM-DD) of the row's source as Arrow text (null where
+    none): the referenced field that declares ``publicationDate``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     for key in typed.spec.foreign_keys:
         target = ctx.specs.get(key.resource)
         if target is None or len(key.fields) != 1:
@@ -262,12 +265,12 @@ def _publication_dates(ctx: Context, typed: TypedTable) -> list[str | None] | No
         published = next((f.name for f in target.fields if f.publication_date), None)
         if published is None:
             continue
-        found = ctx.lookup(key.resource, key.reference_fields[0], published, typed, key.fields[0])
+        found = ctx.lookup_array(key.resource, key.reference_fields[0], published, typed, key.fields[0])
         if found is None:
             return None
-        if str(found.dtype).startswith("datetime"):
-            found = found.dt.strftime("%Y-%m-%d").astype("string")
-        return cell_values(found)
+        if pa.types.is_timestamp(found.type) or pa.types.is_date(found.type):
+            found = pc.strftime(found, "%Y-%m-%d")
+        return found.cast(pa.large_string())
     return None
 
 
@@ -319,6 +322,9 @@ def _date_words(date: str, words: str, basis: str, published: str | None) -> str
 )
 def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A date is what its basis says: the publication date, an inherited date, or its span's words."""
+    import numpy as np
+    import pyarrow.compute as pc
+
     frame, name = _frame(typed), typed.spec.name
     published = _publication_dates(ctx, typed)
     for spec in _fields(typed.spec, "basis_field"):
@@ -326,12 +332,30 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             continue
         span_column = spec.date_span_field if spec.date_span_field in frame.columns else None
         spans = SpanColumns.of_column(ctx, typed, span_column) if span_column else None
-        span_words = _span_words(ctx, spans) if spans is not None else None
-        inherited = cell_values(frame[spec.inherits_from]) if spec.inherits_from in frame.columns else None
-        dates, bases = cell_values(frame[spec.name]), cell_values(frame[spec.basis_field])
-        for position, line in enumerate(frame.index.tolist()):
-            date, basis = dates[position], bases[position]
-            issued = published[position] if published is not None else None
+        dates, bases = arrow(frame[spec.name]), arrow(frame[spec.basis_field])
+        dated = dates.is_valid().to_numpy(zero_copy_only=False)
+        # the rows whose basis can give a problem (below, row by row); the others cannot
+        maybe = np.zeros(len(frame), dtype=bool)
+        if published is not None:  # a date that is not the publication date
+            differs = pc.not_equal(dates, published).fill_null(False).to_numpy(zero_copy_only=False)
+            maybe |= _is(bases, AS_OF_PUBLICATION) & differs
+        if spec.inherits_from is None:  # nothing to inherit from
+            maybe |= _is(bases, FROM_EVENT)
+        elif spec.inherits_from in frame.columns:  # nothing inherited
+            maybe |= _is(bases, FROM_EVENT) & frame[spec.inherits_from].isna().to_numpy(bool)
+        if spans is not None:  # a date its span's words may not give
+            maybe |= (_is(bases, EXPLICIT) | _is(bases, YEAR_FROM_PUBLICATION)) & dated & (spans.codes >= 0)
+        rows = np.flatnonzero(maybe)
+        if not len(rows):
+            continue
+        span_words = _span_words(ctx, spans.take(rows)) if spans is not None else None
+        inherited = cell_values(frame[spec.inherits_from].iloc[rows]) if spec.inherits_from in frame.columns else None
+        lines = frame.index[rows].tolist()
+        issued_at = published.take(rows).to_pylist() if published is not None else None
+        for position, (line, date, basis) in enumerate(
+            zip(lines, dates.take(rows).to_pylist(), bases.take(rows).to_pylist())
+        ):
+            issued = issued_at[position] if issued_at is not None else None
             problem = None
             if date is not None and not _real_date(date):
                 continue  # not a date at all: the pattern or the dates rule reports it
@@ -356,6 +380,13 @@ def date_bases(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                     spec.name,
                     date,
                 )
+
+
+def _is(values, wanted: str):
+    """Where the Arrow text ``values`` is ``wanted`` (never where missing), as numpy booleans."""
+    import pyarrow.compute as pc
+
+    return pc.equal(values, wanted).fill_null(False).to_numpy(zero_copy_only=False)
 
 
 def _inherited_field(target: TableSpec, own: FieldSpec) -> FieldSpec | None:
