@@ -267,6 +267,16 @@ def arrow_text(series):
     return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
 
+def iso_text(array):
+    """An Arrow array of dates (or timestamps) as YYYY-MM-DD large_string text; text stays as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
+        array = pc.strftime(array, "%Y-%m-%d")
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
 def end_to_end(arrays, arrow_type):
     """Arrays (plain or chunked) of one type as one chunked array, their chunks as they are: one kernel
     call for all of them, no copy (a chunked array handed over as one chunk is converted a cell at a time)."""

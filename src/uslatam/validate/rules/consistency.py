@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ...report import Finding
 from ...schema import TypedTable
-from ..context import ENGINE, Context, arrow, arrow_text, is_missing, records
+from ..context import ENGINE, Context, arrow, arrow_text, is_missing, iso_text, records
 from . import package_rule, rule
 
 
@@ -173,21 +173,21 @@ def dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                     f">= {start.at[line]}",
                 )
         if "source_id" in frame.columns:
-            published = ctx.lookup("sources", "source_id", "published", typed, "source_id")
+            published = ctx.lookup_array("sources", "source_id", "published", typed, "source_id")
             if published is None:
                 continue
-            issued = published.dt.strftime("%Y-%m-%d").astype("string")
-            bounds = arrow_text(issued)
+            bounds = iso_text(published)
             late = _compare_prefix(text, bounds, checked & bounds.is_valid().to_numpy(zero_copy_only=False), pc.greater)
-            for line in lines[late]:
+            rows = np.flatnonzero(late)
+            for line, issued in zip(lines[rows], bounds.take(rows).to_pylist()):
                 yield ctx.finding(
                     "date-after-publication",
-                    f"{date.at[line]} is after the source's publication on {issued.at[line]}",
+                    f"{date.at[line]} is after the source's publication on {issued}",
                     name,
                     line,
                     spec.name,
                     date.at[line],
-                    f"<= {issued.at[line]}",
+                    f"<= {issued}",
                 )
 
 

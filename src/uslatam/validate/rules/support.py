@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, cast
 from ...report import Finding
 from ...schema import Condition, FieldSpec, TableSpec, TypedTable
 from ...units import CITES, EXCLUDES, MONTH_NAMES, NAMES, uncovered
-from ..context import ENGINE, Context, arrow, cell_values, each_row, isin
+from ..context import ENGINE, Context, arrow, cell_values, each_row, isin, iso_text
 from . import gather, package_rule, rule
 from .evidence import SPAN_PLACE, SPAN_STATE
 
@@ -255,9 +255,6 @@ def _settled_on_columns(identifiers, dates) -> np.ndarray:
 def _publication_dates(ctx: Context, typed: TypedTable):
     """Per row, the publication date (YYYY-MM-DD) of the row's source as Arrow text (null where
     none): the referenced field that declares ``publicationDate``."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     for key in typed.spec.foreign_keys:
         target = ctx.specs.get(key.resource)
         if target is None or len(key.fields) != 1:
@@ -266,11 +263,7 @@ def _publication_dates(ctx: Context, typed: TypedTable):
         if published is None:
             continue
         found = ctx.lookup_array(key.resource, key.reference_fields[0], published, typed, key.fields[0])
-        if found is None:
-            return None
-        if pa.types.is_timestamp(found.type) or pa.types.is_date(found.type):
-            found = pc.strftime(found, "%Y-%m-%d")
-        return found.cast(pa.large_string())
+        return None if found is None else iso_text(found)
     return None
 
 
