@@ -83,6 +83,8 @@ def test_a_stray_quotation_mark_is_reported_in_json_with_the_words_around_it(tmp
     line = text.splitlines()[stray["line"] - 1]
     assert "country,Mexico," in line  # the line the mark was put in
     assert '"' in stray["value"] and stray["value"] in line.replace("country,Mexico,", 'country,Mex"ico,')
+    header = text.splitlines()[0].split(",")
+    assert stray["column"] == header[line.split(",").index("Mexico")]  # the cell the mark is in
 
 
 def test_github_annotations_escape_cells_so_none_can_forge_a_command(tmp_path: Path) -> None:

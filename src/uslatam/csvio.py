@@ -64,14 +64,14 @@ class RawTable:
     readable: bool = True
 
 
-def stray_quote(raw: str) -> int | None:
-    """Index of a quotation mark inside an unquoted cell of one record's text, or None.
+def stray_quote(raw: str) -> tuple[int, int] | None:
+    """(index, cell number) of a quotation mark inside an unquoted cell of one record's text, or None.
 
     Python's csv module reads ``a,b"c`` as the cell ``b"c``; RFC 4180 (and this
     project's writer) quote any cell holding a quotation mark, so such a mark is a
     broken edit, often of a cell that was meant to be quoted.
     """
-    at_field_start, quoted, position = True, False, 0
+    at_field_start, quoted, position, cell = True, False, 0, 0
     while position < len(raw):
         char = raw[position]
         if quoted:
@@ -82,9 +82,10 @@ def stray_quote(raw: str) -> int | None:
                     quoted = False
         elif char == '"':
             if not at_field_start:
-                return position
+                return position, cell
             quoted = True
         at_field_start = char in ",\n" and not quoted
+        cell += char == "," and not quoted
         position += 1
     return None
 
@@ -201,12 +202,13 @@ def read_table(
             record_text = "\n".join(physical[start_line - 1 : previous_line])
             stray = stray_quote(record_text)
             if stray is not None:
-                line = start_line + record_text.count("\n", 0, stray)
+                mark, cell_number = stray
                 report(
                     "csv-syntax-error",
                     'a quotation mark inside an unquoted cell: quote the whole cell and double the mark ("")',
-                    line,
-                    value=record_text[max(0, stray - 20) : stray + 20],  # the record's text around the mark
+                    start_line + record_text.count("\n", 0, mark),
+                    column=result.header[cell_number] if cell_number < len(result.header) else None,
+                    value=record_text[max(0, mark - 20) : mark + 20],  # the record's text around the mark
                 )
         for position, cell in enumerate(record):
             if len(cell) > max_cell_chars:

@@ -199,7 +199,7 @@ def _inject(frame, table: str, planned: list[tuple[str, int, str | None]], rng: 
             column = None
         else:
             structural.append((position, kind, column))
-            column = None
+            column = column if kind == "stray-quote" else None  # a stray mark's cell is named; an extra cell has none
         injected.append(Defect(kind, _DEFECT_CODES[kind], table, position, column))
     return injected, structural
 
