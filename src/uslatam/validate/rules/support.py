@@ -98,10 +98,9 @@ def _span_words(ctx: Context, spans: SpanColumns, transform=None) -> list:
     A span cited by many rows is cut from its text (and transformed) once."""
     import numpy as np
 
-    words: list = [None] * len(spans.codes)
     rows = np.flatnonzero(spans.codes >= 0)
     if not len(rows):
-        return words
+        return [None] * len(spans.codes)
     codes, starts, ends = spans.codes[rows], spans.starts[rows], spans.ends[rows]
     order = np.lexsort((ends, starts, codes))
     codes, starts, ends = codes[order], starts[order], ends[order]
@@ -111,10 +110,11 @@ def _span_words(ctx: Context, spans: SpanColumns, transform=None) -> list:
     for code, start, end in zip(codes[new].tolist(), starts[new].tolist(), ends[new].tolist()):
         text = ctx.texts.get(spans.sources[code])
         cut.append(None if text is None else text[start:end] if transform is None else transform(text[start:end]))
-    which = np.cumsum(new) - 1
-    for row, distinct in zip(rows[order].tolist(), which.tolist()):
-        words[row] = cut[distinct]
-    return words
+    distinct = np.full(len(spans.codes), len(cut), dtype=np.int64)  # len(cut): the row has none
+    distinct[rows[order]] = np.cumsum(new) - 1
+    every = np.empty(len(cut) + 1, dtype=object)  # the cut words and None, taken by each row in one call
+    every[: len(cut)] = cut
+    return every[distinct].tolist()
 
 
 def _flat(text: str) -> str:
