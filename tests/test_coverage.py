@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from uslatam.coverage import CoverageError, coverage
 from uslatam.units import find_units, sentences
@@ -217,3 +219,38 @@ def test_what_lies_inside_a_date_is_found_by_bisection_as_by_a_scan() -> None:
             assert within.holds(start, start + 1) == any(s <= start < e for s, e in pairs)
             for end in range(start + 1, start + 8):
                 assert within.holds(start, end) == any(s <= start and end <= e for s, e in pairs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["cites", "names", "excludes"]),
+        st.lists(
+            st.lists(st.tuples(st.sampled_from(["s1", "s2", "a-3"]), st.integers(0, 9), st.integers(0, 9)), max_size=8),
+            min_size=1,
+            max_size=3,
+        ),
+    )
+)
+def test_cited_spans_grouped_on_columns_as_a_row_at_a_time(cited) -> None:
+    """Coverage's spans by source and role, from whole columns, are the sorted (start, end) a row at a time gives."""
+    import pandas as pd
+
+    from uslatam.validate.rules.support import _spans_by_source
+
+    def frame(rows):
+        return pd.DataFrame(
+            {
+                "source_id": pd.array([r[0] for r in rows], dtype="string"),
+                "start": pd.array([r[1] for r in rows], dtype="Int64"),
+                "end": pd.array([r[2] for r in rows], dtype="Int64"),
+            }
+        )
+
+    expected: dict[str, dict[str, list]] = {}
+    for role, parts in cited.items():
+        for rows in parts:
+            for source, start, end in rows:
+                expected.setdefault(source, {}).setdefault(role, []).append((start, end))
+    expected = {s: {r: sorted(spans) for r, spans in roles.items()} for s, roles in expected.items()}
+    assert _spans_by_source({role: [frame(rows) for rows in parts] for role, parts in cited.items()}) == expected

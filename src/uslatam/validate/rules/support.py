@@ -1059,22 +1059,49 @@ def uncovered_text(ctx: Context) -> Iterator[Finding]:
         return
     if ctx.broken_spans:
         spans = spans[~isin(spans["span_id"], pd.Series(sorted(ctx.broken_spans), dtype="string"))]
-    by_role: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    cited_rows: dict[str, list] = {}  # role -> the rows of spans cited in it, by the tables of each role
     for role, parts in ctx.gathered.get("cited", {}).items():
         ids = pd.concat([pd.Series(p, dtype="string") for p in parts]).unique()
         rows = spans[isin(spans["span_id"], ids)].dropna()
-        for _, source, start, end in each_row(rows.index, rows["source_id"], rows["start"], rows["end"]):
-            by_role.setdefault(source, {}).setdefault(role if role in (CITES, NAMES, EXCLUDES) else CITES, []).append(
-                (start, end)
-            )
+        cited_rows.setdefault(role if role in (CITES, NAMES, EXCLUDES) else CITES, []).append(rows)
+    by_role = _spans_by_source(cited_rows)
     relpath = ctx.tables["sources"].relpath if "sources" in ctx.tables else None
     for line, source_id, start, end in ctx.gathered["bodies"]:
         text = ctx.texts.get(source_id)
         if text is None or start is None or end is None or not 0 <= start <= end <= len(text):
             continue
-        cited = {role: sorted(spans) for role, spans in sorted(by_role.get(source_id, {}).items())}
+        cited = dict(sorted(by_role.get(source_id, {}).items()))
         in_progress = source_id in ctx.gathered.get("in_progress", ())
         yield from ctx.kept(_uncovered_findings, relpath, line, source_id, text, start, end, cited, in_progress)
+
+
+def _spans_by_source(cited_rows: dict[str, list]) -> dict[str, dict[str, list[tuple[int, int]]]]:
+    """Per source and role, the (start, end) of the spans cited, in order: whole columns sorted
+    once and cut where the source changes (a Python tuple is made a span, none is appended)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    by_role: dict[str, dict[str, list[tuple[int, int]]]] = {}
+    for role, parts in cited_rows.items():
+        rows = pd.concat(parts)
+        if rows.empty:
+            continue
+        encoded = pc.dictionary_encode(arrow_text(rows["source_id"]))
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        starts = rows["start"].to_numpy(np.int64)
+        ends = rows["end"].to_numpy(np.int64)
+        order = np.lexsort((ends, starts, codes))
+        codes, starts, ends = codes[order], starts[order], ends[order]
+        cuts = np.flatnonzero(np.diff(codes)) + 1
+        names = encoded.dictionary.to_pylist()
+        for first, last in zip([0, *cuts.tolist()], [*cuts.tolist(), len(codes)]):
+            pairs = list(zip(starts[first:last].tolist(), ends[first:last].tolist()))
+            by_role.setdefault(names[codes[first]], {})[role] = pairs
+    return by_role
 
 
 def _uncovered_findings(
