@@ -145,6 +145,20 @@ def test_validate_reports_uncovered_text_only_when_the_package_asks(tmp_path: Pa
     assert validate(package, against=False).findings == []
 
 
+def test_validate_reports_every_passage_no_row_cites(tmp_path: Path) -> None:
+    """Several passages of one body share its row and column: each is a finding of its own."""
+    package = _package(tmp_path)
+    for table in ("statistics", "quotes"):
+        header, _ = _rows(package, table)
+        _put(package, table, header, [])
+    found = [f for f in validate(package, against=False).findings if f.code == "uncovered-text"]
+    assert {f.location for f in found} == {("uncovered-text", "sources", 2, "body")}
+    assert {(f.message.split()[1], f.value) for f in found} == {
+        (kind, words) for kind, _, _, words in _uncovered(package)
+    }
+    assert len(found) == len(_uncovered(package)) == 4
+
+
 def test_coverage_of_one_source_and_of_an_unknown_one(tmp_path: Path) -> None:
     assert [s.source_id for s in coverage(FIXTURES / "invented", [SOURCE]).sources] == [SOURCE]
     with pytest.raises(CoverageError, match="no source 'elsewhere'"):

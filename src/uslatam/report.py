@@ -91,19 +91,22 @@ class Report:
         }
 
     def merge(self, findings: list[Finding]) -> None:
-        """Add findings; one problem found by several layers is kept once, naming every layer."""
+        """Add findings; one problem found by several layers is kept once, naming every layer.
+
+        A layer's findings of one code at one cell with other messages are other problems (the
+        uncovered passages of a source's body, all at its row's ``body``): each is kept."""
         index = {
             f.location + (f.message if f.line is None and f.column is None else "",): i
             for i, f in enumerate(self.findings)
         }
         for finding in findings:
             key = finding.location + (finding.message if finding.line is None and finding.column is None else "",)
-            if key in index:
-                kept = self.findings[index[key]]
-                layers = tuple(dict.fromkeys(kept.found_by + finding.found_by))
-                self.findings[index[key]] = _replace_found_by(kept, layers)
+            at = index.get(key)
+            kept = self.findings[at] if at is not None else None
+            if kept is not None and (kept.message == finding.message or not set(kept.found_by) & set(finding.found_by)):
+                self.findings[at] = _replace_found_by(kept, tuple(dict.fromkeys(kept.found_by + finding.found_by)))
             else:
-                index[key] = len(self.findings)
+                index.setdefault(key, len(self.findings))
                 self.findings.append(finding)
 
     def sort(self) -> None:
