@@ -9,13 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from uslatam.package import refresh_integrity
 from uslatam.schema import TableSpec
 from uslatam.validate import validate
-from uslatam.validate.rules.support import _date_words, _flat, flat_cells, id_dates
+from uslatam.validate.rules.support import _date_words, id_dates
 
 from .conftest import FIXTURES
 
@@ -343,21 +341,3 @@ def test_lint_checks_the_coverage_settings(tmp_path: Path) -> None:
     codes = {(f.code, f.table, f.column) for f in validate(package, against=False).findings}
     assert ("schema-error", "exclusions", None) in codes
     assert ("package-error", None, "uslatam") in codes
-
-
-def test_whole_columns_are_flattened_as_a_cell_at_a_time() -> None:
-    """flat_cells (two RE2 passes) gives _flat's text for every cell: SPACE_RUN is str.split()'s white space."""
-    import pyarrow as pa
-
-    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
-    others = [chr(c) for c in range(0x110000) if not chr(c).isspace() and not 0xD800 <= c <= 0xDFFF]
-    cells = [f"a{c}b" for c in spaces + others] + [c for c in spaces] + [f" {c} x{c}{c}y {c}" for c in spaces]
-    cells += ["", "plain", "  two   runs  ", "\n\tend\r\n", None, "é\u2003ü", "\x1c\x1d", "a\x85b\u3000c"]
-    assert flat_cells(pa.array(cells, pa.large_string())) == [None if c is None else _flat(c) for c in cells]
-
-
-@given(st.lists(st.none() | st.text(alphabet=st.sampled_from(" \t\n\x0b\x1f\x85\xa0\u2000\u2028\u3000ab\u00e9"))))
-def test_flattened_cells_match_drawn_text(cells) -> None:
-    import pyarrow as pa
-
-    assert flat_cells(pa.array(cells, pa.large_string())) == [None if c is None else _flat(c) for c in cells]

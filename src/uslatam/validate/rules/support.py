@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, cast
 from ...report import Finding
 from ...schema import Condition, FieldSpec, TableSpec, TypedTable
 from ...units import CITES, EXCLUDES, MONTH_NAMES, NAMES, uncovered
-from ..context import ENGINE, Context, arrow, arrow_text, cell_values, each_row, isin, iso_text, python_value
+from ..context import ENGINE, Context, arrow, cell_values, each_row, isin, iso_text
 from . import gather, package_rule, rule
 from .evidence import SPAN_PLACE, SPAN_STATE
 
@@ -120,18 +120,6 @@ def _span_words(ctx: Context, spans: SpanColumns, transform=None) -> list:
 def _flat(text: str) -> str:
     """Runs of white space as one space, none at the ends (split() splits where \\s+ matches, faster)."""
     return " ".join(text.split())
-
-
-# what str.split() splits at: the characters str.isspace() holds for (tests/test_support.py checks)
-SPACE_RUN = "[\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
-
-
-def flat_cells(values) -> list:
-    """:func:`_flat` of every cell of an Arrow text array, in two RE2 passes (a missing cell is None)."""
-    import pyarrow.compute as pc
-
-    spaced = pc.replace_substring_regex(values, SPACE_RUN, " ")
-    return pc.replace_substring_regex(spaced, "^ | $", "").to_pylist()
 
 
 # --- conditions ------------------------------------------------------------------------
@@ -510,9 +498,10 @@ def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
             for position in np.flatnonzero(frame[column].isna().to_numpy(bool)).tolist():
                 held[position] = _NO_SPAN
             held_by_column.append(held)
-        for position, flat_value in enumerate(flat_cells(arrow_text(frame[spec.name]))):
-            if flat_value is None:
+        for position, value in enumerate(cell_values(frame[spec.name])):
+            if value is None:
                 continue
+            flat_value = _flat(value)
             supported = False
             for held in held_by_column:
                 words = held[position]
@@ -521,7 +510,6 @@ def words_in_spans(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
                     break
             if supported:
                 continue
-            value = python_value(frame[spec.name].iat[position])
             yield ctx.finding(
                 "words-not-in-span",
                 f"{value!r} does not occur in the words of {' or '.join(columns)}",
