@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, cast
 from ...report import Finding
 from ...schema import Condition, FieldSpec, TableSpec, TypedTable
 from ...units import CITES, EXCLUDES, MONTH_NAMES, NAMES, uncovered
-from ..context import ENGINE, Context, arrow, cell_values, each_row, isin, iso_text
+from ..context import ENGINE, Context, arrow, arrow_text, cell_values, each_row, isin, iso_text
 from . import gather, package_rule, rule
 from .evidence import SPAN_PLACE, SPAN_STATE
 
