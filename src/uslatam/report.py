@@ -102,8 +102,8 @@ class Report:
         for finding in findings:
             key = finding.location + (finding.message if finding.line is None and finding.column is None else "",)
             at = index.get(key)
-            kept = self.findings[at] if at is not None else None
-            if kept is not None and (kept.message == finding.message or not set(kept.found_by) & set(finding.found_by)):
+            if at is not None and _same_problem(self.findings[at], finding):
+                kept = self.findings[at]
                 self.findings[at] = _replace_found_by(kept, tuple(dict.fromkeys(kept.found_by + finding.found_by)))
             else:
                 index.setdefault(key, len(self.findings))
@@ -111,6 +111,11 @@ class Report:
 
     def sort(self) -> None:
         self.findings.sort(key=_sort_key)
+
+
+def _same_problem(kept: Finding, finding: Finding) -> bool:
+    # another layer's finding at the cell is the same problem told in its words
+    return kept.message == finding.message or not set(kept.found_by) & set(finding.found_by)
 
 
 def _replace_found_by(finding: Finding, layers: tuple[str, ...]) -> Finding:
