@@ -93,29 +93,58 @@ class Report:
     def merge(self, findings: list[Finding]) -> None:
         """Add findings; one problem found by several layers is kept once, naming every layer.
 
-        A layer's findings of one code at one cell with other messages are other problems (the
-        uncovered passages of a source's body, all at its row's ``body``): each is kept."""
-        index = {
-            f.location + (f.message if f.line is None and f.column is None else "",): i
-            for i, f in enumerate(self.findings)
-        }
+        Findings of one code at one cell are one problem when their messages are the same or
+        when their layers are others (each layer words it its own way); a layer's findings at
+        one cell with other messages are other problems (the uncovered passages of a source's
+        body, all at its row's ``body``; two constraints a cell breaks): each is kept, and
+        another layer's finding there joins the one it repeats, else the first it can."""
+        cells: dict[tuple, _Cell] = {}
+        for i, f in enumerate(self.findings):
+            cells.setdefault(_cell_key(f), _Cell()).add(i, f)
         for finding in findings:
-            key = finding.location + (finding.message if finding.line is None and finding.column is None else "",)
-            at = index.get(key)
-            if at is not None and _same_problem(self.findings[at], finding):
-                kept = self.findings[at]
-                self.findings[at] = _replace_found_by(kept, tuple(dict.fromkeys(kept.found_by + finding.found_by)))
-            else:
-                index.setdefault(key, len(self.findings))
+            cell = cells.setdefault(_cell_key(finding), _Cell())
+            same = cell.by_message.get(finding.message)
+            if same is None:
+                same = cell.first_of_other_layers(self.findings, finding.found_by)
+            if same is None:
+                cell.add(len(self.findings), finding)
                 self.findings.append(finding)
+            else:
+                joined = self.findings[same].found_by + finding.found_by
+                self.findings[same] = _replace_found_by(self.findings[same], tuple(dict.fromkeys(joined)))
 
     def sort(self) -> None:
         self.findings.sort(key=_sort_key)
 
 
-def _same_problem(kept: Finding, finding: Finding) -> bool:
-    # another layer's finding at the cell is the same problem told in its words
-    return kept.message == finding.message or not set(kept.found_by) & set(finding.found_by)
+class _Cell:
+    """The findings kept at one cell, found in time linear in their number (a body can have
+    thousands of uncovered passages)."""
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+        self.by_message: dict[str, int] = {}
+        # per set of layers, where to go on looking for a finding none of them made: a kept
+        # finding's layers only grow, so one passed over never qualifies again
+        self.looked_to: dict[frozenset[str], int] = {}
+
+    def add(self, position: int, finding: Finding) -> None:
+        self.positions.append(position)
+        self.by_message.setdefault(finding.message, position)
+
+    def first_of_other_layers(self, kept: list[Finding], layers: tuple[str, ...]) -> int | None:
+        key = frozenset(layers)
+        at = self.looked_to.get(key, 0)
+        while at < len(self.positions) and key & set(kept[self.positions[at]].found_by):
+            at += 1
+        self.looked_to[key] = at
+        return self.positions[at] if at < len(self.positions) else None
+
+
+def _cell_key(finding: Finding) -> tuple:
+    # a finding of no line and column (a file's, a package's) is told apart by its message
+    located = finding.line is not None or finding.column is not None
+    return finding.location + ("" if located else finding.message,)
 
 
 def _replace_found_by(finding: Finding, layers: tuple[str, ...]) -> Finding:

@@ -275,7 +275,7 @@ def iso_text(array):
     if pa.types.is_timestamp(array.type):
         try:
             array = pc.cast(array, pa.date32())  # an ISO date's text is Arrow's cast of a date: 6x faster than strftime
-        except pa.ArrowInvalid:  # a time of day besides the date
+        except pa.ArrowInvalid:  # an Arrow whose safe cast refuses to drop a time of day (pyproject allows older ones)
             array = pc.strftime(array, "%Y-%m-%d")
     return array if array.type == pa.large_string() else array.cast(pa.large_string())
 
