@@ -249,36 +249,40 @@ def main() -> None:
     packages: list[tuple[str, int, Path, Path | None]] = []
     if not args.no_real:
         packages.append(("the real package", 0, ROOT, None))
-    for rows in args.sizes:
-        clean, dirty = workdir / f"clean-{rows}", workdir / f"bad-{rows}"
-        for folder in (clean, dirty):
-            shutil.rmtree(folder, ignore_errors=True)
-        generate(clean, rows, {})
-        generate(dirty, rows, {"type": rows // 200, "enum": rows // 200})
-        packages.append(("synthetic, seed 1", rows, clean, dirty))
-    for label, rows, clean, dirty in packages:
-        incremental = git_copy(clean, workdir / f"incremental-{rows}")
-        listed = commands(clean, dirty, incremental)
-        if args.only:
-            listed = {name: command for name, command in listed.items() if name in args.only}
-        if args.frictionless_below is not None and rows >= args.frictionless_below:
-            listed.pop("frictionless", None)
-        once = 1 if rows >= 1_000_000 else args.repeat
-        runs = measure(listed, args.repeat, args.repeat_frictionless or once, incremental)
-        size = sum(p.stat().st_size for p in (clean / "data").glob("*.csv")) / 1e6
-        rows_text = f"{rows:,}" if rows else "—"
-        for name, results in runs.items():
-            print(
-                f"| {label} | {rows_text} | {size:,.1f} | {name} | {median(results, 'cpu'):.2f} "
-                f"| {median(results, 'wall'):.2f} | {max(r.peak_mb for r in results):,.0f} | {len(results)} |",
-                flush=True,
-            )
-        if not args.keep:
-            shutil.rmtree(incremental)
-        if rows and not args.keep:
-            shutil.rmtree(clean)
-            if dirty is not None:
-                shutil.rmtree(dirty)
+    try:
+        for rows in args.sizes:
+            clean, dirty = workdir / f"clean-{rows}", workdir / f"bad-{rows}"
+            for folder in (clean, dirty):
+                shutil.rmtree(folder, ignore_errors=True)
+            generate(clean, rows, {})
+            generate(dirty, rows, {"type": rows // 200, "enum": rows // 200})
+            packages.append(("synthetic, seed 1", rows, clean, dirty))
+        for label, rows, clean, dirty in packages:
+            incremental = git_copy(clean, workdir / f"incremental-{rows}")
+            listed = commands(clean, dirty, incremental)
+            if args.only:
+                listed = {name: command for name, command in listed.items() if name in args.only}
+            if args.frictionless_below is not None and rows >= args.frictionless_below:
+                listed.pop("frictionless", None)
+            once = 1 if rows >= 1_000_000 else args.repeat
+            runs = measure(listed, args.repeat, args.repeat_frictionless or once, incremental)
+            size = sum(p.stat().st_size for p in (clean / "data").glob("*.csv")) / 1e6
+            rows_text = f"{rows:,}" if rows else "—"
+            for name, results in runs.items():
+                print(
+                    f"| {label} | {rows_text} | {size:,.1f} | {name} | {median(results, 'cpu'):.2f} "
+                    f"| {median(results, 'wall'):.2f} | {max(r.peak_mb for r in results):,.0f} | {len(results)} |",
+                    flush=True,
+                )
+            if not args.keep:
+                shutil.rmtree(incremental)
+            if rows and not args.keep:
+                shutil.rmtree(clean)
+                if dirty is not None:
+                    shutil.rmtree(dirty)
+    finally:
+        if args.workdir is None and not args.keep:  # the temp dir is ours: leave nothing behind
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
