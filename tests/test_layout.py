@@ -24,7 +24,7 @@ LAYERS = [
         "validate.frictionless_check",
         "validate.inventory",
     },
-    {"validate.rules", "validate.table_cache"},
+    {"validate.rules", "validate.kept_state", "validate.table_cache"},
     {"validate"},
     {
         "archive",

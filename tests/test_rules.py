@@ -78,12 +78,13 @@ def test_a_rule_that_uses_undeclared_state_fails_loudly(monkeypatch, uses, reads
         validate(FIXTURES / "clean", against=False)
 
 
-def test_a_rule_is_kept_between_runs_only_when_it_fills_nothing_and_reads_keyable_state() -> None:
+def test_a_rule_is_kept_between_runs_only_when_it_fills_nothing_but_gathered_and_reads_keyable_state() -> None:
     by_name = {r.name: r for r in rules.RULES}
     assert by_name["text_hygiene"].keepable and by_name["words_in_spans"].keepable
+    assert by_name["gather_keys"].keepable and by_name["mention_chains"].keepable  # gathered: kept beside
     assert not by_name["span_words"].keepable  # fills broken_spans
-    assert not by_name["retracted_rows"].keepable  # reads the release
-    assert not by_name["gather_keys"].keepable  # fills gathered
+    assert by_name["retracted_rows"].keepable  # reads the release: kept only where there is none
+    assert not by_name["source_texts"].keepable  # reads the package, fills texts
     assert not any(r.keepable for r in rules.RULES if not r.per_table)  # package rules run every time
 
 

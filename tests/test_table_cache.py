@@ -3,6 +3,7 @@ makes, unchanged tables are not read, and a kept table that is broken, copied or
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -35,10 +36,16 @@ def _same(left, right) -> None:
     assert one == other
 
 
+_SETTLED_DAYS = itertools.count(1_000_000_000, 86_400)  # from 2001-09-09
+
+
 def _settle(root: Path) -> None:
-    """Date every file of the package in the past (a fixed day): a file modified just before a run is
+    """Date every file of the package in the past (another day at every call): a file modified just before a run is
     not kept (``table_cache.RACY_NS``), as git does not trust a racily clean one."""
-    settled = 1_000_000_000  # 2001-09-09
+    # A day of its own at every call: git compares change times to the second, and a file changed in
+    # the second git last recorded it, its modification time set back to the same day, would look
+    # unchanged to it (git's blind spot; a test's two edits are often that close).
+    settled = next(_SETTLED_DAYS)
     for path in root.rglob("*"):
         if ".git" not in path.parts and path.is_file() and not path.is_symlink():
             os.utime(path, (settled, settled))
@@ -77,11 +84,12 @@ def checkout(package_copy: Path) -> Path:
 # --- the same report as a full run -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_report_from_kept_tables_is_the_full_report_after_random_edits(checkout: Path, seed: int) -> None:
+@pytest.mark.parametrize("seed, against", [(1, None), (2, None), (3, None), (4, False), (4, None)])
+def test_a_report_from_kept_tables_is_the_full_report_after_random_edits(checkout: Path, seed: int, against) -> None:
+    """``against`` False: no release to compare with, so that the rules reading it are kept too."""
     rng = random.Random(seed)
     base = _git(checkout, "rev-parse", "HEAD").strip()
-    validate(checkout, since=base)
+    validate(checkout, since=base, against=against)
     plan = [*KINDS, "unseen", "unseen", "commit"]  # every kind of edit, in a random order
     rng.shuffle(plan)
     for step, kind in enumerate(plan):
@@ -95,12 +103,13 @@ def test_a_report_from_kept_tables_is_the_full_report_after_random_edits(checkou
             done = random_edit(checkout, rng, (kind,))
         if rng.random() < 0.7:
             _settle(checkout)  # else the edited file is racily clean: read, not kept
-        since = validate(checkout, since=base)
-        full = validate(checkout, cache=False)
+        since = validate(checkout, since=base, against=against)
+        full = validate(checkout, cache=False, against=against)
         assert not full.cached and not since.cached
         _same(since, full), done
-        _same(validate(checkout, since="HEAD"), full), done  # another base: other tables known by git
-        _same(validate(checkout, cache=None), full), done  # the whole-run cache's misses use kept tables too
+        _same(validate(checkout, since="HEAD", against=against), full), done  # other tables known by git
+        if against is None:  # the whole-run cache keeps no run with a release given
+            _same(validate(checkout, cache=None), full), done  # its misses use kept tables too
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -200,6 +209,7 @@ def test_since_runs_only_the_checks_that_read_what_changed(checkout: Path, monke
         if table == "entities"
         or check == "foreign key to entities"
         or (check in by_name and (not by_name[check].keepable or "entities" in by_name[check].needs))
+        or (check in by_name and "baseline" in by_name[check].reads)  # the checkout has a release: no key
     }
     assert set(ran) == expected
     assert len(expected) < len(everything) / 2
@@ -287,6 +297,57 @@ def test_a_broken_entry_is_a_miss(checkout: Path, tmp_path: Path, damage: str, t
     tables_read.clear()
     report = validate(checkout, since="HEAD")
     assert len(tables_read) == len(entries)  # every table read afresh
+    _same(report, validate(checkout, cache=False))
+
+
+def test_every_gathering_is_kept_and_taken_the_next_time(checkout: Path, monkeypatch) -> None:
+    """A gathering that could not be written would run every time, silently: none may be."""
+    from uslatam.validate import rules
+
+    kept: list[bool] = []
+    keep = table_cache.TableCache.keep_gathered
+    monkeypatch.setattr(table_cache.TableCache, "keep_gathered", lambda *a: kept.append(keep(*a)) or kept[-1])
+    ran: list[str] = []
+    run_table = rules.run_table
+    monkeypatch.setattr(
+        rules, "run_table", lambda ctx, rule, typed: ran.append(rule.name) or run_table(ctx, rule, typed)
+    )
+    gathering = {r.name for r in rules.RULES if r.keepable and "gathered" in r.writes}
+    validate(checkout, since="HEAD")
+    assert set(ran) >= gathering and kept and all(kept)
+    ran.clear()
+    report = validate(checkout, since="HEAD")
+    assert not set(ran) & gathering
+    _same(report, validate(checkout, cache=False))
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other key", "symlink"])
+def test_a_broken_gathering_is_a_miss(checkout: Path, tmp_path: Path, damage: str, monkeypatch) -> None:
+    from uslatam.validate import rules
+
+    validate(checkout, since="HEAD")
+    entries = sorted((checkout / ".uslatam" / "tables").glob(f"*{table_cache.GATHERED_SUFFIX}"))
+    assert entries
+    for entry in entries:
+        data = entry.read_bytes()
+        if damage == "garbage":
+            entry.write_bytes(os.urandom(len(data)))
+        elif damage == "truncated":
+            entry.write_bytes(data[: len(data) // 2])
+        elif damage == "other key":  # another rule's or table's gathering, under this one's name
+            entry.write_bytes(entries[(entries.index(entry) + 1) % len(entries)].read_bytes())
+        elif damage == "symlink":
+            moved = tmp_path / entry.name
+            entry.replace(moved)
+            entry.symlink_to(moved)
+    ran: list[str] = []
+    run_table = rules.run_table
+    monkeypatch.setattr(
+        rules, "run_table", lambda ctx, rule, typed: ran.append(rule.name) or run_table(ctx, rule, typed)
+    )
+    report = validate(checkout, since="HEAD")
+    gathering = {r.name for r in rules.RULES if r.keepable and "gathered" in r.writes}
+    assert set(ran) >= gathering  # every gathering made again
     _same(report, validate(checkout, cache=False))
 
 

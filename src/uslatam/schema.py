@@ -488,3 +488,7 @@ class TypedTable:
     padded_cells: set[tuple[int, str]] = field(default_factory=set)  # (line, column) absent from the file
     bad_cells: dict[str, Any] = field(default_factory=dict)
     plain_text: bool = False  # proven from the bytes: no cell holds a line end or an invisible character
+
+    @property
+    def row_count(self) -> int:
+        return len(self.frame)

@@ -31,7 +31,7 @@ from ..paths import default_package
 from ..report import Finding, Report
 from ..schema import SchemaError, TableSpec, TypedTable
 from ..transaction import interrupted, journal_problem
-from . import columns, frictionless_check, inventory, lint, pandera_check, rules, structure, table_cache
+from . import columns, frictionless_check, inventory, kept_state, lint, pandera_check, rules, structure, table_cache
 from .context import ENGINE, Context, isin, joined_cells
 
 ENGINES = ("frictionless", "pandera", "vectorised")
@@ -85,7 +85,8 @@ def validate(
     there is a descriptor. A report from the cache is the one a full run with the same inputs
     made (``report.cached``); a release to compare with given as ``against`` is never cached.
     When no stored report fits, each table's reading and engine checks are taken from
-    ``.uslatam/tables/`` where its inputs are unchanged (:mod:`.table_cache`); every other layer runs.
+    ``.uslatam/tables/`` where its inputs are unchanged (:mod:`.table_cache`), with the findings of
+    the foreign keys and rules (and what rules gather) whose every input is; the rest runs.
 
     ``since`` (a git revision) validates what changed since it: a table git reports unchanged
     is known by its blob there, never read or hashed, and its entry may have been written
@@ -241,7 +242,7 @@ def _validate(
             report.merge(findings)
             if typed is not None:
                 tables[resource.name] = typed
-                report.tables[resource.name] = len(typed.frame)
+                report.tables[resource.name] = typed.row_count
                 waiting = False
                 for key in typed.spec.foreign_keys:
                     if key.resource in pending and key.resource != resource.name:
@@ -295,7 +296,11 @@ def _read_and_check(
 ) -> tuple[TypedTable | None, list[Finding], bool]:
     """A table read and checked by the table engines, and whether it was taken from the table cache
     (where its inputs are unchanged); else done now, and kept there when there is a cache."""
-    restored = kept.restore(resource, spec) if kept is not None else None
+
+    def afresh() -> TypedTable | None:  # should a kept table's entry break before its cells are read
+        return structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)[0]
+
+    restored = kept.restore(resource, spec, afresh) if kept is not None else None
     if restored is not None:
         return (*restored, True)
     typed, findings = structure.read(resource, spec, limits, fast=fast, parsed_by=parsed_by)
@@ -366,8 +371,12 @@ def _let_go(typed: TypedTable, referenced: dict[str, set[str]], keep_lines: bool
 
     Keys other tables reference stay as they are; columns rules of later tables look up
     stay dictionary-encoded. Every record's line stays only for frictionless (``keep_lines``),
-    which reads the tables after all the others and names records by number.
+    which reads the tables after all the others and names records by number. A kept table whose
+    cells were not read is let go of once they are, if ever.
     """
+    if isinstance(typed, table_cache.DeferredTable) and not typed.loaded:
+        typed.when_loaded(lambda whole: _let_go(whole, referenced, keep_lines))
+        return
     if not keep_lines:
         typed.record_lines = []
     keep = [c for c in typed.frame.columns if c in referenced.get(typed.spec.name, ())]
@@ -425,11 +434,15 @@ def _drop_consequences(report: Report, tables: dict[str, TypedTable]) -> None:
 def _table_rule(
     ctx: Context, rule: rules.Rule, typed: TypedTable, kept: table_cache.TableCache | None
 ) -> list[Finding]:
-    """A table rule's findings: kept from an earlier run where everything it reads is unchanged."""
+    """A table rule's findings: kept from an earlier run where everything it reads is unchanged, with
+    what it gathered for the package rules (added to ``ctx.gathered`` as the rule would add it)."""
     key = None
     if kept is not None and rule.keepable:
         state = {name: kept.fingerprint(name, getattr(ctx, name)) for name in rule.reads}
-        key = kept.results_key("rule", typed.spec.name, list(rule.needs), state, rule.name)
+        if all(digest is not None for digest in state.values()):
+            key = kept.results_key("rule", typed.spec.name, list(rule.needs), state, rule.name)  # type: ignore[arg-type]
+        if key is not None and "gathered" in rule.writes:
+            return _gathering_rule(ctx, rule, typed, kept, key)
         found = kept.results(key) if key is not None else None
         if found is not None:
             return found
@@ -438,6 +451,26 @@ def _table_rule(
         kept.state_filled(rule.writes)
         if key is not None:
             kept.record(key, findings)
+    return findings
+
+
+def _gathering_rule(
+    ctx: Context, rule: rules.Rule, typed: TypedTable, kept: table_cache.TableCache, key: tuple[str, bool]
+) -> list[Finding]:
+    """A rule that gathers state for the package rules, run against empty state so that what it
+    adds is known apart (and kept), or taken with its findings from an earlier run."""
+    name = f"{rule.name} of {typed.spec.name}"
+    found = kept.gathered(name, key)
+    if found is not None:
+        findings, gathered = found
+    else:
+        everything, ctx.gathered = ctx.gathered, {}
+        try:
+            findings = rules.run_table(ctx, rule, typed)
+        finally:
+            gathered, ctx.gathered = ctx.gathered, everything
+        kept.keep_gathered(name, key, findings, gathered)
+    kept_state.merge(ctx.gathered, gathered)
     return findings
 
 

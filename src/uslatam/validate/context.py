@@ -24,7 +24,7 @@ ENGINE = "rules"
 # The context state a table rule reads or fills only by declaring it, and what of it a kept rule's
 # key can hold (small, and settled when the rule runs).
 STATE = ("texts", "broken_spans", "specs", "package", "baseline", "gathered")
-KEPT_STATE = ("texts", "broken_spans", "specs")
+KEPT_STATE = ("texts", "broken_spans", "specs", "baseline")  # the release: only its absence is keyed
 
 
 class UndeclaredColumn(LookupError):

@@ -9,9 +9,14 @@ whose table has the same key takes the entry instead of reading and checking the
 The findings of a foreign key, and of a table rule that fills no context state and reads only
 tables and state a key can hold (:attr:`~.rules.Rule.keepable`), are kept in ``results.json``
 beside them, under a key made of the keys of every table they read and of that state (the
-stored texts, the broken spans, the schemas). Everything else runs every time: the rules that
-fill state or read the release, and the package rules. A report made so is the report a full
-run makes (``tests/test_table_cache.py`` compares the two over random edits).
+stored texts, the broken spans, the schemas, the absence of a release to compare with); a rule
+that gathers state for the package rules keeps what it gathered beside its findings, as Arrow
+(``*.gathered``, :mod:`.kept_state`). Everything else runs every time: the rules that fill the
+texts and the broken spans, those that read a release, and the package rules. A kept table is
+restored as its findings and size, its cells read when a check that runs first uses them
+(:class:`DeferredTable`), so an unchanged table nothing reads again is never read whole. A
+report made so is the report a full run makes (``tests/test_table_cache.py`` compares the two
+over random edits).
 
 A table's bytes are known by:
 
@@ -47,6 +52,7 @@ import os
 import stat
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -56,6 +62,7 @@ from ..files import replacing
 from ..package import Limits, Package, Resource
 from ..report import Finding
 from ..schema import TableSpec, TypedTable, parse_column
+from . import kept_state
 
 FORMAT = 1  # bump when an entry's layout or the meaning of a key changes
 COMPRESSION = "lz4"  # against zstd at 100,000 rows a table: a fifth less CPU written and read, 3x the bytes
@@ -63,6 +70,8 @@ KEPT_PER_TABLE = 2  # the newest entries of each table; older ones are deleted
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 _METADATA = b"uslatam.table"
 _ENTRY_FIELDS = {"format", "key", "written_to", "findings", "blank_lines", "padded_cells", "plain_text", "lines", "bad"}
+_GATHERED_FIELDS = {"format", "key", "written_to", "findings", "shape"}
+GATHERED_SUFFIX = ".gathered"  # what a rule gathered of a table, beside the tables' .arrow entries
 _KEPT_FOR = "tables read and checked, and what checks found, kept for later runs"
 RESULTS = "results.json"  # the kept findings of foreign keys and table rules, by key
 MAX_RESULTS_BYTES = 256 * 1024 * 1024
@@ -135,24 +144,53 @@ class TableCache:
         # The file name holds no text of the package: a table name is hashed, never used as a path.
         return self.folder / f"{hashlib.sha256(resource.name.encode()).hexdigest()[:16]}-{key}.arrow"
 
-    def restore(self, resource: Resource, spec: TableSpec) -> tuple[TypedTable, list[Finding]] | None:
+    def restore(
+        self, resource: Resource, spec: TableSpec, afresh: Callable[[], TypedTable | None]
+    ) -> tuple[TypedTable, list[Finding]] | None:
         """The typed table and the findings of its reading and engines, as a run with the same key
-        made them; None for a miss (no entry, or one that is malformed or not to be trusted)."""
+        made them; None for a miss (no entry, or one that is malformed or not to be trusted).
+
+        The findings and the table's size are read now, its cells when a check first uses them
+        (:class:`DeferredTable`); should the entry then fail, ``afresh()`` reads the table's file."""
         key = self.key(resource)
         if key is None or not result_cache.real_folder(self.folder.parent) or not result_cache.real_folder(self.folder):
             return None
         path = self.entry(resource, key)
         copied_too = self.trust_copied and self.identities[_relpath(self.root, resource)].from_git
         try:
-            restored = _read_entry(path, key, spec, resource.path, copied_too)
+            head = _read_entry_head(path, key, copied_too)
         except Exception:  # an entry is untrusted input: whatever is wrong with it, the table is read afresh
             return None
-        if restored is not None:
+        if head is None:
+            return None
+        findings, rows, entry = head
+        try:
+            os.utime(path)  # the newest entries are kept: one in use stays
+        except OSError:
+            pass
+
+        def load() -> TypedTable:
             try:
-                os.utime(path)  # the newest entries are kept: one in use stays
-            except OSError:
-                pass
-        return restored
+                restored = _read_entry(path, key, spec, resource.path, copied_too)
+            except Exception:
+                restored = None
+            if restored is not None and restored[1] == findings and restored[0].row_count == rows:
+                return restored[0]
+            typed = afresh()  # the entry changed or broke since its findings were taken: the file is read
+            if typed is None:
+                raise OSError(f"{resource.path} cannot be read again: its kept entry broke during the run")
+            return typed
+
+        deferred = DeferredTable(
+            spec,
+            resource.path,
+            rows=rows,
+            blank_lines={int(line) for line in entry["blank_lines"]},
+            padded_cells={(int(line), str(column)) for line, column in entry["padded_cells"]},
+            plain_text=bool(entry["plain_text"]),
+            load=load,
+        )
+        return deferred, findings
 
     def keep(self, resource: Resource, typed: TypedTable, findings: list[Finding]) -> bool:
         """Keep what reading and the engines made of ``resource``; False when it was not kept (no
@@ -221,6 +259,44 @@ class TableCache:
     def record(self, key: tuple[str, bool], findings: list[Finding]) -> None:
         self._made[key[0]] = findings
 
+    # --- what rules gather for the package rules -----------------------------------------------
+
+    def _gathered_entry(self, name: str, digest: str) -> Path:
+        return self.folder / f"{hashlib.sha256(name.encode()).hexdigest()[:16]}-{digest}{GATHERED_SUFFIX}"
+
+    def gathered(self, name: str, key: tuple[str, bool]) -> tuple[list[Finding], dict] | None:
+        """The findings of the check ``name`` and what it gathered, as an earlier run with ``key``
+        made them; None for a miss. Written elsewhere, they count only where git vouches for every
+        table the check read."""
+        digest, from_git = key
+        if not result_cache.real_folder(self.folder.parent) or not result_cache.real_folder(self.folder):
+            return None
+        path = self._gathered_entry(name, digest)
+        try:
+            found = _read_gathered(path, digest, self.trust_copied and from_git)
+        except Exception:  # an entry is untrusted input: whatever is wrong with it, the check runs
+            return None
+        if found is not None:
+            try:
+                os.utime(path)  # the newest entries are kept: one in use stays
+            except OSError:
+                pass
+        return found
+
+    def keep_gathered(self, name: str, key: tuple[str, bool], findings: list[Finding], gathered: dict) -> bool:
+        """Keep what the check ``name`` found and gathered under ``key``; best effort."""
+        try:
+            if not result_cache.own_folder(self.folder, _KEPT_FOR):
+                return False
+            path = self._gathered_entry(name, key[0])
+            with replacing(path) as temporary:
+                info = os.stat(temporary, follow_symlinks=False)
+                _write_gathered(temporary, key[0], findings, gathered, [info.st_dev, info.st_ino])
+            _prune(self.folder, path.name.split("-", 1)[0], GATHERED_SUFFIX)
+        except Exception:  # a read-only or full disk, state that cannot be kept: the next run gathers again
+            return False
+        return True
+
     def call(self, function, args: tuple) -> list[Finding]:
         """``function(*args)`` kept under a key made of the tool, the function's name and its arguments
         (arguments JSON cannot hold: not kept)."""
@@ -234,8 +310,11 @@ class TableCache:
             self.record(key, found)
         return found
 
-    def fingerprint(self, state: str, value: object) -> str:
-        """A digest of context state a kept rule reads (the stored texts, the broken spans, the schemas)."""
+    def fingerprint(self, state: str, value: object) -> str | None:
+        """A digest of context state a kept rule reads (the stored texts, the broken spans, the schemas,
+        the absence of a release); None for state no key holds (a release: the rule runs)."""
+        if state == "baseline":
+            return None if value is not None else _digest("no release to compare with")
         if state not in self._states:
             if isinstance(value, dict) and state == "specs":
                 items = sorted((name, getattr(self.resources.get(name), "schema", None)) for name in value)
@@ -526,6 +605,109 @@ def _write_entry(path: Path, key: str, typed: TypedTable, findings: list[Finding
         writer.write_table(table)
 
 
+class DeferredTable(TypedTable):
+    """A kept table whose cells are read from its entry when a check first uses them (``frame``,
+    ``text``, ``record_lines``, ``bad_cells``): an unchanged table whose every check is kept is
+    never read whole. What is to be done to it once read waits in :meth:`when_loaded`."""
+
+    def __init__(
+        self,
+        spec: TableSpec,
+        relpath: str,
+        *,
+        rows: int,
+        blank_lines: set[int],
+        padded_cells: set[tuple[int, str]],
+        plain_text: bool,
+        load: Callable[[], TypedTable],
+    ) -> None:
+        self.spec, self.relpath = spec, relpath
+        self.blank_lines, self.padded_cells, self.plain_text = blank_lines, padded_cells, plain_text
+        self._rows, self._load = rows, load
+        self._table: TypedTable | None = None
+        self._then: list[Callable[[TypedTable], None]] = []
+
+    @property
+    def loaded(self) -> bool:
+        return self._table is not None
+
+    @property
+    def row_count(self) -> int:
+        return self._rows
+
+    def whole(self) -> TypedTable:
+        if self._table is None:
+            table = self._load()
+            for step in self._then:
+                step(table)
+            self._table, self._then = table, []
+        return self._table
+
+    def when_loaded(self, step: Callable[[TypedTable], None]) -> None:
+        """``step(table)`` once the cells are read (now, if they are)."""
+        if self._table is None:
+            self._then.append(step)
+        else:
+            step(self._table)
+
+
+def _delegated(name: str) -> property:
+    return property(lambda self: getattr(self.whole(), name), lambda self, value: setattr(self.whole(), name, value))
+
+
+for _cells in ("frame", "text", "record_lines", "bad_cells"):
+    setattr(DeferredTable, _cells, _delegated(_cells))
+
+
+def _read_entry_head(path: Path, key: str, trust_copied: bool) -> tuple[list[Finding], int, dict] | None:
+    """An entry's findings, its table's size and its metadata, with no cell read; None for a miss."""
+    import pyarrow as pa
+
+    if os.path.islink(path):
+        return None
+    try:
+        stream = open_regular(path, name="a table cache entry")
+    except (Refused, OSError):
+        return None
+    with stream:
+        reader = pa.ipc.open_file(stream)
+        entry = _entry_metadata(reader, key)
+        if entry is None:
+            return None
+        info = os.fstat(stream.fileno())
+        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
+            return None  # copied, extracted or moved here: not an entry this cache wrote
+        names = reader.schema.names
+        if not names or names[-1] != "line":
+            return None
+        stream.seek(0)  # the same file again, for the line column alone: its length is the table's
+        only_lines = pa.ipc.IpcReadOptions(included_fields=[len(names) - 1])
+        lines = pa.ipc.open_file(stream, options=only_lines).read_all()
+    lines.validate(full=True)
+    if lines.column_names != ["line"]:
+        return None
+    findings = [result_cache.finding_from(item) for item in entry["findings"]]
+    if any(f is None for f in findings) or not isinstance(entry["blank_lines"], list):
+        return None
+    if not isinstance(entry["padded_cells"], list) or not all(
+        isinstance(cell, list) and len(cell) == 2 for cell in entry["padded_cells"]
+    ):
+        return None
+    return findings, lines.num_rows, entry  # type: ignore[return-value]
+
+
+def _entry_metadata(reader, key: str) -> dict | None:
+    raw = (reader.schema.metadata or {}).get(_METADATA)
+    if raw is None or len(raw) > MAX_METADATA_BYTES:
+        return None
+    entry = json.loads(raw)
+    if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS:
+        return None
+    if entry["format"] != FORMAT or entry["key"] != key:
+        return None
+    return entry
+
+
 def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copied: bool):
     import numpy as np
     import pandas as pd
@@ -540,13 +722,8 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
     with stream:
         # Read, not mapped: once a table is checked its columns are let go, and mapped pages would stay.
         reader = pa.ipc.open_file(stream)
-        raw = (reader.schema.metadata or {}).get(_METADATA)
-        if raw is None or len(raw) > MAX_METADATA_BYTES:
-            return None
-        entry = json.loads(raw)
-        if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS:
-            return None
-        if entry["format"] != FORMAT or entry["key"] != key:
+        entry = _entry_metadata(reader, key)
+        if entry is None:
             return None
         info = os.fstat(stream.fileno())
         if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
@@ -611,16 +788,70 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
     return typed, findings
 
 
+# --- what a rule gathered: its arrays as Arrow, the rest as JSON in the metadata ---------------------
+
+
+def _write_gathered(path: Path, key: str, findings: list[Finding], gathered: dict, written_to: list[int]) -> None:
+    import pyarrow as pa
+
+    shape, arrays = kept_state.encode(gathered)
+    table = kept_state.to_columns(arrays)
+    metadata = {
+        "format": FORMAT,
+        "key": key,
+        "written_to": written_to,
+        "findings": [asdict(f) for f in findings],
+        "shape": shape,
+    }
+    table = table.replace_schema_metadata({_METADATA: json.dumps(metadata)})
+    options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+
+
+def _read_gathered(path: Path, key: str, trust_copied: bool) -> tuple[list[Finding], dict] | None:
+    import pyarrow as pa
+
+    if os.path.islink(path):
+        return None
+    try:
+        stream = open_regular(path, name="a kept gathering")
+    except (Refused, OSError):
+        return None
+    with stream:
+        reader = pa.ipc.open_file(stream)
+        raw = (reader.schema.metadata or {}).get(_METADATA)
+        if raw is None or len(raw) > MAX_METADATA_BYTES:
+            return None
+        entry = json.loads(raw)
+        if not isinstance(entry, dict) or set(entry) != _GATHERED_FIELDS:
+            return None
+        if entry["format"] != FORMAT or entry["key"] != key:
+            return None
+        info = os.fstat(stream.fileno())
+        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
+            return None  # copied, extracted or moved here: not an entry this cache wrote
+        table = reader.read_all()
+    table.validate(full=True)  # offsets and UTF-8 checked before anything reads them
+    findings = [result_cache.finding_from(item) for item in entry["findings"]]
+    if any(f is None for f in findings):
+        return None
+    gathered = kept_state.decode(entry["shape"], kept_state.from_columns(table))
+    if not isinstance(gathered, dict):
+        return None
+    return findings, gathered  # type: ignore[return-value]
+
+
 def _typed_fields(spec: TableSpec) -> list[str]:
     """The fields whose typed column is kept: a text field of no particular form is its cells with
     the missing values made NA, made again from the cells in less time than read."""
     return [f.name for f in spec.fields if not (f.type == "string" and f.lexical_pattern is None)]
 
 
-def _prune(folder: Path, table: str) -> None:
+def _prune(folder: Path, table: str, suffix: str = ".arrow") -> None:
     entries = []
     for entry in os.scandir(folder):
-        ours = entry.name.startswith(f"{table}-") and entry.name.endswith(".arrow")
+        ours = entry.name.startswith(f"{table}-") and entry.name.endswith(suffix)
         if ours and entry.is_file(follow_symlinks=False):
             entries.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.path))
     for _, path in sorted(entries, reverse=True)[KEPT_PER_TABLE:]:

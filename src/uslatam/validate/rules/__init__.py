@@ -11,7 +11,8 @@ the spans whose offsets do not hold, every table's schema, the package, the rele
 with), and one that fills such state says so (``writes=``); an undeclared read or write fails
 at once (:class:`~..context.UndeclaredState`). A rule that writes nothing and reads only
 tables and :data:`KEPT_STATE` can be kept between runs (:attr:`Rule.keepable`): its findings
-are a function of what it declares.
+are a function of what it declares. So can one that fills only ``gathered``, by adding to its lists
+and dicts: what it adds is kept beside its findings (:mod:`..kept_state`).
 
 Rules read the typed tables (indexed by physical line) and the schemas' project
 properties (``precisionField``, ``notBefore``, ``codelist``, ``entityTypes``,
@@ -53,9 +54,9 @@ class Rule:
 
     @property
     def keepable(self) -> bool:
-        """Whether its findings can be kept between runs: a table rule that fills no state and reads
-        only tables and state a key can hold."""
-        return self.per_table and not self.writes and set(self.reads) <= set(KEPT_STATE)
+        """Whether its findings, and what it gathers, can be kept between runs: a table rule that fills
+        no state but ``gathered`` (kept with its findings) and reads only tables and state a key can hold."""
+        return self.per_table and set(self.writes) <= {"gathered"} and set(self.reads) <= set(KEPT_STATE)
 
 
 RULES: list[Rule] = []

@@ -27,14 +27,16 @@ def retracted_rows(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     import pandas as pd
 
     columns = [ctx.column("retractions", c) for c in ("table_name", "row_id", "replacement_id")]
-    if any(c is None for c in columns) or any(c not in typed.frame.columns for c in typed.spec.primary_key):
+    if any(c is None for c in columns):
         return
     name = typed.spec.name
     baseline = ctx.baseline
     old_rows = baseline.tables.get(name) if baseline is not None else None
     ours = (as_text(columns[0]) == name).fillna(False).to_numpy(bool)  # text whatever type the schema gives it
     if not ours.any() and not old_rows:
-        return  # nothing retracted from this table, nothing released: no key to look up
+        return  # nothing retracted from this table, nothing released: no key to look up (nor cell read)
+    if any(c not in typed.frame.columns for c in typed.spec.primary_key):
+        return
     keys = row_keys(typed)
     mine = int(ours.sum())
     retracted: set[str] = set()

@@ -1017,13 +1017,11 @@ def coverage_enabled(descriptor: dict) -> bool:
     return isinstance(settings, dict) and settings.get("coverage") is True
 
 
-@gather(
-    applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys), reads=("package",)
-)
+@gather(applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys))
 def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
-    """Keeps the spans a table cites, by what they mean to coverage, and each source's body."""
-    if not coverage_enabled(ctx.package.descriptor):
-        return iter(())
+    """Keeps the spans a table cites, by what they mean to coverage, and each source's body (whether
+    the descriptor asks for coverage is the package rule's to read: what is gathered is kept between
+    runs, and a key of the descriptor would change with every table's recorded hash)."""
     frame = _frame(typed)
     cited = ctx.gathered.setdefault("cited", {})
     for key in typed.spec.foreign_keys:
