@@ -159,8 +159,23 @@ def test_a_shape_it_did_not_write_is_refused_when_read(damage: str) -> None:
 
 
 def test_kept_state_is_added_as_the_rule_adds_it() -> None:
+    keeps = {"mentions": list, "dated": dict, "keys": dict}
     state: dict = {"mentions": [1], "dated": {"events": 1}}
-    kept_state.merge(state, {"mentions": [2], "dated": {"claims": 2}, "keys": {"claims": 3}})
+    kept_state.merge(state, {"mentions": [2], "dated": {"claims": 2}, "keys": {"claims": 3}}, keeps)
     assert state == {"mentions": [1, 2], "dated": {"events": 1, "claims": 2}, "keys": {"claims": 3}}
     with pytest.raises(ValueError, match="replaced"):
-        kept_state.merge(state, {"dated": {"events": 4}})
+        kept_state.merge(state, {"mentions": [3], "dated": {"events": 4}}, keeps)
+    with pytest.raises(ValueError, match="declares"):
+        kept_state.merge(state, {"mentions": [3], "keys": [4]}, keeps)  # a list where a dict is declared
+    with pytest.raises(ValueError, match="declares"):
+        kept_state.merge(state, {"mentions": [3], "named": []}, keeps)  # a key the rule does not declare
+    assert state["mentions"] == [1, 2]  # nothing added before a refusal
+
+
+def test_a_rule_that_gathers_declares_what_it_adds() -> None:
+    from uslatam.validate import rules
+
+    with pytest.raises(ValueError, match="keeps"):
+        rules.rule("x", writes=("gathered",))
+    with pytest.raises(ValueError, match="keeps"):
+        rules.gather(keeps={"keys": tuple})

@@ -351,6 +351,53 @@ def test_a_broken_gathering_is_a_miss(checkout: Path, tmp_path: Path, damage: st
     _same(report, validate(checkout, cache=False))
 
 
+def _rewrite_metadata(entry: Path, change) -> None:
+    """Rewrite an entry's metadata in its own file (the inode it names stays): trusted, but not its kind."""
+    import pyarrow as pa
+
+    with pa.ipc.open_file(pa.OSFile(str(entry))) as reader:
+        table = reader.read_all()
+    metadata = json.loads(table.schema.metadata[b"uslatam.table"])
+    change(metadata)
+    table = table.replace_schema_metadata({**table.schema.metadata, b"uslatam.table": json.dumps(metadata)})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    with open(entry, "r+b") as stream:
+        stream.truncate(0)
+        stream.write(sink.getvalue().to_pybytes())
+
+
+@pytest.mark.parametrize("kind", ["table", "gathering"])
+def test_a_trusted_entry_holding_what_no_run_writes_is_a_miss(
+    checkout: Path, kind: str, tables_read, monkeypatch
+) -> None:
+    from uslatam.validate import rules
+
+    validate(checkout, since="HEAD")
+    folder = checkout / ".uslatam" / "tables"
+    if kind == "table":
+        entries = sorted(folder.glob("*.arrow"))
+        for entry in entries:
+            _rewrite_metadata(entry, lambda m: m.update(blank_lines=["x"], padded_cells=[[None, 1]]))
+    else:
+        entries = sorted(folder.glob(f"*{table_cache.GATHERED_SUFFIX}"))
+        for entry in entries:  # what every rule would replace, not add to
+            _rewrite_metadata(entry, lambda m: m.update(shape={"dict": [["keys", {"list": [1]}]]}))
+    ran: list[str] = []
+    run_table = rules.run_table
+    monkeypatch.setattr(
+        rules, "run_table", lambda ctx, rule, typed: ran.append(rule.name) or run_table(ctx, rule, typed)
+    )
+    tables_read.clear()
+    report = validate(checkout, since="HEAD")
+    if kind == "table":
+        assert len(tables_read) == len(entries)
+    else:
+        assert "gather_keys" in ran
+    _same(report, validate(checkout, cache=False))
+
+
 def test_a_disk_that_refuses_writes_leaves_the_report_as_it_is(checkout: Path, monkeypatch) -> None:
     def refusing(*args, **kwargs):
         raise OSError(28, "No space left on device")

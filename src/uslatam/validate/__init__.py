@@ -462,15 +462,18 @@ def _gathering_rule(
     name = f"{rule.name} of {typed.spec.name}"
     found = kept.gathered(name, key)
     if found is not None:
-        findings, gathered = found
-    else:
-        everything, ctx.gathered = ctx.gathered, {}
         try:
-            findings = rules.run_table(ctx, rule, typed)
-        finally:
-            gathered, ctx.gathered = ctx.gathered, everything
-        kept.keep_gathered(name, key, findings, gathered)
-    kept_state.merge(ctx.gathered, gathered)
+            kept_state.merge(ctx.gathered, found[1], rule.keeps)
+            return found[0]
+        except ValueError:  # not what the rule adds: the entry is a miss, the rule runs (nothing was added)
+            pass
+    everything, ctx.gathered = ctx.gathered, {}
+    try:
+        findings = rules.run_table(ctx, rule, typed)
+    finally:
+        gathered, ctx.gathered = ctx.gathered, everything
+    kept.keep_gathered(name, key, findings, gathered)
+    kept_state.merge(ctx.gathered, gathered, rule.keeps)  # raises for a rule that adds what it does not declare
     return findings
 
 

@@ -12,6 +12,7 @@ for anything it did not write, :func:`merge` ValueError for state a rule replace
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 _NUMPY_KINDS = "biuf"  # booleans, integers and floats: what rules keep as numpy columns
@@ -172,21 +173,40 @@ def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, bool)) or type(value) is int
 
 
-def merge(into: dict, gathered: dict) -> None:
+def merge(into: dict, gathered: dict, keeps: Mapping[str, type]) -> None:
     """Add what one rule gathered of one table to ``into``, as the rule adds to it: lists are
-    appended to, dicts given entries; a value the rule would have replaced raises ValueError."""
+    appended to, dicts given entries. ValueError, before anything is added, for a key the rule does
+    not declare (``keeps``: key -> list, dict or set), a value of another kind, or one it would replace."""
+    for key, value in gathered.items():
+        if key not in keeps or type(value) is not keeps[key]:
+            raise ValueError(f"gathered[{key!r}] is not what the rule declares it adds ({dict(keeps)})")
+    _mergeable(into, gathered)
+    _merge(into, gathered)
+
+
+def _mergeable(into: dict, gathered: dict) -> None:
+    for key, value in gathered.items():
+        if key not in into:
+            continue
+        if isinstance(into[key], list) and isinstance(value, list):
+            continue
+        if isinstance(into[key], dict) and isinstance(value, dict):
+            _mergeable(into[key], value)
+            continue
+        raise ValueError(
+            f"gathered[{key!r}] is replaced, not added to: a rule whose gathering is kept appends to "
+            "lists and sets entries of dicts"
+        )
+
+
+def _merge(into: dict, gathered: dict) -> None:
     for key, value in gathered.items():
         if key not in into:
             into[key] = value
         elif isinstance(into[key], list) and isinstance(value, list):
             into[key].extend(value)
-        elif isinstance(into[key], dict) and isinstance(value, dict):
-            merge(into[key], value)
         else:
-            raise ValueError(
-                f"gathered[{key!r}] is replaced, not added to: a rule whose gathering is kept appends to "
-                "lists and sets entries of dicts"
-            )
+            _merge(into[key], value)
 
 
 def to_columns(arrays: list):

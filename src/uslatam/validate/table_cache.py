@@ -163,7 +163,7 @@ class TableCache:
             return None
         if head is None:
             return None
-        findings, rows, entry = head
+        findings, rows, blank_lines, padded_cells, plain_text = head
         try:
             os.utime(path)  # the newest entries are kept: one in use stays
         except OSError:
@@ -185,9 +185,9 @@ class TableCache:
             spec,
             resource.path,
             rows=rows,
-            blank_lines={int(line) for line in entry["blank_lines"]},
-            padded_cells={(int(line), str(column)) for line, column in entry["padded_cells"]},
-            plain_text=bool(entry["plain_text"]),
+            blank_lines=blank_lines,
+            padded_cells=padded_cells,
+            plain_text=plain_text,
             load=load,
         )
         return deferred, findings
@@ -659,8 +659,11 @@ for _cells in ("frame", "text", "record_lines", "bad_cells"):
     setattr(DeferredTable, _cells, _delegated(_cells))
 
 
-def _read_entry_head(path: Path, key: str, trust_copied: bool) -> tuple[list[Finding], int, dict] | None:
-    """An entry's findings, its table's size and its metadata, with no cell read; None for a miss."""
+def _read_entry_head(
+    path: Path, key: str, trust_copied: bool
+) -> tuple[list[Finding], int, set[int], set[tuple[int, str]], bool] | None:
+    """An entry's findings, its table's size, blank lines, padded cells and whether its text is plain,
+    with no cell read; None for a miss (raises for an entry that is not one: also a miss)."""
     import pyarrow as pa
 
     if os.path.islink(path):
@@ -690,10 +693,15 @@ def _read_entry_head(path: Path, key: str, trust_copied: bool) -> tuple[list[Fin
     if any(f is None for f in findings) or not isinstance(entry["blank_lines"], list):
         return None
     if not isinstance(entry["padded_cells"], list) or not all(
-        isinstance(cell, list) and len(cell) == 2 for cell in entry["padded_cells"]
+        isinstance(cell, list) and len(cell) == 2 and type(cell[0]) is int and isinstance(cell[1], str)
+        for cell in entry["padded_cells"]
     ):
         return None
-    return findings, lines.num_rows, entry  # type: ignore[return-value]
+    if not all(type(line) is int for line in entry["blank_lines"]) or not isinstance(entry["plain_text"], bool):
+        return None
+    blank = set(entry["blank_lines"])
+    padded = {(line, column) for line, column in entry["padded_cells"]}
+    return findings, lines.num_rows, blank, padded, entry["plain_text"]  # type: ignore[return-value]
 
 
 def _entry_metadata(reader, key: str) -> dict | None:

@@ -51,6 +51,7 @@ class Rule:
     gathers: bool = False  # reports nothing: keeps what package rules read of a whole table (ctx.gathered)
     reads: tuple[str, ...] = ()  # context state it reads besides tables (STATE)
     writes: tuple[str, ...] = ()  # context state it fills (STATE)
+    keeps: Mapping[str, type] = field(default_factory=dict)  # what it adds to ctx.gathered, by key: list, dict or set
 
     @property
     def keepable(self) -> bool:
@@ -73,22 +74,26 @@ def rule(
     applies: Callable[[TableSpec], bool] | None = None,
     reads: tuple[str, ...] = (),
     writes: tuple[str, ...] = (),
+    keeps: Mapping[str, type] | None = None,
 ) -> Callable[[TableRule], TableRule]:
-    """Register a rule that checks one table at a time, once the tables it ``needs`` are read."""
+    """Register a rule that checks one table at a time, once the tables it ``needs`` are read
+    (``keeps``: what it adds to ``ctx.gathered`` when it ``writes`` it)."""
 
-    return _registering(codes, tables, needs, applies, gathers=False, reads=reads, writes=writes)
+    return _registering(codes, tables, needs, applies, gathers=False, reads=reads, writes=writes, keeps=keeps)
 
 
 def gather(
     *,
+    keeps: Mapping[str, type],
     tables: tuple[str, ...] | None = None,
     needs: Mapping[str, tuple[str, ...]] | None = None,
     applies: Callable[[TableSpec], bool] | None = None,
     reads: tuple[str, ...] = (),
 ) -> Callable[[TableRule], TableRule]:
-    """Register a step that reports nothing: it keeps what a package rule needs of each table it reads."""
+    """Register a step that reports nothing: it keeps what a package rule needs of each table it reads,
+    under the keys of ``ctx.gathered`` it declares (``keeps``: key -> list, dict or set)."""
 
-    return _registering((), tables, needs, applies, gathers=True, reads=reads, writes=("gathered",))
+    return _registering((), tables, needs, applies, gathers=True, reads=reads, writes=("gathered",), keeps=keeps)
 
 
 def _registering(
@@ -100,10 +105,13 @@ def _registering(
     gathers: bool,
     reads: tuple[str, ...],
     writes: tuple[str, ...],
+    keeps: Mapping[str, type] | None = None,
 ) -> Callable[[TableRule], TableRule]:
     unknown = (set(reads) | set(writes)) - set(STATE)
     if unknown:
         raise ValueError(f"unknown context state {sorted(unknown)}: one of {', '.join(STATE)}")
+    if ("gathered" in writes) != bool(keeps) or not all(kind in (list, dict, set) for kind in (keeps or {}).values()):
+        raise ValueError("a rule that writes gathered declares what it adds to it: keeps={key: list, dict or set}")
 
     def register(function: TableRule) -> TableRule:
         family = function.__module__.rsplit(".", 1)[-1]
@@ -119,6 +127,7 @@ def _registering(
                 gathers=gathers,
                 reads=tuple(reads),
                 writes=tuple(writes),
+                keeps=dict(keeps or {}),
             )
         )
         return function

@@ -389,7 +389,11 @@ def _inherited_field(target: TableSpec, own: FieldSpec) -> FieldSpec | None:
     return same[0] if same else (dated[0] if len(dated) == 1 else None)
 
 
-@gather(applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1, reads=("specs",))
+@gather(
+    keeps={"inheriting": list, "dated": dict},
+    applies=lambda spec: any(f.basis_field for f in spec.fields) and len(spec.primary_key) == 1,
+    reads=("specs",),
+)
 def gather_dates(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps what the comparison of inherited dates needs of a table: the rows that inherit a
     date, and the dates of rows other rows inherit from."""
@@ -555,6 +559,7 @@ def _mentioned_tables(ctx: Context) -> set[str]:
     applies=lambda spec: spec.mentions,
     reads=(*SPAN_STATE, "specs"),
     writes=("gathered",),  # the mentions a name resolves, for entities_mentioned
+    keeps={"mentions": list},
 )
 def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """A mention's antecedent is an earlier mention of the same entity in the same source.
@@ -631,6 +636,7 @@ def mention_chains(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
 
 
 @gather(
+    keeps={"mentioned": list},
     needs={**READS_SPANS, **READS_ENTITIES},
     applies=lambda spec: any(f.mentioned_in for f in spec.fields),
     reads=(*SPAN_STATE, "specs"),
@@ -966,7 +972,7 @@ def _named_tables(ctx: Context) -> dict[str, set[str] | None]:
     return named
 
 
-@gather(applies=lambda spec: len(spec.primary_key) >= 1, reads=("specs",))
+@gather(keeps={"keys": dict, "named": list}, applies=lambda spec: len(spec.primary_key) >= 1, reads=("specs",))
 def gather_keys(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps the keys of a table that a ``referenceTableField`` may name."""
     from ..context import joined_cells
@@ -1017,7 +1023,10 @@ def coverage_enabled(descriptor: dict) -> bool:
     return isinstance(settings, dict) and settings.get("coverage") is True
 
 
-@gather(applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys))
+@gather(
+    keeps={"cited": dict, "bodies": list, "in_progress": set},
+    applies=lambda spec: spec.name != SPANS and any(k.resource == SPANS for k in spec.foreign_keys),
+)
 def gather_cited(ctx: Context, typed: TypedTable) -> Iterator[Finding]:
     """Keeps the spans a table cites, by what they mean to coverage, and each source's body (whether
     the descriptor asks for coverage is the package rule's to read: what is gathered is kept between
