@@ -435,14 +435,17 @@ def _table_rule(
     ctx: Context, rule: rules.Rule, typed: TypedTable, kept: table_cache.TableCache | None
 ) -> list[Finding]:
     """A table rule's findings: kept from an earlier run where everything it reads is unchanged, with
-    what it gathered for the package rules (added to ``ctx.gathered`` as the rule would add it)."""
+    the state it fills (what it gathers for the package rules, the broken spans), added as the rule
+    would add it."""
     key = None
     if kept is not None and rule.keepable:
         state = {name: kept.fingerprint(name, getattr(ctx, name)) for name in rule.reads}
         if all(digest is not None for digest in state.values()):
             key = kept.results_key("rule", typed.spec.name, list(rule.needs), state, rule.name)  # type: ignore[arg-type]
-        if key is not None and "gathered" in rule.writes:
-            return _gathering_rule(ctx, rule, typed, kept, key)
+        if key is not None and rule.writes:
+            findings = _state_filling_rule(ctx, rule, typed, kept, key)
+            kept.state_filled(rule.writes)
+            return findings
         found = kept.results(key) if key is not None else None
         if found is not None:
             return found
@@ -454,27 +457,41 @@ def _table_rule(
     return findings
 
 
-def _gathering_rule(
+def _state_filling_rule(
     ctx: Context, rule: rules.Rule, typed: TypedTable, kept: table_cache.TableCache, key: tuple[str, bool]
 ) -> list[Finding]:
-    """A rule that gathers state for the package rules, run against empty state so that what it
-    adds is known apart (and kept), or taken with its findings from an earlier run."""
+    """A rule that fills state, run against empty state so that what it adds is known apart (and
+    kept), or taken with its findings from an earlier run."""
     name = f"{rule.name} of {typed.spec.name}"
     found = kept.gathered(name, key)
     if found is not None:
         try:
-            kept_state.merge(ctx.gathered, found[1], rule.keeps)
+            _add_state(ctx, rule, found[1])
             return found[0]
         except ValueError:  # not what the rule adds: the entry is a miss, the rule runs (nothing was added)
             pass
-    everything, ctx.gathered = ctx.gathered, {}
+    filled = {"gathered": ctx.gathered, "broken_spans": ctx.broken_spans}
+    ctx.gathered, ctx.broken_spans = {}, set()
     try:
         findings = rules.run_table(ctx, rule, typed)
     finally:
-        gathered, ctx.gathered = ctx.gathered, everything
-    kept.keep_gathered(name, key, findings, gathered)
-    kept_state.merge(ctx.gathered, gathered, rule.keeps)  # raises for a rule that adds what it does not declare
+        added = {state: getattr(ctx, state) for state in rule.writes}
+        ctx.gathered, ctx.broken_spans = filled["gathered"], filled["broken_spans"]
+    kept.keep_gathered(name, key, findings, added)
+    _add_state(ctx, rule, added)  # raises for a rule that adds what it does not declare
     return findings
+
+
+def _add_state(ctx: Context, rule: rules.Rule, added: dict) -> None:
+    """Add what ``rule`` filled of one table to the run's state; ValueError, before anything is
+    added, for anything but what it declares (``writes``; in ``gathered``, ``keeps``)."""
+    if set(added) != set(rule.writes) or not isinstance(added.get("broken_spans", set()), set):
+        raise ValueError(f"{rule.name} fills {sorted(rule.writes)}, not {sorted(added)}")
+    if "gathered" in added:
+        if not isinstance(added["gathered"], dict):
+            raise ValueError(f"{rule.name} gathers a dict")
+        kept_state.merge(ctx.gathered, added["gathered"], rule.keeps)
+    ctx.broken_spans |= added.get("broken_spans", set())
 
 
 def _foreign_key(

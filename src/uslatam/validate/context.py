@@ -25,6 +25,7 @@ ENGINE = "rules"
 # key can hold (small, and settled when the rule runs).
 STATE = ("texts", "broken_spans", "specs", "package", "baseline", "gathered")
 KEPT_STATE = ("texts", "broken_spans", "specs", "baseline")  # the release: only its absence is keyed
+KEPT_FILLED = ("gathered", "broken_spans")  # the state a kept rule may fill: what it adds is kept with its findings
 
 
 class UndeclaredColumn(LookupError):

@@ -11,8 +11,9 @@ the spans whose offsets do not hold, every table's schema, the package, the rele
 with), and one that fills such state says so (``writes=``); an undeclared read or write fails
 at once (:class:`~..context.UndeclaredState`). A rule that writes nothing and reads only
 tables and :data:`KEPT_STATE` can be kept between runs (:attr:`Rule.keepable`): its findings
-are a function of what it declares. So can one that fills only ``gathered``, by adding to its lists
-and dicts: what it adds is kept beside its findings (:mod:`..kept_state`).
+are a function of what it declares. So can one that fills only :data:`KEPT_FILLED` (``gathered``,
+by adding to its lists and dicts; ``broken_spans``): what it adds is kept beside its findings
+(:mod:`..kept_state`).
 
 Rules read the typed tables (indexed by physical line) and the schemas' project
 properties (``precisionField``, ``notBefore``, ``codelist``, ``entityTypes``,
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 from ...report import Finding
 from ...schema import TableSpec, TypedTable
-from ..context import ENGINE, KEPT_STATE, STATE, Context
+from ..context import ENGINE, KEPT_FILLED, KEPT_STATE, STATE, Context
 
 # Tables read before the others: every table's rules look them up.
 READ_FIRST = ("retractions",)
@@ -55,9 +56,10 @@ class Rule:
 
     @property
     def keepable(self) -> bool:
-        """Whether its findings, and what it gathers, can be kept between runs: a table rule that fills
-        no state but ``gathered`` (kept with its findings) and reads only tables and state a key can hold."""
-        return self.per_table and set(self.writes) <= {"gathered"} and set(self.reads) <= set(KEPT_STATE)
+        """Whether its findings, and the state it fills, can be kept between runs: a table rule that
+        fills only state kept with its findings (:data:`KEPT_FILLED`) and reads only tables and state
+        a key can hold."""
+        return self.per_table and set(self.writes) <= set(KEPT_FILLED) and set(self.reads) <= set(KEPT_STATE)
 
 
 RULES: list[Rule] = []
