@@ -470,13 +470,13 @@ def _state_filling_rule(
             return found[0]
         except ValueError:  # not what the rule adds: the entry is a miss, the rule runs (nothing was added)
             pass
-    filled = {"gathered": ctx.gathered, "broken_spans": ctx.broken_spans}
+    gathered, broken_spans = ctx.gathered, ctx.broken_spans
     ctx.gathered, ctx.broken_spans = {}, set()
     try:
         findings = rules.run_table(ctx, rule, typed)
     finally:
         added = {state: getattr(ctx, state) for state in rule.writes}
-        ctx.gathered, ctx.broken_spans = filled["gathered"], filled["broken_spans"]
+        ctx.gathered, ctx.broken_spans = gathered, broken_spans
     kept.keep_gathered(name, key, findings, added)
     _add_state(ctx, rule, added)  # raises for a rule that adds what it does not declare
     return findings
