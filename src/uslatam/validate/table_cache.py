@@ -10,9 +10,9 @@ The findings of a foreign key, and of a table rule that fills no context state a
 tables and state a key can hold (:attr:`~.rules.Rule.keepable`), are kept in ``results.json``
 beside them, under a key made of the keys of every table they read and of that state (the
 stored texts, the broken spans, the schemas, the absence of a release to compare with); a rule
-that gathers state for the package rules keeps what it gathered beside its findings, as Arrow
-(``*.gathered``, :mod:`.kept_state`). Everything else runs every time: the rules that fill the
-texts and the broken spans, those that read a release, and the package rules. A kept table is
+that fills state (what the package rules read, the broken spans) keeps what it added beside its
+findings, as Arrow (``*.gathered``, :mod:`.kept_state`). Everything else runs every time: the
+rule that fills the stored texts, those that read a release, and the package rules. A kept table is
 restored as its findings and size, its cells read when a check that runs first uses them
 (:class:`DeferredTable`), so an unchanged table nothing reads again is never read whole. A
 report made so is the report a full run makes (``tests/test_table_cache.py`` compares the two
