@@ -52,9 +52,11 @@ import os
 import stat
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import cache as result_cache
 from ..boundary import Refused, open_regular
@@ -597,6 +599,13 @@ def _write_entry(path: Path, key: str, typed: TypedTable, findings: list[Finding
         "lines": None if lines == sorted({*frame.index.tolist(), *typed.blank_lines}) else lines,
         "bad": bad,
     }
+    _write_arrow(path, table, metadata)
+
+
+def _write_arrow(path: Path, table, metadata: dict) -> None:
+    """``table`` with ``metadata`` as JSON in its schema, as an Arrow IPC file."""
+    import pyarrow as pa
+
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _METADATA: json.dumps(metadata)})
     # Compressed a buffer at a time: a fraction of the bytes on disk, and each column read into its own
     # memory, so that the columns let go once a table is checked are given back.
@@ -666,20 +675,10 @@ def _read_entry_head(
     with no cell read; None for a miss (raises for an entry that is not one: also a miss)."""
     import pyarrow as pa
 
-    if os.path.islink(path):
-        return None
-    try:
-        stream = open_regular(path, name="a table cache entry")
-    except (Refused, OSError):
-        return None
-    with stream:
-        reader = pa.ipc.open_file(stream)
-        entry = _entry_metadata(reader, key)
-        if entry is None:
+    with _opened(path, key, _ENTRY_FIELDS, trust_copied) as opened:
+        if opened is None:
             return None
-        info = os.fstat(stream.fileno())
-        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
-            return None  # copied, extracted or moved here: not an entry this cache wrote
+        stream, reader, entry = opened
         names = reader.schema.names
         if not names or names[-1] != "line":
             return None
@@ -689,8 +688,8 @@ def _read_entry_head(
     lines.validate(full=True)
     if lines.column_names != ["line"]:
         return None
-    findings = [result_cache.finding_from(item) for item in entry["findings"]]
-    if any(f is None for f in findings) or not isinstance(entry["blank_lines"], list):
+    findings = _findings(entry["findings"])
+    if findings is None or not isinstance(entry["blank_lines"], list):
         return None
     if not isinstance(entry["padded_cells"], list) or not all(
         isinstance(cell, list) and len(cell) == 2 and type(cell[0]) is int and isinstance(cell[1], str)
@@ -704,38 +703,52 @@ def _read_entry_head(
     return findings, lines.num_rows, blank, padded, entry["plain_text"]  # type: ignore[return-value]
 
 
-def _entry_metadata(reader, key: str) -> dict | None:
-    raw = (reader.schema.metadata or {}).get(_METADATA)
-    if raw is None or len(raw) > MAX_METADATA_BYTES:
+@contextmanager
+def _opened(path: Path, key: str, fields: set[str], trust_copied: bool) -> Iterator[tuple[Any, Any, dict] | None]:
+    """(stream, IPC reader, metadata) of the entry at ``path`` if it is one of ``key`` with ``fields``
+    that this cache wrote (or, ``trust_copied``, that was copied in); else None. Raises for a file
+    that is not Arrow: also a miss, to the caller."""
+    import pyarrow as pa
+
+    if os.path.islink(path):
+        yield None
+        return
+    try:
+        stream = open_regular(path, name="a table cache entry")
+    except (Refused, OSError):
+        yield None
+        return
+    with stream:
+        # Read, not mapped: once a table is checked its columns are let go, and mapped pages would stay.
+        reader = pa.ipc.open_file(stream)
+        raw = (reader.schema.metadata or {}).get(_METADATA)
+        entry = json.loads(raw) if raw is not None and len(raw) <= MAX_METADATA_BYTES else None
+        if not isinstance(entry, dict) or set(entry) != fields or entry["format"] != FORMAT or entry["key"] != key:
+            yield None
+            return
+        info = os.fstat(stream.fileno())
+        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
+            yield None  # copied, extracted or moved here: not an entry this cache wrote
+            return
+        yield stream, reader, entry
+
+
+def _findings(items: object) -> list[Finding] | None:
+    """Kept findings, or None when any is not one."""
+    if not isinstance(items, list):
         return None
-    entry = json.loads(raw)
-    if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS:
-        return None
-    if entry["format"] != FORMAT or entry["key"] != key:
-        return None
-    return entry
+    findings = [result_cache.finding_from(item) for item in items]
+    return None if any(f is None for f in findings) else findings  # type: ignore[return-value]
 
 
 def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copied: bool):
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
-    if os.path.islink(path):
-        return None
-    try:
-        stream = open_regular(path, name="a table cache entry")
-    except (Refused, OSError):
-        return None
-    with stream:
-        # Read, not mapped: once a table is checked its columns are let go, and mapped pages would stay.
-        reader = pa.ipc.open_file(stream)
-        entry = _entry_metadata(reader, key)
-        if entry is None:
+    with _opened(path, key, _ENTRY_FIELDS, trust_copied) as opened:
+        if opened is None:
             return None
-        info = os.fstat(stream.fileno())
-        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
-            return None  # copied, extracted or moved here: not an entry this cache wrote
+        _, reader, entry = opened
         names = spec.field_names
         bad = entry["bad"]
         if not isinstance(bad, list) or not set(bad) <= set(names):
@@ -754,8 +767,8 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
     whole = table.to_pandas()
     if whole.index.name != "line" or whole.index.dtype != "int64" or not whole.index.is_unique:
         return None
-    findings = [result_cache.finding_from(item) for item in entry["findings"]]
-    if any(f is None for f in findings):
+    findings = _findings(entry["findings"])
+    if findings is None:
         return None
     text = whole[[f"text:{n}" for n in names]].set_axis(names, axis=1)
     if not all(isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA for dtype in text.dtypes):
@@ -800,8 +813,6 @@ def _read_entry(path: Path, key: str, spec: TableSpec, relpath: str, trust_copie
 
 
 def _write_gathered(path: Path, key: str, findings: list[Finding], gathered: dict, written_to: list[int]) -> None:
-    import pyarrow as pa
-
     shape, arrays = kept_state.encode(gathered)
     table = kept_state.to_columns(arrays)
     metadata = {
@@ -811,43 +822,23 @@ def _write_gathered(path: Path, key: str, findings: list[Finding], gathered: dic
         "findings": [asdict(f) for f in findings],
         "shape": shape,
     }
-    table = table.replace_schema_metadata({_METADATA: json.dumps(metadata)})
-    options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
+    _write_arrow(path, table, metadata)
 
 
 def _read_gathered(path: Path, key: str, trust_copied: bool) -> tuple[list[Finding], dict] | None:
-    import pyarrow as pa
-
-    if os.path.islink(path):
-        return None
-    try:
-        stream = open_regular(path, name="a kept gathering")
-    except (Refused, OSError):
-        return None
-    with stream:
-        reader = pa.ipc.open_file(stream)
-        raw = (reader.schema.metadata or {}).get(_METADATA)
-        if raw is None or len(raw) > MAX_METADATA_BYTES:
+    with _opened(path, key, _GATHERED_FIELDS, trust_copied) as opened:
+        if opened is None:
             return None
-        entry = json.loads(raw)
-        if not isinstance(entry, dict) or set(entry) != _GATHERED_FIELDS:
-            return None
-        if entry["format"] != FORMAT or entry["key"] != key:
-            return None
-        info = os.fstat(stream.fileno())
-        if not trust_copied and entry["written_to"] != [info.st_dev, info.st_ino]:
-            return None  # copied, extracted or moved here: not an entry this cache wrote
+        _, reader, entry = opened
         table = reader.read_all()
     table.validate(full=True)  # offsets and UTF-8 checked before anything reads them
-    findings = [result_cache.finding_from(item) for item in entry["findings"]]
-    if any(f is None for f in findings):
+    findings = _findings(entry["findings"])
+    if findings is None:
         return None
     gathered = kept_state.decode(entry["shape"], kept_state.from_columns(table))
     if not isinstance(gathered, dict):
         return None
-    return findings, gathered  # type: ignore[return-value]
+    return findings, gathered
 
 
 def _typed_fields(spec: TableSpec) -> list[str]:
